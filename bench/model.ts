@@ -1,0 +1,352 @@
+/**
+ * GBDT trainer and scorer against XGBoost (python3-xgboost 1.7, tree_method=hist, 1 thread) in the same run.
+ *   npx tsx bench/model.ts [--rows 200000] [--features 50] [--trees 100] [--depth 6] [--skip-hillstrom]
+ *   npx tsx bench/model.ts --rows 1000000 --features 100 --trees 200      (the issue's large case; minutes)
+ * Prints AUC, training time, batch scoring throughput (median of 5) and single-row p99 for both engines, on
+ * synthetic data and on the real Hillstrom file when present. XGBoost's single-row figure includes the Python
+ * call overhead (inplace_predict on one row), so it is an upper bound for XGBoost, not its C++ latency.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from '../src/core/index.js';
+import {
+  binColumnMajor,
+  buildTabularDataset,
+  CompiledScorer,
+  type FeatureKind,
+  GBDT_MIN_CELLS_FOR_THREADS,
+  importXgboostJson,
+  type ModelMatrix,
+  readTable,
+  rocAuc,
+  selectRows,
+  trainGbdt,
+} from '../src/model/index.js';
+
+const PYTHON = '/usr/bin/python3';
+const HILLSTROM = '/work/shared/datasets/hillstrom/hillstrom.csv.gz';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+
+interface XgbResult {
+  trainSeconds: number;
+  auc: number;
+  predictRowsPerSecond: number;
+  singleRowP99Us: number;
+  predictions: number[];
+  version: string;
+}
+
+const XGB_SCRIPT = `
+import json, sys, time
+import numpy as np, xgboost as xgb
+from sklearn.metrics import roc_auc_score
+d, ntr, nte, nf, trees, depth, eta, lam, mcw, bins, model_out = sys.argv[1:12]
+ntr, nte, nf, trees, depth, bins = map(int, (ntr, nte, nf, trees, depth, bins))
+X = np.fromfile(d + '/x.f32', dtype=np.float32).reshape(ntr + nte, nf)
+y = np.fromfile(d + '/y.u8', dtype=np.uint8).astype(np.float32)
+Xtr, ytr, Xte, yte = X[:ntr], y[:ntr], X[ntr:], y[ntr:]
+params = {'objective': 'binary:logistic', 'tree_method': 'hist', 'max_depth': depth, 'eta': float(eta),
+          'lambda': float(lam), 'min_child_weight': float(mcw), 'max_bin': bins, 'nthread': 1,
+          'base_score': float(ytr.mean())}
+t = time.perf_counter()
+dtr = xgb.DMatrix(Xtr, label=ytr, missing=np.nan, nthread=1)
+bst = xgb.train(params, dtr, trees)
+train_s = time.perf_counter() - t
+bst.save_model(model_out)
+bst.set_param({'nthread': 1})
+dte = xgb.DMatrix(Xte, missing=np.nan, nthread=1)
+p = bst.predict(dte)
+# inplace_predict: no DMatrix prediction cache (predict() on the same DMatrix returns cached results)
+bst.inplace_predict(Xte)
+times = []
+for _ in range(5):
+    t = time.perf_counter(); bst.inplace_predict(Xte); times.append(time.perf_counter() - t)
+lat = []
+row = Xte[:1].copy()
+for i in range(2000):
+    row[0] = Xte[i % nte]
+    t = time.perf_counter(); bst.inplace_predict(row); lat.append(time.perf_counter() - t)
+print(json.dumps({'trainSeconds': train_s, 'auc': roc_auc_score(yte, p),
+                  'predictRowsPerSecond': nte / sorted(times)[2], 'singleRowP99Us': float(np.percentile(lat[200:], 99) * 1e6),
+                  'predictions': p[:2000].astype(float).tolist(), 'version': xgb.__version__}))
+`;
+
+function runXgboost(
+  dir: string,
+  train: ModelMatrix,
+  test: ModelMatrix,
+  yTrain: Uint8Array,
+  yTest: Uint8Array,
+  p: BenchParams,
+): XgbResult | null {
+  const nf = train.columns.length;
+  const n = train.rows + test.rows;
+  const rowMajor = new Float32Array(n * nf);
+  for (const [m, offset] of [
+    [train, 0],
+    [test, train.rows],
+  ] as const) {
+    for (let c = 0; c < nf; c++)
+      for (let r = 0; r < m.rows; r++) rowMajor[(offset + r) * nf + c] = m.values[c * m.rows + r] as number;
+  }
+  writeFileSync(join(dir, 'x.f32'), new Uint8Array(rowMajor.buffer));
+  const y = new Uint8Array(n);
+  y.set(yTrain, 0);
+  y.set(yTest, train.rows);
+  writeFileSync(join(dir, 'y.u8'), y);
+  const out = spawnSync(
+    PYTHON,
+    [
+      '-c',
+      XGB_SCRIPT,
+      dir,
+      String(train.rows),
+      String(test.rows),
+      String(nf),
+      String(p.trees),
+      String(p.depth),
+      String(p.eta),
+      String(p.lambda),
+      String(p.minChildWeight),
+      String(p.bins),
+      join(dir, 'xgb.json'),
+    ],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
+  if (out.status !== 0) {
+    console.log(`XGBoost run failed (is python3-xgboost installed for ${PYTHON}?): ${out.stderr.slice(-500)}`);
+    return null;
+  }
+  return JSON.parse(out.stdout) as XgbResult;
+}
+
+interface BenchParams {
+  trees: number;
+  depth: number;
+  eta: number;
+  lambda: number;
+  minChildWeight: number;
+  bins: number;
+}
+
+function throughput(fn: () => void, rows: number): number {
+  fn();
+  const times: number[] = [];
+  for (let k = 0; k < 5; k++) {
+    const t = performance.now();
+    fn();
+    times.push(performance.now() - t);
+  }
+  return rows / (median(times) / 1000);
+}
+
+function singleRowP99Us(scorer: CompiledScorer, test: ModelMatrix): number {
+  const nf = test.columns.length;
+  const row = new Float32Array(nf);
+  const lat: number[] = [];
+  let sink = 0;
+  for (let i = 0; i < 22_000; i++) {
+    const r = i % test.rows;
+    for (let c = 0; c < nf; c++) row[c] = test.values[c * test.rows + r] as number;
+    const t = process.hrtime.bigint();
+    sink += scorer.predictRow(row);
+    lat.push(Number(process.hrtime.bigint() - t) / 1000);
+  }
+  if (sink < 0) console.log(sink);
+  const warm = lat.slice(2000).sort((a, b) => a - b);
+  return warm[Math.floor(warm.length * 0.99)] as number;
+}
+
+const fmt = (v: number, d = 0): string =>
+  v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+function compare(
+  title: string,
+  train: ModelMatrix,
+  test: ModelMatrix,
+  yTrain: Uint8Array,
+  yTest: Uint8Array,
+  kinds: FeatureKind[],
+  p: BenchParams,
+): void {
+  console.log(
+    `\n## ${title}: ${train.rows} train / ${test.rows} test rows, ${train.columns.length} features, ${p.trees} trees, depth ${p.depth}, eta ${p.eta}, lambda ${p.lambda}, ${p.bins} bins, 1 thread`,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'adnova-bench-model-'));
+  try {
+    const t0 = performance.now();
+    const model = trainGbdt(
+      train,
+      yTrain,
+      {
+        trees: p.trees,
+        maxDepth: p.depth,
+        learningRate: p.eta,
+        lambda: p.lambda,
+        minChildWeight: p.minChildWeight,
+        maxBins: p.bins,
+      },
+      { featureKinds: kinds },
+    );
+    const ourTrain = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    trainGbdt(
+      train,
+      yTrain,
+      {
+        trees: p.trees,
+        maxDepth: p.depth,
+        learningRate: p.eta,
+        lambda: p.lambda,
+        minChildWeight: p.minChildWeight,
+        maxBins: p.bins,
+        threads: 2,
+      },
+      { featureKinds: kinds },
+    );
+    const ourTrain2 = (performance.now() - t1) / 1000;
+    const scorer = new CompiledScorer(model.ensemble, { bins: model.bins });
+    const ourAuc = rocAuc(yTest, scorer.predict(test));
+    const out = new Float64Array(test.rows);
+    const ourRaw = throughput(() => scorer.predictMargin(test, out), test.rows);
+    const binned = binColumnMajor(model.bins, test);
+    const ourBinned = throughput(() => scorer.predictBinnedMargin(binned, test.rows, out), test.rows);
+    const ourP99 = singleRowP99Us(scorer, test);
+    const xgb = runXgboost(dir, train, test, yTrain, yTest, p);
+    const rows: string[][] = [['', 'adnova', 'XGBoost', 'adnova / XGBoost']];
+    rows.push([
+      'test ROC AUC',
+      ourAuc.toFixed(4),
+      xgb ? xgb.auc.toFixed(4) : 'n/a',
+      xgb ? `${(ourAuc - xgb.auc >= 0 ? '+' : '') + (ourAuc - xgb.auc).toFixed(4)} (diff)` : '',
+    ]);
+    rows.push([
+      'training time, s',
+      fmt(ourTrain, 2),
+      xgb ? fmt(xgb.trainSeconds, 2) : 'n/a',
+      xgb ? `${(ourTrain / xgb.trainSeconds).toFixed(2)}x time` : '',
+    ]);
+    const helped = train.rows * train.columns.length >= GBDT_MIN_CELLS_FOR_THREADS;
+    rows.push([
+      'training time, 2 threads, s',
+      fmt(ourTrain2, 2),
+      '',
+      helped ? `${(ourTrain / ourTrain2).toFixed(2)}x faster than 1 thread` : 'below 1M cells: runs on 1 thread',
+    ]);
+    rows.push([
+      'batch scoring, rows/s (own model)',
+      fmt(ourRaw),
+      xgb ? fmt(xgb.predictRowsPerSecond) : 'n/a',
+      xgb ? `${(ourRaw / xgb.predictRowsPerSecond).toFixed(2)}x` : '',
+    ]);
+    rows.push([
+      'batch scoring pre-binned Uint8, rows/s',
+      fmt(ourBinned),
+      '',
+      xgb ? `${(ourBinned / xgb.predictRowsPerSecond).toFixed(2)}x` : '',
+    ]);
+    rows.push(['single row p99, us', fmt(ourP99, 1), xgb ? `${fmt(xgb.singleRowP99Us, 1)} (via Python)` : 'n/a', '']);
+    if (xgb) {
+      // XGBoost's own model, scored by our engine: same trees, so same throughput comparison and parity
+      const imported = importXgboostJson(readFileSync(join(dir, 'xgb.json'), 'utf8'));
+      const xs = new CompiledScorer(imported.ensemble);
+      const probs = xs.predict(test);
+      let maxDiff = 0;
+      xgb.predictions.forEach((v, i) => {
+        maxDiff = Math.max(maxDiff, Math.abs(v - (probs[i] as number)));
+      });
+      const onXgbModel = throughput(() => xs.predictMargin(test, out), test.rows);
+      rows.push([
+        "XGBoost's model scored by adnova, rows/s",
+        fmt(onXgbModel),
+        fmt(xgb.predictRowsPerSecond),
+        `${(onXgbModel / xgb.predictRowsPerSecond).toFixed(2)}x`,
+      ]);
+      rows.push(["XGBoost's model, single row p99, us", fmt(singleRowP99Us(xs, test), 1), '', '']);
+      rows.push(['max |prediction difference| on that model', maxDiff.toExponential(2), '', '']);
+    }
+    const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+    for (const r of rows) console.log(`| ${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join(' | ')} |`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function synthetic(n: number, nf: number, seed: number): { m: ModelMatrix; y: Uint8Array } {
+  const rng = new Rng(seed);
+  const values = new Float32Array(n * nf);
+  for (let i = 0; i < values.length; i++) values[i] = rng.normal();
+  for (let r = 0; r < n; r++) if (rng.next() < 0.05) values[3 * n + r] = Number.NaN;
+  const y = new Uint8Array(n);
+  for (let r = 0; r < n; r++) {
+    const x = (c: number): number => {
+      const v = values[c * n + r] as number;
+      return !Number.isNaN(v) ? v : 0;
+    };
+    const z =
+      0.8 * x(0) - 0.6 * x(1) + (x(2) * x(3) > 0 ? 0.7 : -0.7) + 0.5 * Math.sin(2 * x(4)) + 0.3 * Math.abs(x(5)) - 0.8;
+    y[r] = rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+  }
+  return { m: { rows: n, columns: Array.from({ length: nf }, (_, i) => `f${i}`), values }, y };
+}
+
+async function main(): Promise<void> {
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  console.log(`machine: ${cpu}, ${cpus().length} cores, node ${process.version}, ${new Date().toISOString()}`);
+  console.log('note: the machine may be shared; figures are noisy. XGBoost is timed in the same run.');
+  const p: BenchParams = {
+    trees: arg('trees', 100),
+    depth: arg('depth', 6),
+    eta: 0.1,
+    lambda: 1,
+    minChildWeight: 1,
+    bins: 255,
+  };
+  const rows = arg('rows', 200_000);
+  const nf = arg('features', 50);
+  const train = synthetic(rows, nf, 1);
+  const test = synthetic(Math.max(20_000, Math.floor(rows / 5)), nf, 2);
+  compare(
+    'synthetic',
+    train.m,
+    test.m,
+    train.y,
+    test.y,
+    train.m.columns.map(() => 'numeric'),
+    p,
+  );
+
+  if (process.argv.includes('--skip-hillstrom')) return;
+  if (!existsSync(HILLSTROM)) {
+    console.log(`\n## Hillstrom: skipped (${HILLSTROM} not present)`);
+    return;
+  }
+  const table = await readTable(HILLSTROM);
+  const ds = buildTabularDataset(table, { label: 'visit', exclude: ['conversion', 'spend'] });
+  const n = ds.matrix.rows;
+  const cut = Math.floor(n * 0.7);
+  const idx = (a: number, b: number): Uint32Array => Uint32Array.from({ length: b - a }, (_, i) => a + i);
+  // XGBoost gets the same matrix; text columns are integer codes there (numeric splits), categorical here
+  compare(
+    'Hillstrom (label visit; first 70% train, last 30% test)',
+    selectRows(ds.matrix, idx(0, cut)),
+    selectRows(ds.matrix, idx(cut, n)),
+    ds.labels.slice(0, cut),
+    ds.labels.slice(cut),
+    ds.columns.map((c) => c.kind),
+    { ...p, trees: 100, depth: 4 },
+  );
+}
+
+await main();

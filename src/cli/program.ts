@@ -1,0 +1,114 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import {
+  type AdnovaConfig,
+  createLogger,
+  describeError,
+  exitCodeFor,
+  isAdnovaError,
+  loadConfig,
+} from '../core/index.js';
+import { registerFeaturesCommands } from './commands/features.js';
+import { registerModelCommands } from './commands/model.js';
+import { registerMonitorCommands } from './commands/monitor.js';
+import { registerStreamCommands } from './commands/stream.js';
+import { registerWorldCommands } from './commands/world.js';
+import { formatDemoResults, runDemo } from './demo.js';
+import { type CliIo, printJson, processIo } from './io.js';
+import { versionInfo } from './version.js';
+
+interface GlobalOptions {
+  config?: string;
+}
+
+/** Builds the `adnova` command tree. Commands stay thin: parse, call a module API, print. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('adnova')
+    .description('campaign-audience targeting: features, models, decisions and drift monitoring')
+    .addOption(new Option('-c, --config <file>', 'config file (JSON); default $ADNOVA_CONFIG or ./adnova.config.json'))
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .exitOverride();
+
+  const loadEffectiveConfig = (cmd: Command): ReturnType<typeof loadConfig> =>
+    loadConfig({ file: (cmd.optsWithGlobals() as GlobalOptions).config });
+
+  program
+    .command('version')
+    .description('print the adnova version and runtime')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => {
+      const info = versionInfo();
+      if (opts.json) printJson(io, info);
+      else io.out(`${info.name} ${info.version} (node ${info.node}, ${info.platform})`);
+    });
+
+  const config = program.command('config').description('inspect the effective configuration');
+  config
+    .command('show')
+    .description('print the effective config: defaults, then the config file, then ADNOVA_* environment variables')
+    .option('--json', 'print the effective config as JSON')
+    .action((opts: { json?: boolean }, cmd: Command) => {
+      const loaded = loadEffectiveConfig(cmd);
+      if (opts.json) {
+        printJson(io, loaded.config);
+        return;
+      }
+      for (const [key, source] of Object.entries(loaded.sources)) {
+        io.out(`${key} = ${JSON.stringify(valueAt(loaded.config, key))}  (${source})`);
+      }
+    });
+
+  program
+    .command('demo')
+    .description('run the whole loop on embedded defaults (no services needed)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { config: cfg } = loadEffectiveConfig(cmd);
+      const logger = createLogger({ level: cfg.log.level === 'info' ? 'warn' : cfg.log.level });
+      const workDir = resolve(join(cfg.storeDir, 'demo'));
+      rmSync(workDir, { recursive: true, force: true });
+      mkdirSync(workDir, { recursive: true });
+      const results = await runDemo({ config: cfg, io, logger, workDir, state: {} });
+      if (opts.json) printJson(io, { stages: results });
+      else io.out(formatDemoResults(results));
+    });
+
+  registerWorldCommands(program, io);
+  registerFeaturesCommands(program, io);
+  registerStreamCommands(program, io);
+  registerModelCommands(program, io);
+  registerMonitorCommands(program, io);
+
+  return program;
+}
+
+/** Runs the CLI and returns its exit code: 0 ok, 1 failed, 2 bad usage or bad input. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 2;
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version displays are not failures; every other commander error is bad usage
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version'
+        ? 0
+        : 2;
+    }
+    io.err(isAdnovaError(err) ? `adnova: ${err.code}: ${err.message}` : `adnova: ${describeError(err)}`);
+    if (!isAdnovaError(err) && err instanceof Error && err.stack) io.err(err.stack);
+    return exitCodeFor(err);
+  }
+}
+
+function valueAt(config: AdnovaConfig, dotted: string): unknown {
+  let cur: unknown = config;
+  for (const part of dotted.split('.')) cur = (cur as Record<string, unknown>)[part];
+  return cur;
+}

@@ -1,0 +1,369 @@
+import { FeatureDefinitionError, FeatureNotFoundError } from './errors.js';
+import { type Expr, expressionRefs, parseExpression } from './transform-expression.js';
+
+export const SOURCE_KINDS = ['batch', 'stream', 'request'] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
+/** Every dtype travels as float32 in a FeatureMatrix; `int`/`category` must stay within +-2^24 to be exact. */
+export const FEATURE_DTYPES = ['float', 'int', 'bool', 'category'] as const;
+export type FeatureDtype = (typeof FEATURE_DTYPES)[number];
+export const SOURCE_FORMATS = ['parquet', 'csv'] as const;
+export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+
+const NAME = /^[a-z][a-z0-9_]{0,62}$/;
+
+export interface EntityDef {
+  readonly name: string;
+  /** The column that holds this entity's id in label files and sources, e.g. `user_id`. */
+  readonly joinKey: string;
+  readonly description: string;
+}
+
+export interface FeatureDef {
+  readonly name: string;
+  readonly dtype: FeatureDtype;
+  /** Served and joined when the view's value is missing or expired. */
+  readonly default: number;
+  readonly description: string;
+}
+
+export interface FeatureSourceDef {
+  readonly kind: SourceKind;
+  /** Batch sources declared in a definitions file: a Parquet/CSV path or glob with the join key, timestamps and features. */
+  readonly path?: string | undefined;
+  readonly format?: SourceFormat | undefined;
+  readonly eventTsColumn?: string | undefined;
+  readonly createdTsColumn?: string | undefined;
+}
+
+export interface FeatureViewDef {
+  readonly name: string;
+  readonly version: number;
+  readonly entity: string;
+  readonly source: FeatureSourceDef;
+  readonly features: readonly FeatureDef[];
+  readonly ttlSeconds: number;
+  /** A value older than this is stale for the freshness metric (it is still served until the TTL). */
+  readonly freshnessSlaSeconds: number;
+  readonly owner: string;
+  readonly tags: readonly string[];
+  readonly description: string;
+}
+
+export interface TransformOutputDef extends FeatureDef {
+  readonly expression: string;
+}
+
+/** Pure functions of other features (including request features), executed online in JS and offline in DuckDB. */
+export interface TransformDef {
+  readonly name: string;
+  readonly version: number;
+  readonly outputs: readonly TransformOutputDef[];
+  readonly description: string;
+}
+
+/** A named, versioned, ordered list of `view.feature` / `transform.output` references: a model's column layout. */
+export interface FeatureServiceDef {
+  readonly name: string;
+  readonly version: number;
+  readonly features: readonly string[];
+  readonly description: string;
+}
+
+export interface FeatureDefinitions {
+  readonly entities: readonly EntityDef[];
+  readonly views: readonly FeatureViewDef[];
+  readonly transforms: readonly TransformDef[];
+  readonly services: readonly FeatureServiceDef[];
+}
+
+type Optional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+
+export function defineEntity(e: Optional<EntityDef, 'description' | 'joinKey'>): EntityDef {
+  return { description: '', joinKey: `${e.name}_id`, ...e };
+}
+
+export function defineFeatureView(
+  v: Optional<
+    Omit<FeatureViewDef, 'features'>,
+    'version' | 'freshnessSlaSeconds' | 'owner' | 'tags' | 'description' | 'source'
+  > & {
+    readonly features: readonly Optional<FeatureDef, 'default' | 'description' | 'dtype'>[];
+  },
+): FeatureViewDef {
+  return {
+    version: 1,
+    source: { kind: 'batch' },
+    freshnessSlaSeconds: v.ttlSeconds,
+    owner: 'unowned',
+    tags: [],
+    description: '',
+    ...v,
+    features: v.features.map((f) => ({ dtype: 'float', default: 0, description: '', ...f })),
+  };
+}
+
+export function defineTransform(
+  t: Optional<Omit<TransformDef, 'outputs'>, 'version' | 'description'> & {
+    readonly outputs: readonly Optional<TransformOutputDef, 'default' | 'description' | 'dtype'>[];
+  },
+): TransformDef {
+  return {
+    version: 1,
+    description: '',
+    ...t,
+    outputs: t.outputs.map((o) => ({ dtype: 'float', default: 0, description: '', ...o })),
+  };
+}
+
+export function defineFeatureService(s: Optional<FeatureServiceDef, 'version' | 'description'>): FeatureServiceDef {
+  return { version: 1, description: '', ...s };
+}
+
+export function defineFeatures(d: Partial<FeatureDefinitions>): FeatureDefinitions {
+  return {
+    entities: d.entities ?? [],
+    views: d.views ?? [],
+    transforms: d.transforms ?? [],
+    services: d.services ?? [],
+  };
+}
+
+/** The name a view's data is stored under (offline directory, online field): versions never share storage. */
+export function storageKeyOf(view: Pick<FeatureViewDef, 'name' | 'version'>): string {
+  return `${view.name}__v${view.version}`;
+}
+
+/** Checks one consistent set of definitions (names, references, TTLs, dtypes); throws on the first problem. */
+export function validateDefinitions(defs: FeatureDefinitions): void {
+  const bad = (msg: string): never => {
+    throw new FeatureDefinitionError(msg);
+  };
+  const checkName = (what: string, name: string) => {
+    if (typeof name !== 'string' || !NAME.test(name))
+      bad(`${what} name must match ${NAME} (lowercase, digits, _), got ${JSON.stringify(name)}`);
+  };
+  const checkVersion = (what: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) bad(`${what}: version must be an integer >= 1, got ${v}`);
+  };
+  const checkFeature = (where: string, f: FeatureDef, seen: Set<string>) => {
+    checkName(`${where} feature`, f.name);
+    if (seen.has(f.name)) bad(`${where}: duplicate feature "${f.name}"`);
+    seen.add(f.name);
+    if (!(FEATURE_DTYPES as readonly string[]).includes(f.dtype))
+      bad(`${where}.${f.name}: dtype must be one of ${FEATURE_DTYPES.join(', ')}, got ${JSON.stringify(f.dtype)}`);
+    if (typeof f.default !== 'number') bad(`${where}.${f.name}: default must be a number, got ${typeof f.default}`);
+    if (f.dtype !== 'float' && !Number.isInteger(f.default))
+      bad(`${where}.${f.name}: default of a ${f.dtype} feature must be an integer, got ${f.default}`);
+  };
+
+  const entities = new Map<string, EntityDef>();
+  for (const e of defs.entities) {
+    checkName('entity', e.name);
+    if (entities.has(e.name)) bad(`duplicate entity "${e.name}"`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.joinKey))
+      bad(`entity ${e.name}: joinKey must be a column name, got ${JSON.stringify(e.joinKey)}`);
+    entities.set(e.name, e);
+  }
+  const namespaces = new Set<string>();
+  for (const v of defs.views) {
+    checkName('feature view', v.name);
+    if (namespaces.has(v.name)) bad(`duplicate feature view or transform "${v.name}"`);
+    namespaces.add(v.name);
+    checkVersion(`view ${v.name}`, v.version);
+    if (!entities.has(v.entity))
+      bad(
+        `view ${v.name}: unknown entity "${v.entity}"; known entities are ${[...entities.keys()].join(', ') || '(none)'}`,
+      );
+    if (!(SOURCE_KINDS as readonly string[]).includes(v.source.kind))
+      bad(
+        `view ${v.name}: source kind must be one of ${SOURCE_KINDS.join(', ')}, got ${JSON.stringify(v.source.kind)}`,
+      );
+    if (v.source.format !== undefined && !(SOURCE_FORMATS as readonly string[]).includes(v.source.format))
+      bad(
+        `view ${v.name}: source format must be one of ${SOURCE_FORMATS.join(', ')}, got ${JSON.stringify(v.source.format)}`,
+      );
+    if (!(typeof v.ttlSeconds === 'number' && Number.isFinite(v.ttlSeconds) && v.ttlSeconds > 0))
+      bad(`view ${v.name}: ttlSeconds must be a number > 0, got ${v.ttlSeconds}`);
+    if (!(typeof v.freshnessSlaSeconds === 'number' && v.freshnessSlaSeconds > 0))
+      bad(`view ${v.name}: freshnessSlaSeconds must be a number > 0, got ${v.freshnessSlaSeconds}`);
+    if (v.features.length === 0) bad(`view ${v.name}: at least one feature is required`);
+    const seen = new Set<string>();
+    for (const f of v.features) checkFeature(`view ${v.name}`, f, seen);
+  }
+  const featureIndex = new Map<string, FeatureDef>();
+  for (const v of defs.views) for (const f of v.features) featureIndex.set(`${v.name}.${f.name}`, f);
+  for (const t of defs.transforms) {
+    checkName('transform', t.name);
+    if (namespaces.has(t.name)) bad(`duplicate feature view or transform "${t.name}"`);
+    namespaces.add(t.name);
+    checkVersion(`transform ${t.name}`, t.version);
+    if (t.outputs.length === 0) bad(`transform ${t.name}: at least one output is required`);
+    const seen = new Set<string>();
+    for (const o of t.outputs) {
+      checkFeature(`transform ${t.name}`, o, seen);
+      const expr = parseExpression(o.expression);
+      for (const ref of expressionRefs(expr)) {
+        if (!featureIndex.has(ref))
+          bad(`transform ${t.name}.${o.name}: expression reads "${ref}", which is not a feature of any view`);
+      }
+    }
+  }
+  for (const t of defs.transforms) for (const o of t.outputs) featureIndex.set(`${t.name}.${o.name}`, o);
+  const services = new Set<string>();
+  for (const s of defs.services) {
+    checkName('feature service', s.name);
+    if (services.has(s.name)) bad(`duplicate feature service "${s.name}"`);
+    services.add(s.name);
+    checkVersion(`service ${s.name}`, s.version);
+    if (s.features.length === 0) bad(`service ${s.name}: at least one feature is required`);
+    const seen = new Set<string>();
+    for (const ref of s.features) {
+      if (seen.has(ref)) bad(`service ${s.name}: feature "${ref}" is listed twice`);
+      seen.add(ref);
+      if (!featureIndex.has(ref))
+        bad(`service ${s.name}: feature "${ref}" does not exist; expected view.feature or transform.output`);
+    }
+  }
+}
+
+/** How a run of service columns is filled: from the online/offline store, from request data, or by a transform. */
+export type LayoutRunKind = 'stored' | 'request' | 'transform';
+
+export interface LayoutRun {
+  readonly kind: LayoutRunKind;
+  /** View or transform name (the FeatureMatrix view name). */
+  readonly name: string;
+  readonly storageKey: string;
+  readonly entity: string;
+  readonly joinKey: string;
+  readonly start: number;
+  readonly end: number;
+  /** Stored/request runs: index of each column's feature inside the view's full vector. */
+  readonly featureIndex: Int32Array;
+  readonly features: readonly FeatureDef[];
+  readonly defaults: Float32Array;
+  readonly ttlMs: number;
+  /** Full feature count of the view (length of its stored vector). */
+  readonly viewWidth: number;
+  /** Transform runs: one compiled expression per column. */
+  readonly expressions: readonly Expr[];
+}
+
+/** A feature service resolved against definitions: the exact columns and how to fill each run of them. */
+export interface ServiceLayout {
+  readonly service: FeatureServiceDef;
+  readonly columns: readonly string[];
+  readonly runs: readonly LayoutRun[];
+  readonly views: readonly { name: string; start: number; end: number }[];
+  /** Every stored/request view the service (and its transforms) needs, keyed by view name. */
+  readonly inputViews: ReadonlyMap<string, FeatureViewDef>;
+}
+
+export function resolveService(defs: FeatureDefinitions, serviceName: string): ServiceLayout {
+  const service = defs.services.find((s) => s.name === serviceName);
+  if (!service)
+    throw new FeatureNotFoundError(
+      `feature service "${serviceName}" does not exist; known services are ${defs.services.map((s) => s.name).join(', ') || '(none)'}`,
+    );
+  return resolveLayout(defs, service);
+}
+
+/**
+ * The service's layout plus, appended, every transform input the service does not list itself, so one online
+ * read fetches everything the transforms need. `hiddenFrom` is where the appended columns start.
+ */
+export function withTransformInputs(
+  defs: FeatureDefinitions,
+  layout: ServiceLayout,
+): { layout: ServiceLayout; hiddenFrom: number } {
+  const extra: string[] = [];
+  for (const run of layout.runs)
+    for (const e of run.expressions)
+      for (const ref of expressionRefs(e)) if (!layout.columns.includes(ref) && !extra.includes(ref)) extra.push(ref);
+  if (extra.length === 0) return { layout, hiddenFrom: layout.columns.length };
+  extra.sort();
+  const service = { ...layout.service, features: [...layout.service.features, ...extra] };
+  return { layout: resolveLayout(defs, service), hiddenFrom: layout.columns.length };
+}
+
+function resolveLayout(defs: FeatureDefinitions, service: FeatureServiceDef): ServiceLayout {
+  const views = new Map(defs.views.map((v) => [v.name, v]));
+  const transforms = new Map(defs.transforms.map((t) => [t.name, t]));
+  const entities = new Map(defs.entities.map((e) => [e.name, e]));
+  const runs: LayoutRun[] = [];
+  const inputViews = new Map<string, FeatureViewDef>();
+  let i = 0;
+  while (i < service.features.length) {
+    const ref = service.features[i] as string;
+    const owner = ref.slice(0, ref.indexOf('.'));
+    let j = i;
+    while (j < service.features.length && (service.features[j] as string).startsWith(`${owner}.`)) j++;
+    const names = service.features.slice(i, j).map((r) => r.slice(owner.length + 1));
+    const view = views.get(owner);
+    if (view) {
+      inputViews.set(view.name, view);
+      const idx = names.map((n) => view.features.findIndex((f) => f.name === n));
+      if (idx.some((k) => k < 0))
+        throw new FeatureDefinitionError(`service ${service.name}: unknown feature in ${owner}`);
+      const features = idx.map((k) => view.features[k] as FeatureDef);
+      runs.push({
+        kind: view.source.kind === 'request' ? 'request' : 'stored',
+        name: view.name,
+        storageKey: storageKeyOf(view),
+        entity: view.entity,
+        joinKey: entities.get(view.entity)?.joinKey ?? `${view.entity}_id`,
+        start: i,
+        end: j,
+        featureIndex: Int32Array.from(idx),
+        features,
+        defaults: Float32Array.from(features.map((f) => f.default)),
+        ttlMs: ttlMsOf(view),
+        viewWidth: view.features.length,
+        expressions: [],
+      });
+    } else {
+      const t = transforms.get(owner);
+      if (!t) throw new FeatureDefinitionError(`service ${service.name}: "${ref}" names no view or transform`);
+      const outs = names.map((n) => {
+        const o = t.outputs.find((x) => x.name === n);
+        if (!o) throw new FeatureDefinitionError(`service ${service.name}: transform ${t.name} has no output "${n}"`);
+        return o;
+      });
+      const expressions = outs.map((o) => parseExpression(o.expression));
+      for (const e of expressions) {
+        for (const r of expressionRefs(e)) {
+          const v = views.get(r.slice(0, r.indexOf('.')));
+          if (v) inputViews.set(v.name, v);
+        }
+      }
+      runs.push({
+        kind: 'transform',
+        name: t.name,
+        storageKey: t.name,
+        entity: '',
+        joinKey: '',
+        start: i,
+        end: j,
+        featureIndex: new Int32Array(0),
+        features: outs,
+        defaults: Float32Array.from(outs.map((o) => o.default)),
+        ttlMs: Number.POSITIVE_INFINITY,
+        viewWidth: 0,
+        expressions,
+      });
+    }
+    i = j;
+  }
+  return {
+    service,
+    columns: [...service.features],
+    runs,
+    views: runs.map((r) => ({ name: r.name, start: r.start, end: r.end })),
+    inputViews,
+  };
+}
+
+/** The TTL in whole milliseconds, as both the online read and the point-in-time join use it. */
+export function ttlMsOf(view: Pick<FeatureViewDef, 'ttlSeconds'>): number {
+  return Math.ceil(view.ttlSeconds * 1000);
+}

@@ -1,0 +1,393 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Clock, type FeatureMatrix, InvalidInputError, type MetricsRegistry, systemClock } from '../core/index.js';
+import {
+  type FeatureDefinitions,
+  type FeatureViewDef,
+  resolveService,
+  type ServiceLayout,
+  storageKeyOf,
+  ttlMsOf,
+  withTransformInputs,
+} from './definitions.js';
+import { DuckDbOfflineStore, type OfflineRowBatch, type TrainingSetResult } from './duckdb-offline-store.js';
+import { FeatureNotFoundError } from './errors.js';
+import { MemoryOnlineStore } from './memory-online-store.js';
+import { fillRequestAndTransforms, type RequestData, readOnlineFeatures, truncateMatrix } from './online-features.js';
+import type { OnlineStore, OnlineWriteBatch, OnlineWriteResult } from './online-store.js';
+import { type ApplyOutcome, FeatureRegistry } from './registry.js';
+
+export interface FeatureStoreOptions {
+  /** Store directory: registry, offline Parquet, materialization marks, memory snapshot. */
+  readonly dir: string;
+  /** Defaults to an in-memory store with its snapshot at `<dir>/online-snapshot.json`. */
+  readonly online?: OnlineStore | undefined;
+  readonly clock?: Clock | undefined;
+  readonly metrics?: MetricsRegistry | undefined;
+  readonly memoryLimit?: string | undefined;
+  readonly threads?: number | undefined;
+}
+
+export interface MaterializeOptions {
+  /** Only rows created after each view's high-water mark (then the mark moves). */
+  readonly incremental?: boolean | undefined;
+  /** Values with event time up to this instant; default now. */
+  readonly asOfMs?: number | undefined;
+  /** Default: every batch view. */
+  readonly views?: readonly string[] | undefined;
+}
+
+export interface MaterializeViewResult {
+  readonly view: string;
+  readonly storageKey: string;
+  readonly mode: 'full' | 'incremental';
+  readonly entitiesRead: number;
+  readonly written: number;
+  readonly skipped: number;
+  readonly highWaterCreatedTs: number | null;
+}
+
+export interface ParityOptions {
+  readonly service: string;
+  readonly atMs: number;
+  /** Entities to compare; otherwise `sample` entities drawn deterministically from the offline store. */
+  readonly entityIds?: readonly string[] | undefined;
+  readonly sample?: number | undefined;
+  readonly seed?: number | undefined;
+}
+
+export interface ParityReport {
+  readonly service: string;
+  readonly atMs: number;
+  readonly entities: number;
+  readonly features: ReadonlyArray<{
+    readonly feature: string;
+    readonly mismatches: number;
+    readonly mismatchRate: number;
+  }>;
+  readonly views: ReadonlyArray<{ readonly view: string; readonly statusMismatches: number }>;
+  readonly totalMismatches: number;
+  readonly mismatchRate: number;
+  /** A few mismatching cells, for debugging. */
+  readonly examples: ReadonlyArray<{ entityId: string; feature: string; online: number; offline: number }>;
+}
+
+export interface FreshnessReport {
+  readonly view: string;
+  readonly entities: number;
+  readonly newestAgeSeconds: number | null;
+  readonly staleEntities: number;
+  readonly staleRatio: number;
+  readonly slaSeconds: number;
+}
+
+interface DefinitionsCache {
+  readonly entries: number;
+  readonly defs: FeatureDefinitions;
+  readonly layouts: Map<string, ServiceLayout>;
+}
+
+interface MaterializationMarks {
+  [storageKey: string]: { highWaterCreatedTs: number; lastRunAtMs: number };
+}
+
+/** The feature store: registry + offline store + online store, and the jobs that connect them. */
+export class FeatureStore {
+  readonly dir: string;
+  readonly registry: FeatureRegistry;
+  readonly offline: DuckDbOfflineStore;
+  readonly online: OnlineStore;
+  readonly clock: Clock;
+  readonly #metrics: MetricsRegistry | undefined;
+  #defsCache: DefinitionsCache | undefined;
+  #closed = false;
+
+  private constructor(
+    dir: string,
+    registry: FeatureRegistry,
+    offline: DuckDbOfflineStore,
+    online: OnlineStore,
+    clock: Clock,
+    metrics?: MetricsRegistry,
+  ) {
+    this.dir = dir;
+    this.registry = registry;
+    this.offline = offline;
+    this.online = online;
+    this.clock = clock;
+    this.#metrics = metrics;
+  }
+
+  static async open(options: FeatureStoreOptions): Promise<FeatureStore> {
+    const dir = resolve(options.dir);
+    mkdirSync(dir, { recursive: true });
+    const registry = FeatureRegistry.open(dir);
+    const offline = await DuckDbOfflineStore.open({ dir, memoryLimit: options.memoryLimit, threads: options.threads });
+    const online = options.online ?? new MemoryOnlineStore({ snapshotPath: join(dir, 'online-snapshot.json') });
+    return new FeatureStore(dir, registry, offline, online, options.clock ?? systemClock, options.metrics);
+  }
+
+  apply(defs: FeatureDefinitions): ApplyOutcome[] {
+    return this.registry.apply(defs, this.clock.now());
+  }
+
+  definitions(): FeatureDefinitions {
+    const n = this.registry.entries().length;
+    if (this.#defsCache?.entries !== n)
+      this.#defsCache = { entries: n, defs: this.registry.current(), layouts: new Map() };
+    return this.#defsCache.defs;
+  }
+
+  /** The service's resolved layout, cached until the registry changes (online reads resolve no definitions). */
+  layout(service: string): ServiceLayout {
+    const defs = this.definitions();
+    const cache = this.#defsCache as DefinitionsCache;
+    let layout = cache.layouts.get(service);
+    if (layout === undefined) {
+      layout = resolveService(defs, service);
+      cache.layouts.set(service, layout);
+    }
+    return layout;
+  }
+
+  view(name: string): FeatureViewDef {
+    const v = this.definitions().views.find((x) => x.name === name);
+    if (!v) throw new FeatureNotFoundError(`feature view "${name}" is not registered`);
+    return v;
+  }
+
+  joinKeyOf = (entity: string): string => {
+    const e = this.definitions().entities.find((x) => x.name === entity);
+    if (!e) throw new FeatureNotFoundError(`entity "${entity}" is not registered`);
+    return e.joinKey;
+  };
+
+  async writeOffline(viewName: string, batch: OfflineRowBatch): Promise<number> {
+    return this.offline.appendRows(this.view(viewName), batch);
+  }
+
+  async writeOnline(viewName: string, batch: OnlineWriteBatch): Promise<OnlineWriteResult> {
+    const v = this.view(viewName);
+    return this.online.write({ storageKey: storageKeyOf(v), width: v.features.length, ttlMs: ttlMsOf(v) }, batch);
+  }
+
+  /** Appends a view's declared Parquet/CSV source (paths relative to `sourceRoot`) to the offline store. */
+  async importSource(viewName: string, sourceRoot = '.'): Promise<number> {
+    const v = this.view(viewName);
+    return this.offline.importSource(v, this.joinKeyOf(v.entity), this.clock.now(), sourceRoot);
+  }
+
+  /** Stream path: the same rows to both stores (offline history for training, online for serving). */
+  async ingest(viewName: string, batch: OfflineRowBatch): Promise<OnlineWriteResult> {
+    await this.writeOffline(viewName, batch);
+    return this.writeOnline(viewName, batch);
+  }
+
+  async readOnline(
+    service: string,
+    entityIds: readonly string[],
+    options: { atMs?: number; request?: RequestData } = {},
+  ): Promise<FeatureMatrix> {
+    return readOnlineFeatures(
+      this.online,
+      this.definitions(),
+      this.layout(service),
+      entityIds,
+      options.atMs ?? this.clock.now(),
+      options.request,
+    );
+  }
+
+  /** The offline point-in-time answer for (entity, time) pairs, as a FeatureMatrix (transforms computed in SQL). */
+  async readPointInTime(
+    service: string,
+    entityIds: readonly string[],
+    atMs: number | readonly number[],
+  ): Promise<FeatureMatrix> {
+    const defs = this.definitions();
+    const { layout: full, hiddenFrom } = withTransformInputs(defs, resolveService(defs, service));
+    const m = await this.offline.pointInTime(full, entityIds, atMs, this.joinKeyOf);
+    // request/transform statuses are not SQL columns: derive them the online way, on a scratch copy of the values
+    if (full.runs.some((r) => r.kind === 'transform' || r.kind === 'request'))
+      fillRequestAndTransforms(full, { ...m, values: m.values.slice() }, {});
+    return hiddenFrom === full.columns.length ? m : truncateMatrix(resolveService(defs, service), m, hiddenFrom);
+  }
+
+  async trainingSet(options: {
+    service: string;
+    labelsPath: string;
+    outPath: string;
+    timestampColumn?: string;
+    lookbackMs?: number;
+  }): Promise<TrainingSetResult> {
+    return this.offline.trainingSet({
+      lookbackMs: options.lookbackMs,
+      layout: this.layout(options.service),
+      labelsPath: options.labelsPath,
+      outPath: options.outPath,
+      timestampColumn: options.timestampColumn ?? 'ts',
+      joinKeyOf: this.joinKeyOf,
+    });
+  }
+
+  /** Copies each batch view's newest values (event time <= asOf) from offline to online. */
+  async materialize(options: MaterializeOptions = {}): Promise<MaterializeViewResult[]> {
+    const asOfMs = options.asOfMs ?? this.clock.now();
+    const marks = this.#readMarks();
+    const views = this.definitions().views.filter(
+      (v) => v.source.kind === 'batch' && (options.views === undefined || options.views.includes(v.name)),
+    );
+    if (options.views)
+      for (const name of options.views)
+        if (!views.some((v) => v.name === name))
+          throw new InvalidInputError(`"${name}" is not a registered batch view`);
+    const results: MaterializeViewResult[] = [];
+    const rowsMetric = this.#metrics?.counter({
+      name: 'adnova_features_materialized_rows_total',
+      help: 'online records written by materialization',
+      labelNames: ['view'],
+    });
+    for (const view of views) {
+      const key = storageKeyOf(view);
+      const mark = options.incremental ? marks[key]?.highWaterCreatedTs : undefined;
+      let entitiesRead = 0;
+      let written = 0;
+      let skipped = 0;
+      let high = mark ?? Number.NEGATIVE_INFINITY;
+      for await (const chunk of this.offline.latestRows(view, { asOfMs, createdAfterMs: mark })) {
+        entitiesRead += chunk.entityIds.length;
+        const r = await this.online.write(
+          { storageKey: key, width: view.features.length, ttlMs: ttlMsOf(view) },
+          chunk,
+        );
+        written += r.written;
+        skipped += r.skipped;
+        if (chunk.maxCreatedTs > high) high = chunk.maxCreatedTs;
+      }
+      rowsMetric?.inc({ view: view.name }, written);
+      const highWaterCreatedTs = Number.isFinite(high) ? high : null;
+      if (highWaterCreatedTs !== null) marks[key] = { highWaterCreatedTs, lastRunAtMs: this.clock.now() };
+      results.push({
+        view: view.name,
+        storageKey: key,
+        mode: options.incremental ? 'incremental' : 'full',
+        entitiesRead,
+        written,
+        skipped,
+        highWaterCreatedTs,
+      });
+    }
+    this.#writeMarks(marks);
+    return results;
+  }
+
+  /** Online vs offline point-in-time at the same instant, per feature (Chronon-style consistency). */
+  async parity(options: ParityOptions): Promise<ParityReport> {
+    const layout = this.layout(options.service);
+    const ids = options.entityIds ?? (await this.#sampleEntities(layout, options.sample ?? 100, options.seed ?? 1));
+    const online = await this.readOnline(options.service, ids, { atMs: options.atMs });
+    const offline = await this.readPointInTime(options.service, ids, options.atMs);
+    const rows = ids.length;
+    const features = layout.columns.map((feature, c) => {
+      let mismatches = 0;
+      for (let row = 0; row < rows; row++)
+        if (!sameValue(online.values[c * rows + row] as number, offline.values[c * rows + row] as number)) mismatches++;
+      return { feature, mismatches, mismatchRate: rows === 0 ? 0 : mismatches / rows };
+    });
+    const examples: Array<{ entityId: string; feature: string; online: number; offline: number }> = [];
+    for (let c = 0; c < layout.columns.length && examples.length < 5; c++)
+      for (let row = 0; row < rows && examples.length < 5; row++) {
+        const a = online.values[c * rows + row] as number;
+        const b = offline.values[c * rows + row] as number;
+        if (!sameValue(a, b))
+          examples.push({ entityId: ids[row] as string, feature: layout.columns[c] as string, online: a, offline: b });
+      }
+    const views = layout.runs.map((run, r) => {
+      let statusMismatches = 0;
+      for (let row = 0; row < rows; row++)
+        if (online.status[r * rows + row] !== offline.status[r * rows + row]) statusMismatches++;
+      return { view: run.name, statusMismatches };
+    });
+    const totalMismatches = features.reduce((s, f) => s + f.mismatches, 0);
+    const cells = rows * layout.columns.length;
+    return {
+      service: options.service,
+      atMs: options.atMs,
+      entities: rows,
+      features,
+      views,
+      totalMismatches,
+      mismatchRate: cells === 0 ? 0 : totalMismatches / cells,
+      examples,
+    };
+  }
+
+  /** Per batch/stream view: age of the newest value and share of entities past the SLA; exported as gauges. */
+  async freshness(nowMs = this.clock.now()): Promise<FreshnessReport[]> {
+    const out: FreshnessReport[] = [];
+    const ageGauge = this.#metrics?.gauge({
+      name: 'adnova_features_newest_value_age_seconds',
+      help: 'age of the newest value per feature view',
+      labelNames: ['view'],
+    });
+    const staleGauge = this.#metrics?.gauge({
+      name: 'adnova_features_stale_entity_ratio',
+      help: 'share of entities whose newest value is older than the view freshness SLA',
+      labelNames: ['view'],
+    });
+    for (const v of this.definitions().views) {
+      if (v.source.kind === 'request') continue;
+      const f = await this.offline.freshness(v, nowMs);
+      const newestAgeSeconds = Number.isNaN(f.newestEventTs) ? null : (nowMs - f.newestEventTs) / 1000;
+      const staleRatio = f.entities === 0 ? 0 : f.staleEntities / f.entities;
+      if (newestAgeSeconds !== null) ageGauge?.set({ view: v.name }, newestAgeSeconds);
+      staleGauge?.set({ view: v.name }, staleRatio);
+      out.push({
+        view: v.name,
+        entities: f.entities,
+        newestAgeSeconds,
+        staleEntities: f.staleEntities,
+        staleRatio,
+        slaSeconds: v.freshnessSlaSeconds,
+      });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.online.close();
+    } finally {
+      await this.offline.close();
+    }
+  }
+
+  async #sampleEntities(layout: ServiceLayout, n: number, seed: number): Promise<string[]> {
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidInputError(`parity sample must be a positive integer, got ${n}`);
+    const views = [...layout.inputViews.values()].filter((v) => v.source.kind !== 'request');
+    return this.offline.sampleEntities(views, n, seed);
+  }
+
+  #marksPath(): string {
+    return join(this.dir, 'materialization.json');
+  }
+
+  #readMarks(): MaterializationMarks {
+    const p = this.#marksPath();
+    return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as MaterializationMarks) : {};
+  }
+
+  #writeMarks(marks: MaterializationMarks): void {
+    const p = this.#marksPath();
+    writeFileSync(`${p}.tmp`, JSON.stringify(marks, null, 2));
+    renameSync(`${p}.tmp`, p);
+  }
+}
+
+/** Float32 equality where NaN equals NaN (a missing value on both sides agrees). */
+function sameValue(a: number, b: number): boolean {
+  return a === b || (Number.isNaN(a) && Number.isNaN(b));
+}

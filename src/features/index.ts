@@ -1,0 +1,62 @@
+export {
+  defineEntity,
+  defineFeatureService,
+  defineFeatures,
+  defineFeatureView,
+  defineTransform,
+  type EntityDef,
+  FEATURE_DTYPES,
+  type FeatureDef,
+  type FeatureDefinitions,
+  type FeatureDtype,
+  type FeatureServiceDef,
+  type FeatureSourceDef,
+  type FeatureViewDef,
+  type LayoutRun,
+  resolveService,
+  type ServiceLayout,
+  SOURCE_FORMATS,
+  SOURCE_KINDS,
+  type SourceKind,
+  storageKeyOf,
+  type TransformDef,
+  type TransformOutputDef,
+  ttlMsOf,
+  validateDefinitions,
+} from './definitions.js';
+export {
+  type DefinitionsFileFormat,
+  loadDefinitionsFile,
+  parseDefinitions,
+} from './definitions-file.js';
+export {
+  DuckDbOfflineStore,
+  type OfflineRowBatch,
+  type OfflineStoreOptions,
+  type TrainingSetResult,
+} from './duckdb-offline-store.js';
+export { FeatureDefinitionError, FeatureNotFoundError, IncompatibleChangeError } from './errors.js';
+export {
+  FeatureStore,
+  type FeatureStoreOptions,
+  type FreshnessReport,
+  type MaterializeOptions,
+  type MaterializeViewResult,
+  type ParityOptions,
+  type ParityReport,
+} from './feature-store.js';
+export { MemoryOnlineStore, type MemoryOnlineStoreOptions } from './memory-online-store.js';
+export { type RequestData, readOnlineFeatures } from './online-features.js';
+export type { OnlineStore, OnlineViewRef, OnlineWriteBatch, OnlineWriteResult } from './online-store.js';
+export { ageColumnOf, LABEL_ROW_COLUMN, statusColumnOf } from './pit-sql.js';
+export { RedisOnlineStore, type RedisOnlineStoreOptions } from './redis-online-store.js';
+export {
+  type ApplyAction,
+  type ApplyOutcome,
+  DEFINITION_KINDS,
+  type DefinitionKind,
+  FeatureRegistry,
+  type RegistryEntry,
+} from './registry.js';
+export { compileExpressionJs, compileExpressionSql, parseExpression } from './transform-expression.js';
+export { ttlStatus, ttlStatusSql } from './ttl-rule.js';

@@ -1,0 +1,727 @@
+import { InvalidInputError, Rng } from '../core/index.js';
+import {
+  type BinMapper,
+  binCount,
+  binRowMajor,
+  type FeatureBins,
+  fitBins,
+  MAX_VALUE_BINS,
+  MISSING_BIN,
+} from './binning.js';
+import { HistogramHelper, toShared } from './histogram-workers.js';
+import type { FeatureKind, ModelMatrix } from './model-matrix.js';
+import { inCategorySet, type Tree, TreeBuilder, type TreeEnsemble } from './tree-ensemble.js';
+
+export const GROWTH_POLICIES = ['depthwise', 'leafwise'] as const;
+export type GrowthPolicy = (typeof GROWTH_POLICIES)[number];
+
+export interface GbdtParams {
+  /** Boosting rounds (upper bound when early stopping). */
+  readonly trees: number;
+  readonly learningRate: number;
+  /** Depth limit; 0 = none (leaf-wise only). */
+  readonly maxDepth: number;
+  /** Leaf limit for leaf-wise growth. */
+  readonly maxLeaves: number;
+  readonly growth: GrowthPolicy;
+  readonly maxBins: number;
+  /** L2 regularisation on leaf weights. */
+  readonly lambda: number;
+  /** Minimum sum of hessians in a child. */
+  readonly minChildWeight: number;
+  /** Minimum loss reduction to split (XGBoost's gamma). */
+  readonly minSplitGain: number;
+  /** Fraction of rows drawn per tree. */
+  readonly subsample: number;
+  /** Fraction of features drawn per tree. */
+  readonly colsampleByTree: number;
+  /** Smoothing added to the hessian when ordering categories for a partition split. */
+  readonly catSmooth: number;
+  /** Stop when validation log loss has not improved for this many rounds (0 = off; needs a validation set). */
+  readonly earlyStoppingRounds: number;
+  readonly seed: number;
+  /** 1, or 2 to build large histograms on two threads (a helper worker; deterministic for a given count). */
+  readonly threads: number;
+}
+
+export function defaultGbdtParams(): GbdtParams {
+  return {
+    trees: 100,
+    learningRate: 0.1,
+    maxDepth: 6,
+    maxLeaves: 31,
+    growth: 'depthwise',
+    maxBins: MAX_VALUE_BINS,
+    lambda: 1,
+    minChildWeight: 1,
+    minSplitGain: 0,
+    subsample: 1,
+    colsampleByTree: 1,
+    catSmooth: 10,
+    earlyStoppingRounds: 0,
+    seed: 0,
+    threads: 1,
+  };
+}
+
+/** Validates and completes partial params; throws InvalidInputError naming the bad value. */
+export function parseGbdtParams(input: Partial<GbdtParams> = {}): GbdtParams {
+  const p = { ...defaultGbdtParams(), ...stripUndefined(input) };
+  const check = (ok: boolean, name: string, want: string, got: unknown): void => {
+    if (!ok) throw new InvalidInputError(`${name} must be ${want}, got ${String(got)}`);
+  };
+  check(Number.isInteger(p.trees) && p.trees >= 1, 'trees', 'an integer >= 1', p.trees);
+  check(p.learningRate > 0 && p.learningRate <= 1, 'learningRate', 'in (0, 1]', p.learningRate);
+  check(
+    Number.isInteger(p.maxDepth) && p.maxDepth >= 0 && p.maxDepth <= 30,
+    'maxDepth',
+    'an integer 0..30',
+    p.maxDepth,
+  );
+  check(Number.isInteger(p.maxLeaves) && p.maxLeaves >= 2, 'maxLeaves', 'an integer >= 2', p.maxLeaves);
+  check((GROWTH_POLICIES as readonly string[]).includes(p.growth), 'growth', GROWTH_POLICIES.join(' or '), p.growth);
+  check(p.growth === 'leafwise' || p.maxDepth >= 1, 'maxDepth', '>= 1 for depth-wise growth', p.maxDepth);
+  check(
+    Number.isInteger(p.maxBins) && p.maxBins >= 2 && p.maxBins <= MAX_VALUE_BINS,
+    'maxBins',
+    `an integer 2..${MAX_VALUE_BINS}`,
+    p.maxBins,
+  );
+  check(p.lambda >= 0, 'lambda', '>= 0', p.lambda);
+  check(p.minChildWeight >= 0, 'minChildWeight', '>= 0', p.minChildWeight);
+  check(p.minSplitGain >= 0, 'minSplitGain', '>= 0', p.minSplitGain);
+  check(p.subsample > 0 && p.subsample <= 1, 'subsample', 'in (0, 1]', p.subsample);
+  check(p.colsampleByTree > 0 && p.colsampleByTree <= 1, 'colsampleByTree', 'in (0, 1]', p.colsampleByTree);
+  check(p.catSmooth >= 0, 'catSmooth', '>= 0', p.catSmooth);
+  check(
+    Number.isInteger(p.earlyStoppingRounds) && p.earlyStoppingRounds >= 0,
+    'earlyStoppingRounds',
+    'an integer >= 0',
+    p.earlyStoppingRounds,
+  );
+  check(Number.isInteger(p.seed), 'seed', 'an integer', p.seed);
+  check(Number.isInteger(p.threads) && p.threads >= 1, 'threads', 'an integer >= 1', p.threads);
+  return p;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export interface TrainOptions {
+  /** Per-column kind; default all numeric. */
+  readonly featureKinds?: readonly FeatureKind[];
+  readonly weights?: ArrayLike<number>;
+  readonly validation?: {
+    readonly matrix: ModelMatrix;
+    readonly labels: ArrayLike<number>;
+    readonly weights?: ArrayLike<number>;
+  };
+  /** Reuse bins fitted elsewhere (same columns). */
+  readonly bins?: BinMapper;
+}
+
+export interface FeatureImportance {
+  /** Total split gain per feature. */
+  readonly gain: Float64Array;
+  /** Number of splits per feature. */
+  readonly split: Uint32Array;
+}
+
+export interface GbdtModel {
+  readonly kind: 'gbdt';
+  readonly columns: readonly string[];
+  readonly featureKinds: readonly FeatureKind[];
+  readonly bins: BinMapper;
+  readonly ensemble: TreeEnsemble;
+  readonly params: GbdtParams;
+  readonly importance: FeatureImportance;
+  /** Number of trees kept (the best round when early stopping). */
+  readonly bestIteration: number;
+  readonly history: { readonly validLogLoss: readonly number[] };
+  /** The trainer's own margins for the training rows (base + kept trees), for parity checks. */
+  readonly trainMargins: Float64Array;
+}
+
+interface SplitChoice {
+  gain: number;
+  feature: number;
+  /** numeric: last bin going left */
+  bin: number;
+  defaultLeft: boolean;
+  /** categorical: bins going left (null for numeric) */
+  catBins: number[] | null;
+  leftG: number;
+  leftH: number;
+}
+
+interface Leaf {
+  node: number;
+  begin: number;
+  end: number;
+  depth: number;
+  g: number;
+  h: number;
+  hist: Float64Array | null;
+  split: SplitChoice | null;
+}
+
+const HIST_STRIDE = 512; // 256 bins x (grad, hess)
+/** Below this many matrix cells `threads > 1` trains on one thread (the helper would not pay off). */
+export const GBDT_MIN_CELLS_FOR_THREADS = 1_000_000;
+const MIN_ROWS_FOR_HELPER = 16_384;
+
+/**
+ * Trains a histogram gradient-boosted tree ensemble for binary log loss. Labels are 0/1; weights optional.
+ * Deterministic given `params.seed`.
+ */
+export function trainGbdt(
+  matrix: ModelMatrix,
+  labels: ArrayLike<number>,
+  params: Partial<GbdtParams> = {},
+  options: TrainOptions = {},
+): GbdtModel {
+  const p = parseGbdtParams(params);
+  const n = matrix.rows;
+  const nf = matrix.columns.length;
+  if (n === 0) throw new InvalidInputError('cannot train on 0 rows');
+  if (nf === 0) throw new InvalidInputError('cannot train on 0 feature columns');
+  if (labels.length !== n) throw new InvalidInputError(`labels has ${labels.length} values, matrix has ${n} rows`);
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = labels[i] as number;
+    if (v !== 0 && v !== 1) throw new InvalidInputError(`labels must be 0 or 1, got ${v} at row ${i}`);
+    y[i] = v;
+  }
+  const w = readWeights(options.weights, n, 'weights');
+  const kinds = options.featureKinds ?? matrix.columns.map((): FeatureKind => 'numeric');
+  if (kinds.length !== nf)
+    throw new InvalidInputError(`featureKinds has ${kinds.length} entries, matrix has ${nf} columns`);
+  const bins =
+    options.bins ??
+    fitBins(matrix, { maxBins: p.maxBins, categorical: kinds.map((k) => k === 'categorical'), seed: p.seed });
+  // two threads pay off only when a node's rows are many; the helper reads shared memory
+  const useHelper = p.threads > 1 && n * nf >= GBDT_MIN_CELLS_FOR_THREADS;
+  const binned = useHelper ? toShared(binRowMajor(bins, matrix), (b) => new Uint8Array(b)) : binRowMajor(bins, matrix);
+  const nBins = Int32Array.from(bins.features, (f) => binCount(f));
+
+  let sw = 0;
+  let swy = 0;
+  for (let i = 0; i < n; i++) {
+    sw += w[i] as number;
+    swy += (w[i] as number) * (y[i] as number);
+  }
+  if (!(sw > 0)) throw new InvalidInputError('the sum of sample weights must be > 0');
+  const prior = Math.min(Math.max(swy / sw, 1e-6), 1 - 1e-6);
+  const baseMargin = Math.log(prior / (1 - prior));
+
+  const valid = options.validation;
+  let validBinned: Uint8Array | null = null;
+  let validMargin: Float64Array | null = null;
+  let validY: Float64Array | null = null;
+  let validW: Float64Array | null = null;
+  if (valid) {
+    if (valid.matrix.columns.length !== nf)
+      throw new InvalidInputError(`validation has ${valid.matrix.columns.length} columns, training has ${nf}`);
+    if (valid.labels.length !== valid.matrix.rows)
+      throw new InvalidInputError(
+        `validation labels has ${valid.labels.length} values, its matrix has ${valid.matrix.rows} rows`,
+      );
+    validBinned = binRowMajor(bins, valid.matrix);
+    validMargin = new Float64Array(valid.matrix.rows).fill(baseMargin);
+    validY = Float64Array.from(valid.labels);
+    validW = readWeights(valid.weights, valid.matrix.rows, 'validation weights');
+  }
+  if (p.earlyStoppingRounds > 0 && !valid) throw new InvalidInputError('earlyStoppingRounds needs a validation set');
+
+  const margin = new Float64Array(n).fill(baseMargin);
+  // gradient and hessian interleaved: one cache line per row in the histogram loop
+  const gh = useHelper ? new Float64Array(new SharedArrayBuffer(16 * n)) : new Float64Array(2 * n);
+  const rng = new Rng(p.seed);
+  const rowIdx = useHelper ? new Uint32Array(new SharedArrayBuffer(4 * n)) : new Uint32Array(n);
+  const helper = useHelper ? new HistogramHelper(binned, gh, rowIdx, nf) : null;
+  const build = (hist: Float64Array, begin: number, end: number, features: Int32Array, full: boolean): void => {
+    if (helper && end - begin >= MIN_ROWS_FOR_HELPER) {
+      const mid = begin + ((end - begin) >> 1);
+      helper.start(mid, end, features, full);
+      buildHistogram(hist, binned, nf, rowIdx, begin, mid, gh, features, full);
+      helper.finish(hist, features, full);
+    } else buildHistogram(hist, binned, nf, rowIdx, begin, end, gh, features, full);
+  };
+  const scratch = new Uint32Array(n);
+  const pool: Float64Array[] = [];
+  const takeHist = (): Float64Array => pool.pop()?.fill(0) ?? new Float64Array(nf * HIST_STRIDE);
+  const giveHist = (h: Float64Array | null): void => {
+    if (h) pool.push(h);
+  };
+  const impGain = new Float64Array(nf);
+  const impSplit = new Uint32Array(nf);
+  const trees: Tree[] = [];
+  const treeGains: Array<Array<[number, number]>> = [];
+  const validLoss: number[] = [];
+  let bestLoss = Number.POSITIVE_INFINITY;
+  let bestIter = 0;
+  const allFeatures = Int32Array.from({ length: nf }, (_, i) => i);
+  const sampled = new Uint8Array(n);
+
+  try {
+    for (let t = 0; t < p.trees; t++) {
+      computeGradients(margin, y, w, gh);
+      // rows of this tree
+      let count = 0;
+      if (p.subsample < 1) {
+        for (let i = 0; i < n; i++) {
+          const take = rng.next() < p.subsample;
+          sampled[i] = take ? 1 : 0;
+          if (take) rowIdx[count++] = i;
+        }
+      } else {
+        for (let i = 0; i < n; i++) rowIdx[i] = i;
+        count = n;
+      }
+      let features = allFeatures;
+      if (p.colsampleByTree < 1) {
+        const k = Math.max(1, Math.round(nf * p.colsampleByTree));
+        const perm = Array.from(allFeatures);
+        for (let i = nf - 1; i > 0; i--) {
+          const j = rng.int(i + 1);
+          [perm[i], perm[j]] = [perm[j] as number, perm[i] as number];
+        }
+        features = Int32Array.from(perm.slice(0, k).sort((a, b) => a - b));
+      }
+      const full = features.length === nf;
+
+      const builder = new TreeBuilder();
+      const gains: Array<[number, number]> = [];
+      let G = 0;
+      let H = 0;
+      for (let i = 0; i < count; i++) {
+        const r = rowIdx[i] as number;
+        G += gh[2 * r] as number;
+        H += gh[2 * r + 1] as number;
+      }
+      const rootNode = builder.addLeaf(leafValue(G, H, p), H);
+      const root: Leaf = { node: rootNode, begin: 0, end: count, depth: 0, g: G, h: H, hist: null, split: null };
+      const finalLeaves: Leaf[] = [];
+      const canSplit = (leaf: Leaf): boolean =>
+        (p.maxDepth === 0 || leaf.depth < p.maxDepth) && leaf.end - leaf.begin >= 2 && leaf.h >= 2 * p.minChildWeight;
+      if (canSplit(root)) {
+        root.hist = takeHist();
+        build(root.hist, root.begin, root.end, features, full);
+        root.split = findBestSplit(root, bins.features, nBins, features, p);
+      }
+      let candidates: Leaf[] = [root];
+      let leafCount = 1;
+      const splitLeaf = (leaf: Leaf): Leaf[] => {
+        const s = leaf.split as SplitChoice;
+        const mask = new Uint8Array(256);
+        const fb = bins.features[s.feature] as FeatureBins;
+        if (s.catBins) {
+          for (const b of s.catBins) mask[b] = 1;
+          const codes = s.catBins.map((b) => fb.categories[b] as number);
+          builder.setCategoricalSplit(leaf.node, s.feature, codes, true, s.defaultLeft, s.gain);
+        } else {
+          for (let b = 0; b <= s.bin; b++) mask[b] = 1;
+          builder.setNumericSplit(leaf.node, s.feature, fb.cuts[s.bin] as number, s.bin, s.defaultLeft, s.gain);
+        }
+        mask[MISSING_BIN] = s.defaultLeft ? 1 : 0;
+        impGain[s.feature] = (impGain[s.feature] as number) + s.gain;
+        impSplit[s.feature] = (impSplit[s.feature] as number) + 1;
+        gains.push([s.feature, s.gain]);
+        // stable partition of the leaf's rows: left rows first
+        const nl = partitionRows(rowIdx, scratch, leaf.begin, leaf.end, binned, nf, s.feature, mask);
+        const nr = leaf.end - leaf.begin - nl;
+        const gl = s.leftG;
+        const hl = s.leftH;
+        const gr = leaf.g - gl;
+        const hr = leaf.h - hl;
+        const lNode = builder.addLeaf(leafValue(gl, hl, p), hl);
+        const rNode = builder.addLeaf(leafValue(gr, hr, p), hr);
+        builder.setChildren(leaf.node, lNode, rNode);
+        const left: Leaf = {
+          node: lNode,
+          begin: leaf.begin,
+          end: leaf.begin + nl,
+          depth: leaf.depth + 1,
+          g: gl,
+          h: hl,
+          hist: null,
+          split: null,
+        };
+        const right: Leaf = {
+          node: rNode,
+          begin: leaf.begin + nl,
+          end: leaf.end,
+          depth: leaf.depth + 1,
+          g: gr,
+          h: hr,
+          hist: null,
+          split: null,
+        };
+        const splitL = canSplit(left);
+        const splitR = canSplit(right);
+        const parentHist = leaf.hist as Float64Array;
+        leaf.hist = null;
+        if (splitL || splitR) {
+          // histogram subtraction: build the smaller child, the larger one is parent - smaller
+          const [small, large] = nl <= nr ? [left, right] : [right, left];
+          small.hist = takeHist();
+          build(small.hist, small.begin, small.end, features, full);
+          subtractInPlace(parentHist, small.hist, features);
+          large.hist = parentHist;
+          for (const c of [left, right]) {
+            if (canSplit(c)) c.split = findBestSplit(c, bins.features, nBins, features, p);
+            else {
+              giveHist(c.hist);
+              c.hist = null;
+            }
+          }
+        } else giveHist(parentHist);
+        return [left, right];
+      };
+      const worthSplitting = (leaf: Leaf): boolean => leaf.split !== null && leaf.split.gain > p.minSplitGain;
+
+      if (p.growth === 'depthwise') {
+        while (candidates.length > 0) {
+          const next: Leaf[] = [];
+          for (const leaf of candidates) {
+            if (worthSplitting(leaf)) next.push(...splitLeaf(leaf));
+            else {
+              giveHist(leaf.hist);
+              leaf.hist = null;
+              finalLeaves.push(leaf);
+            }
+          }
+          candidates = next;
+        }
+      } else {
+        while (leafCount < p.maxLeaves) {
+          let best = -1;
+          for (let i = 0; i < candidates.length; i++) {
+            const c = candidates[i] as Leaf;
+            if (
+              worthSplitting(c) &&
+              (best < 0 || (c.split as SplitChoice).gain > ((candidates[best] as Leaf).split as SplitChoice).gain)
+            )
+              best = i;
+          }
+          if (best < 0) break;
+          const leaf = candidates[best] as Leaf;
+          candidates.splice(best, 1);
+          candidates.push(...splitLeaf(leaf));
+          leafCount++;
+        }
+        for (const c of candidates) {
+          giveHist(c.hist);
+          c.hist = null;
+          finalLeaves.push(c);
+        }
+      }
+
+      const tree = builder.finish();
+      trees.push(tree);
+      treeGains.push(gains);
+      // training margins: sampled rows through their leaf ranges, others by traversal on bins
+      for (const leaf of finalLeaves) addToRows(margin, rowIdx, leaf.begin, leaf.end, tree.value[leaf.node] as number);
+      const masks = binnedTreeMasks(tree, bins);
+      if (count < n) {
+        for (let r = 0; r < n; r++) {
+          if (sampled[r] === 1) continue;
+          margin[r] = (margin[r] as number) + (tree.value[leafOfBinned(tree, masks, binned, r * nf)] as number);
+        }
+      }
+      if (validBinned && validMargin && validY && validW) {
+        const vn = validMargin.length;
+        let loss = 0;
+        let wsum = 0;
+        for (let r = 0; r < vn; r++) {
+          const m = (validMargin[r] as number) + (tree.value[leafOfBinned(tree, masks, validBinned, r * nf)] as number);
+          validMargin[r] = m;
+          const wi = validW[r] as number;
+          // log(1 + e^-m) for y = 1, log(1 + e^m) for y = 0, computed stably
+          const z = validY[r] === 1 ? -m : m;
+          loss += wi * (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+          wsum += wi;
+        }
+        const l = loss / wsum;
+        validLoss.push(l);
+        if (l < bestLoss - 1e-12) {
+          bestLoss = l;
+          bestIter = t + 1;
+        }
+        if (p.earlyStoppingRounds > 0 && t + 1 - bestIter >= p.earlyStoppingRounds) break;
+      }
+    }
+  } finally {
+    helper?.close();
+  }
+
+  let kept = trees.length;
+  if (p.earlyStoppingRounds > 0 && bestIter > 0) kept = bestIter;
+  const keptTrees = trees.slice(0, kept);
+  let trainMargins = margin;
+  if (kept < trees.length) {
+    // importance and margins count only the kept trees
+    impGain.fill(0);
+    impSplit.fill(0);
+    for (const gains of treeGains.slice(0, kept)) {
+      for (const [f, g] of gains) {
+        impGain[f] = (impGain[f] as number) + g;
+        impSplit[f] = (impSplit[f] as number) + 1;
+      }
+    }
+    trainMargins = new Float64Array(n).fill(baseMargin);
+    for (const tree of keptTrees) {
+      const masks = binnedTreeMasks(tree, bins);
+      for (let r = 0; r < n; r++)
+        trainMargins[r] =
+          (trainMargins[r] as number) + (tree.value[leafOfBinned(tree, masks, binned, r * nf)] as number);
+    }
+  }
+  return {
+    kind: 'gbdt',
+    columns: [...matrix.columns],
+    featureKinds: [...kinds],
+    bins,
+    ensemble: { numFeatures: nf, baseMargin, trees: keptTrees },
+    params: p,
+    importance: { gain: impGain, split: impSplit },
+    bestIteration: kept,
+    history: { validLogLoss: validLoss },
+    trainMargins,
+  };
+}
+
+function readWeights(weights: ArrayLike<number> | undefined, n: number, what: string): Float64Array {
+  const w = new Float64Array(n);
+  if (!weights) return w.fill(1);
+  if (weights.length !== n) throw new InvalidInputError(`${what} has ${weights.length} values, expected ${n}`);
+  for (let i = 0; i < n; i++) {
+    const v = weights[i] as number;
+    if (!(v >= 0) || !Number.isFinite(v))
+      throw new InvalidInputError(`${what} must be finite and >= 0, got ${v} at row ${i}`);
+    w[i] = v;
+  }
+  return w;
+}
+
+// Hot loops live in top-level functions: inside trainGbdt, whose closures capture its locals, V8 would reach
+// the arrays through context slots.
+function computeGradients(margin: Float64Array, y: Float64Array, w: Float64Array, gh: Float64Array): void {
+  for (let i = 0; i < margin.length; i++) {
+    const pr = 1 / (1 + Math.exp(-(margin[i] as number)));
+    const wi = w[i] as number;
+    gh[2 * i] = wi * (pr - (y[i] as number));
+    gh[2 * i + 1] = Math.max(wi * pr * (1 - pr), 1e-16);
+  }
+}
+
+function addToRows(margin: Float64Array, rowIdx: Uint32Array, begin: number, end: number, v: number): void {
+  for (let i = begin; i < end; i++) {
+    const r = rowIdx[i] as number;
+    margin[r] = (margin[r] as number) + v;
+  }
+}
+
+/** Stable in-place partition of `rowIdx[begin, end)`: rows whose bin goes left first. Returns the left count. */
+function partitionRows(
+  rowIdx: Uint32Array,
+  scratch: Uint32Array,
+  begin: number,
+  end: number,
+  binned: Uint8Array,
+  nf: number,
+  f: number,
+  mask: Uint8Array,
+): number {
+  let nl = 0;
+  let nr = 0;
+  for (let i = begin; i < end; i++) {
+    const r = rowIdx[i] as number;
+    if (mask[binned[r * nf + f] as number] === 1) rowIdx[begin + nl++] = r;
+    else scratch[nr++] = r;
+  }
+  rowIdx.set(scratch.subarray(0, nr), begin + nl);
+  return nl;
+}
+
+function leafValue(g: number, h: number, p: GbdtParams): number {
+  return (-g / (h + p.lambda)) * p.learningRate;
+}
+
+function buildHistogram(
+  hist: Float64Array,
+  binned: Uint8Array,
+  nf: number,
+  rowIdx: Uint32Array,
+  begin: number,
+  end: number,
+  gh: Float64Array,
+  features: Int32Array,
+  full: boolean,
+): void {
+  if (full) {
+    for (let i = begin; i < end; i++) {
+      const r = rowIdx[i] as number;
+      const g = gh[2 * r] as number;
+      const h = gh[2 * r + 1] as number;
+      let base = r * nf;
+      for (let o = 0; o < nf * HIST_STRIDE; o += HIST_STRIDE) {
+        const k = o + ((binned[base++] as number) << 1);
+        hist[k] = (hist[k] as number) + g;
+        hist[k + 1] = (hist[k + 1] as number) + h;
+      }
+    }
+    return;
+  }
+  const nsel = features.length;
+  for (let i = begin; i < end; i++) {
+    const r = rowIdx[i] as number;
+    const g = gh[2 * r] as number;
+    const h = gh[2 * r + 1] as number;
+    const base = r * nf;
+    for (let j = 0; j < nsel; j++) {
+      const f = features[j] as number;
+      const k = f * HIST_STRIDE + ((binned[base + f] as number) << 1);
+      hist[k] = (hist[k] as number) + g;
+      hist[k + 1] = (hist[k + 1] as number) + h;
+    }
+  }
+}
+
+function subtractInPlace(parent: Float64Array, child: Float64Array, features: Int32Array): void {
+  for (let j = 0; j < features.length; j++) {
+    const start = (features[j] as number) * HIST_STRIDE;
+    for (let k = start; k < start + HIST_STRIDE; k++) parent[k] = (parent[k] as number) - (child[k] as number);
+  }
+}
+
+function findBestSplit(
+  leaf: Leaf,
+  bins: readonly FeatureBins[],
+  nBins: Int32Array,
+  features: Int32Array,
+  p: GbdtParams,
+): SplitChoice | null {
+  const hist = leaf.hist as Float64Array;
+  const G = leaf.g;
+  const H = leaf.h;
+  const lambda = p.lambda;
+  const mcw = p.minChildWeight;
+  const parentScore = (G * G) / (H + lambda);
+  let best: SplitChoice | null = null;
+  for (let j = 0; j < features.length; j++) {
+    const f = features[j] as number;
+    const base = f * HIST_STRIDE;
+    const gm = hist[base + MISSING_BIN * 2] as number;
+    const hm = hist[base + MISSING_BIN * 2 + 1] as number;
+    const fb = bins[f] as FeatureBins;
+    if (fb.kind === 'numeric') {
+      const nb = nBins[f] as number;
+      let gl = 0;
+      let hl = 0;
+      for (let b = 0; b < nb - 1; b++) {
+        gl += hist[base + 2 * b] as number;
+        hl += hist[base + 2 * b + 1] as number;
+        // missing goes right
+        let hr = H - hl;
+        if (hl >= mcw && hr >= mcw) {
+          const gr = G - gl;
+          const gain = (gl * gl) / (hl + lambda) + (gr * gr) / (hr + lambda) - parentScore;
+          if (best === null || gain > best.gain) {
+            best = {
+              gain,
+              feature: f,
+              bin: b,
+              defaultLeft: hm > 0 ? false : hl >= hr,
+              catBins: null,
+              leftG: gl,
+              leftH: hl,
+            };
+          }
+        }
+        if (hm > 0) {
+          // missing goes left
+          const gl2 = gl + gm;
+          const hl2 = hl + hm;
+          hr = H - hl2;
+          if (hl2 >= mcw && hr >= mcw) {
+            const gr = G - gl2;
+            const gain = (gl2 * gl2) / (hl2 + lambda) + (gr * gr) / (hr + lambda) - parentScore;
+            if (best === null || gain > best.gain) {
+              best = { gain, feature: f, bin: b, defaultLeft: true, catBins: null, leftG: gl2, leftH: hl2 };
+            }
+          }
+        }
+      }
+    } else {
+      const k = fb.categories.length;
+      const order: number[] = [];
+      for (let b = 0; b < k; b++) if ((hist[base + 2 * b + 1] as number) > 0) order.push(b);
+      if (order.length < 1) continue;
+      const ratio = (b: number): number =>
+        (hist[base + 2 * b] as number) / ((hist[base + 2 * b + 1] as number) + p.catSmooth);
+      order.sort((a, b) => ratio(a) - ratio(b) || a - b);
+      let gl = 0;
+      let hl = 0;
+      // a prefix of the sorted categories goes left; the "other" bin always goes right
+      for (let i = 0; i < order.length; i++) {
+        const b = order[i] as number;
+        gl += hist[base + 2 * b] as number;
+        hl += hist[base + 2 * b + 1] as number;
+        for (const missLeft of hm > 0 ? [false, true] : [false]) {
+          const gL = missLeft ? gl + gm : gl;
+          const hL = missLeft ? hl + hm : hl;
+          const hR = H - hL;
+          if (hL < mcw || hR < mcw) continue;
+          const gR = G - gL;
+          const gain = (gL * gL) / (hL + lambda) + (gR * gR) / (hR + lambda) - parentScore;
+          if (best === null || gain > best.gain) {
+            best = {
+              gain,
+              feature: f,
+              bin: -1,
+              defaultLeft: hm > 0 ? missLeft : hL >= hR,
+              catBins: order.slice(0, i + 1).sort((a, c) => a - c),
+              leftG: gL,
+              leftH: hL,
+            };
+          }
+        }
+      }
+    }
+  }
+  return best;
+}
+
+/** Per internal node, a 256-entry table: 1 when that bin goes left. Traversal on bins for any of our trees. */
+export function binnedTreeMasks(tree: Tree, bins: BinMapper): Uint8Array[] {
+  const masks: Uint8Array[] = [];
+  for (let node = 0; node < tree.left.length; node++) {
+    const mask = new Uint8Array(256);
+    masks.push(mask);
+    if ((tree.left[node] as number) < 0) continue;
+    const fb = bins.features[tree.feature[node] as number] as FeatureBins;
+    if ((tree.catOffset[node] as number) >= 0) {
+      const setLeft = tree.catSetLeft[node] === 1;
+      for (let b = 0; b < 255; b++) {
+        const inSet = b < fb.categories.length && inCategorySet(tree, node, fb.categories[b] as number);
+        mask[b] = inSet === setLeft ? 1 : 0;
+      }
+    } else {
+      const tb = tree.binThreshold[node] as number;
+      for (let b = 0; b <= tb; b++) mask[b] = 1;
+    }
+    mask[MISSING_BIN] = tree.defaultLeft[node] as number;
+  }
+  return masks;
+}
+
+function leafOfBinned(tree: Tree, masks: Uint8Array[], binned: Uint8Array, rowBase: number): number {
+  let node = 0;
+  while ((tree.left[node] as number) >= 0) {
+    const b = binned[rowBase + (tree.feature[node] as number)] as number;
+    node = (masks[node] as Uint8Array)[b] === 1 ? (tree.left[node] as number) : (tree.right[node] as number);
+  }
+  return node;
+}

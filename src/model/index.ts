@@ -1,0 +1,121 @@
+export {
+  ARTIFACT_FORMAT,
+  ARTIFACT_FORMAT_VERSION,
+  type ArtifactColumn,
+  type ArtifactHeader,
+  binsFromHeader,
+  ensembleOf,
+  type ImportanceEntry,
+  type LinearModelParams,
+  loadArtifact,
+  MODEL_KINDS,
+  type ModelArtifact,
+  type ModelKind,
+  saveArtifact,
+} from './artifact.js';
+export {
+  type BinMapper,
+  binColumnMajor,
+  binRowMajor,
+  type FeatureBins,
+  fitBins,
+  MAX_VALUE_BINS,
+  MISSING_BIN,
+} from './binning.js';
+export {
+  CALIBRATION_METHODS,
+  type Calibration,
+  type CalibrationMethod,
+  calibrate,
+  fitCalibration,
+  fitIsotonic,
+  fitPlatt,
+} from './calibration.js';
+export { CompiledModel, compileModel } from './compile-model.js';
+export { CompiledScorer, compileEnsemble, type ScoreInput } from './compiled-scorer.js';
+export {
+  buildDelayedLabels,
+  DEFAULT_ATTRIBUTION_WINDOWS_MS,
+  type DelayedLabelOptions,
+  type DelayedLabels,
+  GOALS,
+  type Goal,
+  IMMATURE_POLICIES,
+  type ImmaturePolicy,
+  type OutcomesColumns,
+  type SendsColumns,
+  temporalSplit,
+} from './delayed-labels.js';
+export { readTable, type Table, type TableColumn, writeScoredTable } from './duckdb-table-io.js';
+export {
+  defaultGbdtParams,
+  type FeatureImportance,
+  GBDT_MIN_CELLS_FOR_THREADS,
+  type GbdtModel,
+  type GbdtParams,
+  GROWTH_POLICIES,
+  type GrowthPolicy,
+  parseGbdtParams,
+  type TrainOptions,
+  trainGbdt,
+} from './gbdt-trainer.js';
+export { importLightgbmText } from './lightgbm-import.js';
+export { defaultLogisticParams, type LogisticParams, trainLogisticRegression } from './logistic-regression.js';
+export {
+  averagePrecision,
+  type BinaryMetrics,
+  binaryMetrics,
+  brierScore,
+  ECE_BINS,
+  expectedCalibrationError,
+  LIFT_FRACTIONS,
+  type LiftAt,
+  liftAt,
+  logLoss,
+  metricsBySegment,
+  rocAuc,
+} from './metrics.js';
+export { importedModelArtifact } from './model-import.js';
+export {
+  createModelMatrix,
+  FEATURE_KINDS,
+  type FeatureKind,
+  fromFeatureMatrix,
+  type ModelMatrix,
+  selectRows,
+} from './model-matrix.js';
+export {
+  ModelRegistry,
+  REGISTRY_ROLES,
+  type RegistryEntry,
+  type RegistryRole,
+} from './model-registry.js';
+export { type FeatureProfile, type ReferenceProfile, SCORE_PROFILE_BINS } from './reference-profile.js';
+export { buildSendTrainingSet, CAMPAIGN_FEATURES, type SendTrainingSet } from './send-training-set.js';
+export {
+  evaluateModelOnTable,
+  importModelFile,
+  MODEL_IMPORT_FORMATS,
+  type ModelImportFormat,
+  scoreTableFile,
+  type TableTrainOptions,
+  type TableTrainSummary,
+  trainModelOnTable,
+} from './table-workflows.js';
+export {
+  buildFeatureColumns,
+  buildTabularDataset,
+  matrixFromTable,
+  parseLabels,
+  type TabularDataset,
+} from './tabular-dataset.js';
+export {
+  ALGORITHMS,
+  type Algorithm,
+  splitRows,
+  type TrainModelOptions,
+  type TrainModelResult,
+  trainModel,
+} from './train-pipeline.js';
+export type { Tree, TreeEnsemble } from './tree-ensemble.js';
+export { type ImportedModel, importXgboostJson } from './xgboost-import.js';

@@ -1,0 +1,227 @@
+/**
+ * The drift report: running a comparison over whole files or profiles (column groups at a time) and the JSON
+ * shape of `adnova monitor drift --json`.
+ */
+import { InvalidInputError } from '../core/index.js';
+import type { ColumnKind, ColumnTable } from './column-table.js';
+import { type DomainClassifierResult, domainClassifierDrift } from './domain-classifier.js';
+import { type DatasetDriftResult, type DriftOptions, detectDrift, learnThresholds } from './drift-detector.js';
+import { compareColumns, compareProfiles, type FeatureComparison } from './feature-comparison.js';
+import { type DatasetProfile, type LearnedThreshold, PROFILE_FORMAT, profileColumn } from './profile.js';
+import { type ColumnSchema, openTable, type ReadTableOptions, type TableSource } from './table-reader.js';
+
+export interface DriftReportJson {
+  readonly dataset: {
+    readonly rows_reference: number;
+    readonly rows_current: number;
+    readonly drifted_share: number;
+    readonly weighted_drifted_share: number;
+    readonly drifted: boolean;
+  };
+  readonly features: readonly {
+    readonly name: string;
+    readonly kind: ColumnKind;
+    readonly null_share_reference: number;
+    readonly null_share_current: number;
+    readonly method: string;
+    readonly score: number | null;
+    readonly threshold: number | null;
+    readonly drifted: boolean;
+    readonly stats: {
+      readonly ks_statistic: number | null;
+      readonly ks_pvalue: number | null;
+      readonly wasserstein_norm: number | null;
+      readonly psi: number | null;
+      readonly js_distance: number | null;
+      readonly chi2_statistic: number | null;
+      readonly chi2_pvalue: number | null;
+      readonly linf: number | null;
+    };
+  }[];
+}
+
+const fin = (x: number | null): number | null => (x === null || !Number.isFinite(x) ? null : x);
+
+export function driftReportJson(r: DatasetDriftResult): DriftReportJson {
+  return {
+    dataset: {
+      rows_reference: r.rowsReference,
+      rows_current: r.rowsCurrent,
+      drifted_share: r.driftedShare,
+      weighted_drifted_share: r.weightedDriftedShare,
+      drifted: r.drifted,
+    },
+    features: r.features.map((f) => {
+      const s = f.comparison.stats;
+      return {
+        name: f.comparison.name,
+        kind: f.comparison.kind,
+        null_share_reference: f.comparison.nullShareReference,
+        null_share_current: f.comparison.nullShareCurrent,
+        method: f.method,
+        score: fin(f.score),
+        threshold: fin(f.threshold),
+        drifted: f.drifted,
+        stats: {
+          ks_statistic: fin(s.ksStatistic),
+          ks_pvalue: fin(s.ksPvalue),
+          wasserstein_norm: fin(s.wassersteinNorm),
+          psi: fin(s.psi),
+          js_distance: fin(s.jsDistance),
+          chi2_statistic: fin(s.chi2Statistic),
+          chi2_pvalue: fin(s.chi2Pvalue),
+          linf: fin(s.linf),
+        },
+      };
+    }),
+  };
+}
+
+const KIND_WORD: Record<ColumnKind, string> = { numeric: 'numeric', categorical: 'text' };
+
+/** Same column names and kinds in both inputs, or an InvalidInputError that lists the differences. */
+export function checkSameSchema(
+  reference: readonly Pick<ColumnSchema, 'name' | 'kind'>[],
+  current: readonly Pick<ColumnSchema, 'name' | 'kind'>[],
+  labels = { reference: 'reference', current: 'current' },
+): void {
+  const cur = new Map(current.map((c) => [c.name, c]));
+  const ref = new Map(reference.map((c) => [c.name, c]));
+  const missing = reference.filter((c) => !cur.has(c.name)).map((c) => c.name);
+  const extra = current.filter((c) => !ref.has(c.name)).map((c) => c.name);
+  if (missing.length > 0 || extra.length > 0) {
+    const parts: string[] = [];
+    if (missing.length) parts.push(`missing from ${labels.current}: ${missing.join(', ')}`);
+    if (extra.length) parts.push(`only in ${labels.current}: ${extra.join(', ')}`);
+    throw new InvalidInputError(
+      `${labels.reference} and ${labels.current} must have the same columns (${parts.join('; ')})`,
+    );
+  }
+  const changed = reference.filter((c) => (cur.get(c.name) as { kind: ColumnKind }).kind !== c.kind);
+  if (changed.length > 0) {
+    throw new InvalidInputError(
+      `column types differ: ${changed
+        .map(
+          (c) =>
+            `"${c.name}" is ${KIND_WORD[c.kind]} in ${labels.reference} but ${KIND_WORD[(cur.get(c.name) as { kind: ColumnKind }).kind]} in ${labels.current}`,
+        )
+        .join('; ')}`,
+    );
+  }
+}
+
+/** Exact comparison of two in-memory tables. */
+export function compareTables(reference: ColumnTable, current: ColumnTable): FeatureComparison[] {
+  checkSameSchema(reference.columns, current.columns);
+  const cur = new Map(current.columns.map((c) => [c.name, c]));
+  return reference.columns.map((c) => compareColumns(c, cur.get(c.name) as (typeof current.columns)[number]));
+}
+
+export interface DriftFilesOptions extends ReadTableOptions {
+  readonly reference?: string;
+  readonly referenceProfile?: DatasetProfile;
+  readonly current: string;
+  readonly drift?: Partial<DriftOptions>;
+  /** Learn per-feature thresholds from the reference file with chunks of this many rows (default: current rows). */
+  readonly learnThresholds?: boolean;
+  readonly chunkRows?: number;
+  /** Columns read per group (memory bound for wide files). */
+  readonly groupSize?: number;
+  /** Also train a domain classifier (needs the reference file, reads all columns of both). */
+  readonly domainClassifier?: boolean;
+}
+
+export interface DriftRun {
+  readonly result: DatasetDriftResult;
+  readonly comparisons: readonly FeatureComparison[];
+  readonly multivariate?: DomainClassifierResult;
+}
+
+/** `monitor drift` over files (or a stored reference profile and a file), column groups at a time. */
+export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftRun> {
+  if (!options.reference && !options.referenceProfile) {
+    throw new InvalidInputError('drift needs a reference: a reference file or a reference profile');
+  }
+  if (options.domainClassifier && !options.reference) {
+    throw new InvalidInputError('the domain classifier needs the reference file (--reference), not a profile');
+  }
+  const groupSize = options.groupSize ?? 200;
+  const sources: TableSource[] = [];
+  try {
+    const cur = await openTable(options.current, options);
+    sources.push(cur);
+    const comparisons: FeatureComparison[] = [];
+    let rowsReference: number;
+    let multivariate: DomainClassifierResult | undefined;
+    let thresholds = options.referenceProfile?.thresholds;
+    if (options.referenceProfile) {
+      const p = options.referenceProfile;
+      checkSameSchema(p.features, cur.schema, { reference: 'the reference profile', current: options.current });
+      rowsReference = p.rows;
+      const byName = new Map(p.features.map((f) => [f.name, f]));
+      const names = p.features.map((f) => f.name);
+      for (let g = 0; g < names.length; g += groupSize) {
+        const table = await cur.readColumns(names.slice(g, g + groupSize));
+        for (const col of table.columns) {
+          const refProfile = byName.get(col.name);
+          if (!refProfile) continue;
+          comparisons.push(compareProfiles(refProfile, profileColumn(col, refProfile)));
+        }
+      }
+    } else {
+      const ref = await openTable(options.reference as string, options);
+      sources.push(ref);
+      checkSameSchema(ref.schema, cur.schema, { reference: options.reference as string, current: options.current });
+      rowsReference = ref.rows;
+      const names = ref.schema.map((c) => c.name);
+      const learned: Record<string, LearnedThreshold> = {};
+      for (let g = 0; g < names.length; g += groupSize) {
+        const group = names.slice(g, g + groupSize);
+        const refTable = await ref.readColumns(group);
+        const curTable = await cur.readColumns(group);
+        comparisons.push(...compareTables(refTable, curTable));
+        if (options.learnThresholds) {
+          Object.assign(learned, learnThresholds(refTable, { chunkRows: options.chunkRows ?? cur.rows }));
+        }
+      }
+      if (options.learnThresholds) thresholds = learned;
+      if (options.domainClassifier) multivariate = domainClassifierDrift(await ref.readAll(), await cur.readAll());
+    }
+    const result = detectDrift(
+      comparisons,
+      { reference: rowsReference, current: cur.rows },
+      { ...options.drift, ...(thresholds ? { thresholds } : {}) },
+    );
+    return { result, comparisons, ...(multivariate ? { multivariate } : {}) };
+  } finally {
+    for (const s of sources) s.close();
+  }
+}
+
+/** Reference profile of a file (optionally with learned thresholds), column groups at a time. */
+export async function profileFile(
+  path: string,
+  options: ReadTableOptions & { learnChunkRows?: number; groupSize?: number } = {},
+): Promise<DatasetProfile> {
+  const source = await openTable(path, options);
+  try {
+    const groupSize = options.groupSize ?? 200;
+    const names = source.schema.map((c) => c.name);
+    const features: DatasetProfile['features'][number][] = [];
+    const thresholds: Record<string, LearnedThreshold> = {};
+    for (let g = 0; g < names.length; g += groupSize) {
+      const table = await source.readColumns(names.slice(g, g + groupSize));
+      for (const col of table.columns) features.push(profileColumn(col, undefined));
+      if (options.learnChunkRows)
+        Object.assign(thresholds, learnThresholds(table, { chunkRows: options.learnChunkRows }));
+    }
+    return {
+      format: PROFILE_FORMAT,
+      rows: source.rows,
+      features,
+      ...(options.learnChunkRows ? { thresholds } : {}),
+    };
+  } finally {
+    source.close();
+  }
+}

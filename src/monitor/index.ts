@@ -1,0 +1,107 @@
+// Public surface of the monitor: statistics, profiles, detectors, performance estimation, skew and reports.
+
+export { type CusumOptions, cusum, type PageHinkleyOptions, pageHinkley } from './change-detectors.js';
+export {
+  type CategoricalColumn,
+  type Column,
+  type ColumnKind,
+  type ColumnTable,
+  categoricalFromStrings,
+  type NumericColumn,
+  numericColumn,
+  tableFromFeatureMatrix,
+  validateTable,
+} from './column-table.js';
+export {
+  type DataQualityOptions,
+  dataQuality,
+  defaultDataQualityOptions,
+  type FeatureQuality,
+} from './data-quality.js';
+export {
+  type DomainClassifierOptions,
+  type DomainClassifierResult,
+  defaultDomainClassifierOptions,
+  domainClassifierDrift,
+} from './domain-classifier.js';
+export {
+  type DatasetDriftResult,
+  DRIFT_METHODS,
+  type DriftMethod,
+  type DriftOptions,
+  defaultDriftOptions,
+  detectDrift,
+  type FeatureDriftResult,
+  jsNoiseFloor,
+  type LearnThresholdOptions,
+  learnThresholds,
+  wassersteinNoiseFloor,
+} from './drift-detector.js';
+export {
+  checkSameSchema,
+  compareTables,
+  type DriftFilesOptions,
+  type DriftReportJson,
+  type DriftRun,
+  driftFromFiles,
+  driftReportJson,
+  profileFile,
+} from './drift-report.js';
+export {
+  BIN_QUANTILES,
+  benjaminiHochberg,
+  binCountsSorted,
+  type CategoricalDriftStats,
+  chi2FromCounts,
+  compareCategoricalCounts,
+  compareNumericSorted,
+  jsDistanceFromCounts,
+  KS_MAX_EXACT_N,
+  type KsResult,
+  ksTwoSample,
+  linfFromCounts,
+  type NumericDriftStats,
+  PSI_EMPTY_SHARE,
+  psiFromCounts,
+  quantileEdges,
+  quantileSorted,
+  sortedFinite,
+  WASSERSTEIN_MIN_STD,
+  wassersteinSorted,
+} from './drift-stats.js';
+export {
+  compareColumns,
+  compareProfiles,
+  type FeatureComparison,
+  type FeatureDriftStats,
+} from './feature-comparison.js';
+export { renderDriftHtml } from './html-report.js';
+export { DEFAULT_KLL_K, type KllSketch, kllCdf, kllFromSorted, kllQuantile, mergeKll } from './kll-sketch.js';
+export {
+  defaultPerformanceEstimateOptions,
+  estimatePerformance,
+  type MetricEstimate,
+  type PerformanceEstimate,
+  type PerformanceEstimateOptions,
+} from './performance-estimation.js';
+export {
+  type CategoricalProfile,
+  type DatasetProfile,
+  DEFAULT_MAX_CATEGORIES,
+  distinctEstimate,
+  EXACT_SAMPLE_MAX,
+  type FeatureProfile,
+  type LearnedThreshold,
+  mergeFeatureProfiles,
+  mergeProfiles,
+  type NumericProfile,
+  nullShare,
+  PROFILE_FORMAT,
+  ProfileAccumulator,
+  type ProfileOptions,
+  profileTable,
+} from './profile.js';
+export { parseProfile, serializeProfile } from './profile-codec.js';
+export { computeSkew, type SkewFeatureResult, type SkewResult } from './skew.js';
+export { type ColumnSchema, openTable, type ReadTableOptions, readTable, type TableSource } from './table-reader.js';
+export { type LabelDriftResult, labelDrift, predictionDrift } from './target-drift.js';

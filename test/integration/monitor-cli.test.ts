@@ -1,0 +1,369 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCliCaptured } from '../../src/cli/test-io.js';
+import { Rng } from '../../src/core/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'adnova-monitor-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function writeCsv(name: string, header: string, rows: string[]): string {
+  const path = join(dir, name);
+  writeFileSync(path, `${[header, ...rows].join('\n')}\n`);
+  return path;
+}
+
+function window(seed: number, rows: number, opts: { unitChange?: boolean; mix?: boolean } = {}): string[] {
+  const rng = new Rng(seed);
+  const out: string[] = [];
+  for (let i = 0; i < rows; i++) {
+    const age = Math.round(40 + 12 * rng.normal());
+    const spend = Math.exp(rng.normal()) * (opts.unitChange ? 100 : 1);
+    const channel = rng.next() < (opts.mix ? 0.3 : 0.6) ? 'email' : rng.next() < 0.5 ? 'push' : 'in_app';
+    const visits = rng.next() < 0.1 ? '' : String(rng.int(8));
+    out.push(`u${seed}_${i},${age},${spend.toFixed(3)},${channel},${visits}`);
+  }
+  return out;
+}
+
+const HEADER = 'user_id,age,spend,channel,visits';
+const ref = writeCsv('ref.csv', HEADER, window(1, 4000));
+const same = writeCsv('same.csv', HEADER, window(2, 3000));
+const drifted = writeCsv('drifted.csv', HEADER, window(3, 3000, { unitChange: true, mix: true }));
+
+describe('adnova monitor drift', () => {
+  it('prints the JSON report in the documented format', async () => {
+    const refNoId = writeCsv(
+      'ref-noid.csv',
+      'age,spend,channel,visits',
+      window(1, 4000).map((l) => l.split(',').slice(1).join(',')),
+    );
+    const curNoId = writeCsv(
+      'cur-noid.csv',
+      'age,spend,channel,visits',
+      window(3, 3000, { unitChange: true, mix: true }).map((l) => l.split(',').slice(1).join(',')),
+    );
+    const { code, out } = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      refNoId,
+      '--current',
+      curNoId,
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    const report = JSON.parse(out);
+    expect(Object.keys(report)).toEqual(['dataset', 'features']);
+    expect(Object.keys(report.dataset)).toEqual([
+      'rows_reference',
+      'rows_current',
+      'drifted_share',
+      'weighted_drifted_share',
+      'drifted',
+    ]);
+    expect(report.dataset.rows_reference).toBe(4000);
+    expect(report.dataset.rows_current).toBe(3000);
+    const byName = Object.fromEntries(report.features.map((f: { name: string }) => [f.name, f]));
+    expect(Object.keys(byName).sort()).toEqual(['age', 'channel', 'spend', 'visits']);
+    for (const f of report.features) {
+      expect(Object.keys(f)).toEqual([
+        'name',
+        'kind',
+        'null_share_reference',
+        'null_share_current',
+        'method',
+        'score',
+        'threshold',
+        'drifted',
+        'stats',
+      ]);
+      expect(Object.keys(f.stats)).toEqual([
+        'ks_statistic',
+        'ks_pvalue',
+        'wasserstein_norm',
+        'psi',
+        'js_distance',
+        'chi2_statistic',
+        'chi2_pvalue',
+        'linf',
+      ]);
+    }
+    expect(byName['spend'].drifted).toBe(true);
+    expect(byName['spend'].method).toBe('wasserstein');
+    expect(byName['spend'].stats.chi2_statistic).toBeNull();
+    expect(byName['channel'].kind).toBe('categorical');
+    expect(byName['channel'].method).toBe('jensenshannon');
+    expect(byName['channel'].drifted).toBe(true);
+    expect(byName['channel'].stats.ks_statistic).toBeNull();
+    expect(byName['age'].drifted).toBe(false);
+    expect(byName['visits'].null_share_current).toBeGreaterThan(0.05);
+    expect(byName['visits'].drifted).toBe(false);
+    expect(
+      report.features
+        .slice(0, 2)
+        .map((f: { name: string }) => f.name)
+        .sort(),
+    ).toEqual(['channel', 'spend']);
+  });
+
+  it('writes --out and a self-contained --html report with a sortable table and histograms', async () => {
+    const out = join(dir, 'report.json');
+    const html = join(dir, 'report.html');
+    const r = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      ref,
+      '--current',
+      drifted,
+      '--out',
+      out,
+      '--html',
+      html,
+      '--categorical',
+      'user_id',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/dataset/);
+    expect(JSON.parse(readFileSync(out, 'utf8')).features.length).toBe(5);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/^<!doctype html>/);
+    expect(page).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
+    expect((page.match(/<svg /g) ?? []).length).toBeGreaterThanOrEqual(4);
+    expect(page).toMatch(/addEventListener\('click'/);
+  });
+
+  it('stores a reference profile and compares against it', async () => {
+    const profile = join(dir, 'ref-profile.json');
+    const p = await runCliCaptured(['monitor', 'profile', '--data', ref, '--out', profile, '--json']);
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.out).features).toBe(5);
+    const none = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference-profile',
+      profile,
+      '--current',
+      same,
+      '--json',
+    ]);
+    expect(none.code).toBe(0);
+    const noneReport = JSON.parse(none.out);
+    expect(
+      noneReport.features.filter((f: { drifted: boolean; name: string }) => f.drifted && f.name !== 'user_id'),
+    ).toEqual([]);
+    const yes = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference-profile',
+      profile,
+      '--current',
+      drifted,
+      '--json',
+    ]);
+    const names = JSON.parse(yes.out)
+      .features.filter((f: { drifted: boolean }) => f.drifted)
+      .map((f: { name: string }) => f.name);
+    expect(names).toContain('spend');
+    expect(names).toContain('channel');
+  });
+
+  it('learns thresholds from reference chunks', async () => {
+    const r = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      ref,
+      '--current',
+      same,
+      '--learn-thresholds',
+      '--chunk-rows',
+      '500',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const feats = JSON.parse(r.out).features.filter((f: { name: string }) => f.name !== 'user_id');
+    expect(feats.every((f: { method: string }) => f.method === 'wasserstein' || f.method === 'jensenshannon')).toBe(
+      true,
+    );
+    expect(feats.filter((f: { drifted: boolean }) => f.drifted)).toEqual([]);
+  });
+
+  it('rejects files with different columns, a numeric column that became text, and an empty file', async () => {
+    const otherCols = writeCsv('other.csv', 'user_id,age,spend,country', ['a,1,2,fr']);
+    const r1 = await runCliCaptured(['monitor', 'drift', '--reference', ref, '--current', otherCols]);
+    expect(r1.code).toBe(2);
+    expect(r1.err).toMatch(/same columns/);
+    expect(r1.err).toMatch(/missing from .*channel, visits/);
+    expect(r1.err).toMatch(/only in .*country/);
+    const textAge = writeCsv('text-age.csv', HEADER, ['a,forty,1.0,email,1', 'b,thirty,2.0,push,2']);
+    const r2 = await runCliCaptured(['monitor', 'drift', '--reference', ref, '--current', textAge]);
+    expect(r2.code).toBe(2);
+    expect(r2.err).toMatch(/"age" is numeric in .* but text in /);
+    const empty = writeCsv('empty.csv', '', []).replace(/$/, '');
+    writeFileSync(empty, '');
+    const r3 = await runCliCaptured(['monitor', 'drift', '--reference', ref, '--current', empty]);
+    expect(r3.code).toBe(2);
+    expect(r3.err).toMatch(/empty/);
+    const headerOnly = writeCsv('header-only.csv', HEADER, []);
+    const r4 = await runCliCaptured(['monitor', 'drift', '--reference', ref, '--current', headerOnly]);
+    expect(r4.code).toBe(2);
+    expect(r4.err).toMatch(/no data rows/);
+    const r5 = await runCliCaptured(['monitor', 'drift', '--current', same]);
+    expect(r5.code).toBe(2);
+    expect(r5.err).toMatch(/exactly one of --reference/);
+  });
+});
+
+describe('adnova monitor estimate and skew', () => {
+  it('estimates AUC/precision/recall with bands and compares with matured labels', async () => {
+    const rng = new Rng(9);
+    const rows: string[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const s = 1 / (1 + Math.exp(-(1.5 * rng.normal() - 1)));
+      const y = i % 7 === 0 ? '' : rng.next() < s ? '1' : '0';
+      rows.push(`${s.toFixed(6)},${y}`);
+    }
+    const data = writeCsv('scores.csv', 'score,label', rows);
+    const r = await runCliCaptured([
+      'monitor',
+      'estimate',
+      '--data',
+      data,
+      '--score-col',
+      'score',
+      '--label-col',
+      'label',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const e = JSON.parse(r.out);
+    expect(e.rows).toBe(4000);
+    expect(e.labeled_rows).toBe(4000 - Math.ceil(4000 / 7));
+    expect(Math.abs(e.roc_auc.realized - e.roc_auc.estimated)).toBeLessThan(0.03);
+    expect(e.roc_auc.upper - e.roc_auc.lower).toBeCloseTo(6 * e.roc_auc.standard_error, 12);
+    expect(e.concept_drift).toBe(false);
+    const bad = await runCliCaptured(['monitor', 'estimate', '--data', data, '--score-col', 'nope']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/"nope" is not a column/);
+  });
+
+  it('reports per-feature mismatch rates of served vs recomputed rows', async () => {
+    const left = writeCsv('served.csv', 'user_id,age,spend,channel', [
+      'a,30,1.0000001,email',
+      'b,40,2.5,push',
+      'c,50,3.0,email',
+      'd,60,,push',
+    ]);
+    const right = writeCsv('offline.csv', 'user_id,age,spend,channel', [
+      'b,41,2.5,push',
+      'a,30,1.0,email',
+      'c,50,3.0,in_app',
+      'e,1,1,email',
+    ]);
+    const r = await runCliCaptured(['monitor', 'skew', '--left', left, '--right', right, '--key', 'user_id', '--json']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(s.joined).toBe(3);
+    expect(s.only_left).toBe(1);
+    expect(s.only_right).toBe(1);
+    const byName = Object.fromEntries(s.features.map((f: { name: string }) => [f.name, f]));
+    expect(byName['age'].mismatches).toBe(1);
+    expect(byName['spend'].mismatches).toBe(0);
+    expect(byName['channel'].mismatch_rate).toBeCloseTo(1 / 3, 12);
+  });
+});
+
+describe('adnova monitor profile --learn-thresholds', () => {
+  it('stores learned thresholds in the profile and uses them against it', async () => {
+    const profile = join(dir, 'ref-profile-learned.json');
+    const p = await runCliCaptured([
+      'monitor',
+      'profile',
+      '--data',
+      ref,
+      '--out',
+      profile,
+      '--learn-thresholds',
+      '--chunk-rows',
+      '500',
+      '--categorical',
+      'user_id',
+      '--json',
+    ]);
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.out).learned_thresholds).toBe(5);
+    const r = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference-profile',
+      profile,
+      '--current',
+      drifted,
+      '--categorical',
+      'user_id',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const feats = JSON.parse(r.out).features;
+    expect(feats.every((f: { method: string }) => f.method === 'wasserstein' || f.method === 'jensenshannon')).toBe(
+      true,
+    );
+    const spend = feats.find((f: { name: string }) => f.name === 'spend');
+    expect(spend.drifted).toBe(true);
+    expect(spend.threshold).toBeGreaterThan(0);
+    expect(spend.threshold).not.toBe(0.1);
+    const missing = await runCliCaptured(['monitor', 'profile', '--data', ref, '--out', profile, '--learn-thresholds']);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/--chunk-rows/);
+  });
+});
+
+describe('adnova monitor drift --multivariate and --model', () => {
+  it('adds the domain classifier result and weights the verdict by importance', async () => {
+    const { mkdirSync } = await import('node:fs');
+    const modelDir = join(dir, 'model');
+    mkdirSync(modelDir, { recursive: true });
+    writeFileSync(join(modelDir, 'importance.json'), JSON.stringify({ spend: 8, age: 1, channel: 1, visits: 1 }));
+    const strip = (rows: string[]): string[] => rows.map((l) => l.split(',').slice(1).join(','));
+    const refNoId = writeCsv('ref-noid-mv.csv', 'age,spend,channel,visits', strip(window(1, 4000)));
+    const curNoId = writeCsv(
+      'cur-noid-mv.csv',
+      'age,spend,channel,visits',
+      strip(window(3, 3000, { unitChange: true, mix: true })),
+    );
+    const r = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      refNoId,
+      '--current',
+      curNoId,
+      '--model',
+      modelDir,
+      '--multivariate',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.multivariate.method).toBe('domain_classifier');
+    expect(report.multivariate.auc).toBeGreaterThan(0.9);
+    expect(report.multivariate.features[0].name).toBe('spend');
+    expect(report.dataset.drifted_share).toBeCloseTo(0.5, 12);
+    expect(report.dataset.weighted_drifted_share).toBeCloseTo(9 / 11, 12);
+    const bad = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      refNoId,
+      '--current',
+      curNoId,
+      '--importance',
+      join(dir, 'nope.json'),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/does not exist/);
+  });
+});
