@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { describeError } from '../core/index.js';
 import {
+  AGGREGATION_OPS,
   defineEntity,
   defineFeatureService,
   defineFeatures,
@@ -18,6 +19,13 @@ import {
 import { FeatureDefinitionError } from './errors.js';
 
 export type DefinitionsFileFormat = 'yaml' | 'json';
+
+const aggregation = z.strictObject({
+  op: z.enum(AGGREGATION_OPS),
+  column: z.string().optional(),
+  window: z.string(),
+  where: z.record(z.string(), z.array(z.string()).min(1)).optional(),
+});
 
 const feature = z.strictObject({
   name: z.string(),
@@ -39,13 +47,14 @@ const fileSchema = z.strictObject({
         source: z
           .strictObject({
             kind: z.enum(SOURCE_KINDS),
+            topic: z.string().optional(),
             path: z.string().optional(),
             format: z.enum(SOURCE_FORMATS).optional(),
             eventTsColumn: z.string().optional(),
             createdTsColumn: z.string().optional(),
           })
           .optional(),
-        features: z.array(feature),
+        features: z.array(feature.extend({ aggregation: aggregation.optional() })),
         ttlSeconds: z.number(),
         freshnessSlaSeconds: z.number().optional(),
         owner: z.string().optional(),
@@ -102,7 +111,13 @@ export function parseDefinitions(
     entities: d.entities.map((e) => defineEntity(strip(e))),
     views: d.views.map((v) =>
       defineFeatureView(
-        strip({ ...v, source: v.source ? strip(v.source) : undefined, features: v.features.map(strip) }),
+        strip({
+          ...v,
+          source: v.source ? strip(v.source) : undefined,
+          features: v.features.map((f) =>
+            strip({ ...f, aggregation: f.aggregation ? strip(f.aggregation) : undefined }),
+          ),
+        }),
       ),
     ),
     transforms: d.transforms.map((t) => defineTransform(strip({ ...t, outputs: t.outputs.map(strip) }))),

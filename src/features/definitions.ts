@@ -24,10 +24,54 @@ export interface FeatureDef {
   /** Served and joined when the view's value is missing or expired. */
   readonly default: number;
   readonly description: string;
+  /** Stream views only: the windowed aggregate over the view's events that computes this feature. */
+  readonly aggregation?: AggregationDef | undefined;
+}
+
+/**
+ * Windowed aggregates a stream view declares per feature, executed by the streaming tiles (src/stream) and by
+ * DuckDB over the event log with the same window rule (see src/stream/windows.ts).
+ * - count: matching events; sum/mean/min/max: of `column` over matching events where it is present;
+ *   last: `column` of the latest matching event (ties on event time: the largest value);
+ *   time_since_last: seconds from the latest matching event to the evaluation time;
+ *   approx_distinct: distinct values of `column` (a 256-bit linear-counting sketch, exact up to a few dozen).
+ * Empty windows give 0 for count, sum and approx_distinct, and NaN (missing) for the others.
+ */
+export const AGGREGATION_OPS = [
+  'count',
+  'sum',
+  'mean',
+  'min',
+  'max',
+  'last',
+  'time_since_last',
+  'approx_distinct',
+] as const;
+export type AggregationOp = (typeof AGGREGATION_OPS)[number];
+/** Operations that read an event field (`column`); the rest count or time events. */
+export const COLUMN_AGGREGATION_OPS: ReadonlySet<AggregationOp> = new Set([
+  'sum',
+  'mean',
+  'min',
+  'max',
+  'last',
+  'approx_distinct',
+]);
+
+export interface AggregationDef {
+  readonly op: AggregationOp;
+  /** The event field aggregated (snake_case wire name, e.g. `amount`); required by COLUMN_AGGREGATION_OPS. */
+  readonly column?: string | undefined;
+  /** Window length: a number and a unit m, h or d, e.g. `1h`, `24h`, `7d`, `28d`. */
+  readonly window: string;
+  /** Keeps events whose field equals one of the listed values; fields are ANDed, e.g. `{ event_type: [purchase] }`. */
+  readonly where?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 export interface FeatureSourceDef {
   readonly kind: SourceKind;
+  /** Stream sources: the event-bus topic the view aggregates (default `events`). */
+  readonly topic?: string | undefined;
   /** Batch sources declared in a definitions file: a Parquet/CSV path or glob with the join key, timestamps and features. */
   readonly path?: string | undefined;
   readonly format?: SourceFormat | undefined;
@@ -188,7 +232,16 @@ export function validateDefinitions(defs: FeatureDefinitions): void {
       bad(`view ${v.name}: freshnessSlaSeconds must be a number > 0, got ${v.freshnessSlaSeconds}`);
     if (v.features.length === 0) bad(`view ${v.name}: at least one feature is required`);
     const seen = new Set<string>();
-    for (const f of v.features) checkFeature(`view ${v.name}`, f, seen);
+    for (const f of v.features) {
+      checkFeature(`view ${v.name}`, f, seen);
+      if (v.source.kind === 'stream') {
+        if (f.aggregation === undefined)
+          bad(`view ${v.name}.${f.name}: features of a stream view need an aggregation { op, window, ... }`);
+        else checkAggregation(`view ${v.name}.${f.name}`, f.aggregation, bad);
+      } else if (f.aggregation !== undefined) {
+        bad(`view ${v.name}.${f.name}: only stream views aggregate; this view's source is ${v.source.kind}`);
+      }
+    }
   }
   const featureIndex = new Map<string, FeatureDef>();
   for (const v of defs.views) for (const f of v.features) featureIndex.set(`${v.name}.${f.name}`, f);
@@ -223,6 +276,39 @@ export function validateDefinitions(defs: FeatureDefinitions): void {
       if (!featureIndex.has(ref))
         bad(`service ${s.name}: feature "${ref}" does not exist; expected view.feature or transform.output`);
     }
+  }
+}
+
+const WINDOW = /^([1-9][0-9]*)(m|h|d)$/;
+const WINDOW_UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses a window length such as `30m`, `24h` or `7d` into milliseconds; throws FeatureDefinitionError. */
+export function parseWindowMs(window: string): number {
+  const m = typeof window === 'string' ? WINDOW.exec(window) : null;
+  if (m === null)
+    throw new FeatureDefinitionError(
+      `window must be a positive whole number of minutes, hours or days such as 1h, 24h, 7d, got ${JSON.stringify(window)}`,
+    );
+  return Number(m[1]) * WINDOW_UNIT_MS[m[2] as keyof typeof WINDOW_UNIT_MS];
+}
+
+function checkAggregation(where: string, a: AggregationDef, bad: (msg: string) => never): void {
+  if (!(AGGREGATION_OPS as readonly string[]).includes(a.op))
+    bad(`${where}: aggregation op must be one of ${AGGREGATION_OPS.join(', ')}, got ${JSON.stringify(a.op)}`);
+  const needsColumn = COLUMN_AGGREGATION_OPS.has(a.op);
+  if (needsColumn && (typeof a.column !== 'string' || a.column.length === 0))
+    bad(`${where}: aggregation ${a.op} needs a column (the event field it reads)`);
+  if (!needsColumn && a.column !== undefined)
+    bad(`${where}: aggregation ${a.op} reads no column, got column ${JSON.stringify(a.column)}`);
+  try {
+    parseWindowMs(a.window);
+  } catch (err) {
+    bad(`${where}: ${(err as Error).message}`);
+  }
+  for (const [field, values] of Object.entries(a.where ?? {})) {
+    if (!/^[a-z][a-z0-9_]*$/.test(field)) bad(`${where}: where field must be an event field name, got ${field}`);
+    if (!Array.isArray(values) || values.length === 0 || values.some((x) => typeof x !== 'string'))
+      bad(`${where}: where.${field} must be a non-empty list of strings, got ${JSON.stringify(values)}`);
   }
 }
 

@@ -1,4 +1,8 @@
 export {
+  AGGREGATION_OPS,
+  type AggregationDef,
+  type AggregationOp,
+  COLUMN_AGGREGATION_OPS,
   defineEntity,
   defineFeatureService,
   defineFeatures,
@@ -13,6 +17,7 @@ export {
   type FeatureSourceDef,
   type FeatureViewDef,
   type LayoutRun,
+  parseWindowMs,
   resolveService,
   type ServiceLayout,
   SOURCE_FORMATS,

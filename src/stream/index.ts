@@ -1,4 +1,56 @@
 export {
+  type AggregatableEvent,
+  type AggregationPlan,
+  compileAggregationPlan,
+  DISTINCT_SKETCH_BITS,
+  type EventFieldName,
+  NUMERIC_EVENT_FIELDS,
+  type PlanFeature,
+  type PlanView,
+  planKeyOf,
+  STRING_EVENT_FIELDS,
+  TILE_SIZES_MS,
+  tileSizeFor,
+  windowStartMs,
+} from './aggregation-plan.js';
+export {
+  type AggregatorCheckpoint,
+  type AggregatorStateStore,
+  FileAggregatorStateStore,
+  MemoryAggregatorStateStore,
+} from './aggregator-state-store.js';
+export {
+  ContractMetrics,
+  DEFAULT_MAX_UNKNOWN_FIELD_LABELS,
+  OTHER_FIELD_LABEL,
+  UNKNOWN_EVENT_TYPE_LABEL,
+} from './contract-metrics.js';
+export {
+  CONTRACT_FIELDS_V1,
+  CONTRACT_ISSUE_KINDS,
+  CONTRACT_REASON_KINDS,
+  type ContractField,
+  type ContractInvalid,
+  type ContractIssue,
+  type ContractIssueKind,
+  type ContractReasonKind,
+  type ContractResult,
+  type ContractValid,
+  EVENT_CONTRACT_V1,
+  EVENT_CONTRACT_VERSION,
+  eventContractJsonSchema,
+  requiredFields,
+  STREAM_CHANNELS,
+  STREAM_EVENT_TYPES,
+  STREAM_PLATFORMS,
+  type StreamEvent,
+  type StreamEventType,
+  toDeadLetter,
+  type ValidateOptions,
+  validateEnvelope,
+  validateMessage,
+} from './contracts.js';
+export {
   type DeadLetter,
   type DeadLetterInput,
   type DeadLetterSink,
@@ -11,6 +63,11 @@ export {
   type FileDeadLetterSinkOptions,
   readDeadLetterFile,
 } from './dead-letter-file.js';
+export {
+  type BatchAggregateRequest,
+  type BatchAggregateResult,
+  batchAggregates,
+} from './duckdb-batch-aggregates.js';
 export {
   type BusConsumer,
   type BusEventInput,
@@ -34,4 +91,52 @@ export {
 export { type CreateEventBusOptions, createEventBus } from './event-bus-factory.js';
 export { MemoryEventBus, type MemoryEventBusOptions } from './memory-event-bus.js';
 export { NatsEventBus, type NatsEventBusOptions } from './nats-event-bus.js';
+export {
+  RedisAggregatorStateStore,
+  type RedisAggregatorStateStoreOptions,
+} from './redis-aggregator-state-store.js';
 export { RedisStreamsEventBus, type RedisStreamsEventBusOptions } from './redis-streams-event-bus.js';
+export {
+  DEFAULT_SCHEMA_CHANGE_BUCKET_MS,
+  DEFAULT_SCHEMA_CHANGE_LOOKBACK_MS,
+  DEFAULT_SCHEMA_CHANGE_MAX_PATTERNS,
+  DEFAULT_SCHEMA_CHANGE_MIN_COUNT,
+  DEFAULT_SCHEMA_CHANGE_MIN_SHARE,
+  parseSchemaChangeOptions,
+  SCHEMA_CHANGE_KINDS,
+  SchemaChangeDetector,
+  type SchemaChangeDetectorOptions,
+  type SchemaChangeKind,
+  type SchemaChangeSignal,
+} from './schema-change.js';
+export {
+  BusDirtyUserFeed,
+  type DirtyUser,
+  type DirtyUserFeed,
+  type FeatureSink,
+  type IngestStats,
+  MemoryDirtyUserFeed,
+  StreamIngestor,
+  type StreamIngestorOptions,
+} from './stream-ingestor.js';
+export {
+  BusReplayTarget,
+  CountingFeatureSink,
+  compareStreamWithBatch,
+  dailyCheckpoints,
+  type ParityMismatch,
+  type ReplayParityOptions,
+  type ReplayParityResult,
+  replayAndCompare,
+  type StreamParityReport,
+  sameFeatureValue,
+} from './stream-parity.js';
+export {
+  type AggregatorCounters,
+  type AggregatorMeta,
+  DEFAULT_ALLOWED_LATENESS_MS,
+  type IngestOutcome,
+  type UserAggregates,
+  WindowAggregator,
+  type WindowAggregatorOptions,
+} from './window-aggregator.js';

@@ -1,9 +1,292 @@
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import {
+  type AdnovaConfig,
+  InvalidInputError,
+  isoUtc,
+  loadConfig,
+  ManualClock,
+  MetricsRegistry,
+} from '../../core/index.js';
+import {
+  FeatureStore,
+  loadDefinitionsFile,
+  MemoryOnlineStore,
+  type OnlineStore,
+  parseWindowMs,
+  RedisOnlineStore,
+} from '../../features/index.js';
+import {
+  BusDirtyUserFeed,
+  compileAggregationPlan,
+  createEventBus,
+  dailyCheckpoints,
+  type EventBus,
+  FileAggregatorStateStore,
+  FileDeadLetterSink,
+  MemoryDirtyUserFeed,
+  RedisAggregatorStateStore,
+  type ReplayParityResult,
+  replayAndCompare,
+  StreamIngestor,
+} from '../../stream/index.js';
+import { readManifest, replayEvents, tableFiles } from '../../world/index.js';
 import type { DemoStage } from '../demo.js';
-import type { CliIo } from '../io.js';
+import { type CliIo, printJson } from '../io.js';
+import { worldDefinitionsPath } from './features.js';
 
-/** Registers `adnova stream ...`. Not built yet. */
-export function registerStreamCommands(_program: Command, _io: CliIo): void {}
+const BUS_CHOICES = ['memory', 'redis', 'nats'] as const;
 
-/** The stream stage of `adnova demo`. */
-export const streamDemoStage: DemoStage | undefined = undefined;
+function configOf(cmd: Command): AdnovaConfig {
+  return loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config }).config;
+}
+
+function busConfig(config: AdnovaConfig, kind: string | undefined): AdnovaConfig {
+  if (kind === undefined) return config;
+  if (!(BUS_CHOICES as readonly string[]).includes(kind))
+    throw new InvalidInputError(`--bus expects one of ${BUS_CHOICES.join(', ')}, got "${kind}"`);
+  return { ...config, bus: { kind: kind as (typeof BUS_CHOICES)[number] } };
+}
+
+function latenessMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseWindowMs(text);
+  } catch {
+    throw new InvalidInputError(`--lateness expects a duration such as 30m, 1h or 6h, got "${text}"`);
+  }
+}
+
+function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidInputError(`--${name} expects an integer >= 1, got "${text}"`);
+  return n;
+}
+
+function onlineStoreFor(config: AdnovaConfig, dir: string): OnlineStore {
+  return config.onlineStore.kind === 'redis'
+    ? new RedisOnlineStore({ url: config.redis.url, keyPrefix: `${config.redis.keyPrefix}features:` })
+    : new MemoryOnlineStore({ snapshotPath: join(dir, 'online-snapshot.json') });
+}
+
+/** Replays a World through a bus, ingests it, and compares stream aggregates with DuckDB's; the parity command. */
+export async function worldStreamParity(options: {
+  readonly worldDir: string;
+  readonly bus: EventBus;
+  readonly definitionsPath?: string;
+  readonly views?: readonly string[];
+  readonly allowedLatenessMs?: number;
+  readonly checkpoints?: number;
+  readonly metrics?: MetricsRegistry;
+}): Promise<ReplayParityResult & { topic: string }> {
+  const manifest = readManifest(options.worldDir);
+  const plan = compileAggregationPlan(
+    loadDefinitionsFile(options.definitionsPath ?? worldDefinitionsPath()),
+    options.views,
+  );
+  const topic = `parity-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+  try {
+    const result = await replayAndCompare({
+      bus: options.bus,
+      topic,
+      plan,
+      replay: (target) => replayEvents({ dir: options.worldDir, target }),
+      eventFiles: tableFiles(options.worldDir, manifest, 'events'),
+      checkpoints: dailyCheckpoints(manifest.startTs, manifest.endTs, options.checkpoints ?? 7),
+      dirtyFeed: new MemoryDirtyUserFeed(),
+      ...(options.allowedLatenessMs !== undefined ? { allowedLatenessMs: options.allowedLatenessMs } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    });
+    return { ...result, topic };
+  } finally {
+    await options.bus.deleteTopic(topic).catch(() => {});
+  }
+}
+
+function parityLines(r: ReplayParityResult): string[] {
+  const i = r.ingest;
+  const lines = [
+    `events    published ${r.published}, received ${i.received}: accepted ${i.accepted}, invalid ${i.invalid} (dead letters ${r.deadLetters}), late ${i.late} (correction path), duplicates ${i.duplicates}`,
+    `parity    ${r.parity.compared} values compared (${r.parity.users} users x ${r.parity.checkpoints.length} checkpoints ${r.parity.checkpoints.map((t) => isoUtc(t).slice(0, 10)).join(', ')}): ${r.parity.mismatchCount} mismatches`,
+  ];
+  for (const m of r.parity.mismatches)
+    lines.push(`  mismatch ${m.userId} ${isoUtc(m.atMs)} ${m.feature}: stream ${m.stream} vs batch ${m.batch}`);
+  for (const s of r.schemaChanges) lines.push(`schema    ${s.kind} ${s.eventType}.${s.field}: ${s.description}`);
+  return lines;
+}
+
+/** Registers `adnova stream parity|run`. */
+export function registerStreamCommands(program: Command, io: CliIo): void {
+  const stream = program
+    .command('stream')
+    .description('streaming ingestion: contracts, windowed aggregates (tiles), stream/batch parity');
+
+  stream
+    .command('parity')
+    .description(
+      "replay a World's events through a bus into the stream aggregator and compare with DuckDB over the same events; exit 1 on any mismatch",
+    )
+    .requiredOption('--world <dir>', 'a World directory (adnova world generate)')
+    .option('--bus <kind>', `${BUS_CHOICES.join(' | ')} (default: config bus.kind)`)
+    .option('--definitions <file>', 'feature definitions with stream views (default: the World example)')
+    .option('--views <names>', 'comma-separated stream views (default: all)')
+    .option('--lateness <duration>', 'allowed lateness, e.g. 1h (default 1h)')
+    .option('--checkpoints <n>', 'compare at the last n day boundaries (default 7)')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts, cmd: Command) => {
+      const config = busConfig(configOf(cmd), opts.bus);
+      const allowed = latenessMs(opts.lateness);
+      const checkpoints = positiveInt('checkpoints', opts.checkpoints, 7);
+      const bus = await createEventBus(config);
+      let result: Awaited<ReturnType<typeof worldStreamParity>>;
+      try {
+        result = await worldStreamParity({
+          worldDir: resolve(opts.world),
+          bus,
+          definitionsPath: opts.definitions,
+          views: opts.views?.split(',').map((s: string) => s.trim()),
+          ...(allowed !== undefined ? { allowedLatenessMs: allowed } : {}),
+          checkpoints,
+        });
+      } finally {
+        await bus.close();
+      }
+      if (opts.json) printJson(io, { bus: config.bus.kind, ...result });
+      else for (const line of [`bus       ${config.bus.kind}`, ...parityLines(result)]) io.out(line);
+      if (result.parity.mismatchCount > 0) process.exitCode = 1;
+    });
+
+  stream
+    .command('run')
+    .description(
+      'consume events from the configured bus into stream views: online + offline store, dirty-user feed, durable state',
+    )
+    .option('--store <dir>', 'feature store directory (default <storeDir>/features)')
+    .option('--definitions <file>', 'apply these definitions first (default: use the registry)')
+    .option('--topic <name>', 'bus topic of wire envelopes', 'events')
+    .option('--group <name>', 'consumer group', 'stream-aggregates')
+    .option('--name <name>', 'consumer name within the group', 'ingestor-1')
+    .option('--bus <kind>', `${BUS_CHOICES.join(' | ')} (default: config bus.kind)`)
+    .option('--lateness <duration>', 'allowed lateness, e.g. 1h (default 1h)')
+    .option('--state <kind>', 'aggregator state: file (under the store) or redis', 'file')
+    .option('--idle-exit <seconds>', 'stop after this long without a message (default: run until interrupted)')
+    .option('--json', 'print the final stats as JSON')
+    .action(async (opts, cmd: Command) => {
+      const config = busConfig(configOf(cmd), opts.bus);
+      if (config.bus.kind === 'memory')
+        throw new InvalidInputError(
+          'stream run consumes from a shared bus: use --bus redis or --bus nats (the memory bus lives in one process; `adnova stream parity --bus memory` runs a whole replay in one)',
+        );
+      if (opts.state !== 'file' && opts.state !== 'redis')
+        throw new InvalidInputError(`--state expects file or redis, got "${opts.state}"`);
+      const allowed = latenessMs(opts.lateness);
+      const dir = resolve(opts.store ?? join(config.storeDir, 'features'));
+      const store = await FeatureStore.open({
+        dir,
+        online: onlineStoreFor(config, dir),
+        metrics: new MetricsRegistry(),
+      });
+      const bus = await createEventBus(config);
+      const state =
+        opts.state === 'redis'
+          ? await RedisAggregatorStateStore.connect({
+              url: config.redis.url,
+              prefix: `${config.redis.keyPrefix}stream-state:${opts.group}`,
+            })
+          : new FileAggregatorStateStore(join(dir, 'stream', `${opts.group}.state`));
+      const deadLetters = await FileDeadLetterSink.open(join(dir, 'stream', 'dead-letters.ndjson'));
+      const lateEvents = await FileDeadLetterSink.open(join(dir, 'stream', 'late-events.ndjson'));
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        if (opts.definitions) store.apply(loadDefinitionsFile(opts.definitions));
+        const plan = compileAggregationPlan(store.definitions());
+        const ingestor = await StreamIngestor.start({
+          bus,
+          topic: opts.topic,
+          group: opts.group,
+          consumerName: opts.name,
+          plan,
+          features: store,
+          state,
+          deadLetters,
+          lateEvents,
+          dirtyFeed: new BusDirtyUserFeed(bus),
+          ...(allowed !== undefined ? { allowedLatenessMs: allowed } : {}),
+        });
+        const idle = opts.idleExit === undefined ? undefined : positiveInt('idle-exit', opts.idleExit, 1) * 1000;
+        const stats = idle === undefined ? await ingestor.run(controller.signal) : await ingestor.runUntilIdle(idle);
+        await ingestor.close();
+        const summary = {
+          ...stats,
+          watermark: Number.isFinite(ingestor.aggregator.watermark) ? isoUtc(ingestor.aggregator.watermark) : null,
+          schemaChanges: ingestor.schemaChanges(),
+        };
+        if (opts.json) printJson(io, summary);
+        else
+          io.out(
+            `received ${stats.received}: accepted ${stats.accepted}, invalid ${stats.invalid}, late ${stats.late}, duplicates ${stats.duplicates}; ${stats.usersWritten} user vectors written in ${stats.flushes} flushes`,
+          );
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        await deadLetters.close();
+        await lateEvents.close();
+        await state.close();
+        await bus.close();
+        await store.close();
+      }
+    });
+}
+
+/** The stream stage of `adnova demo`: the World's events through the memory bus into the feature store, then parity. */
+export const streamDemoStage: DemoStage | undefined = {
+  name: 'stream',
+  description: 'replay events through the bus into windowed aggregates (online + offline), check stream/batch parity',
+  run: async (ctx) => {
+    const worldDir = ctx.state.worldDir;
+    if (typeof worldDir !== 'string') throw new InvalidInputError('the stream stage needs the world stage first');
+    const manifest = readManifest(worldDir);
+    const dir =
+      typeof ctx.state.featureStoreDir === 'string' ? ctx.state.featureStoreDir : join(ctx.workDir, 'features');
+    const store = await FeatureStore.open({
+      dir,
+      clock: new ManualClock(manifest.endTs),
+      online: new MemoryOnlineStore(),
+    });
+    const bus = await createEventBus({ ...ctx.config, bus: { kind: 'memory' } });
+    try {
+      store.apply(loadDefinitionsFile(worldDefinitionsPath()));
+      const plan = compileAggregationPlan(store.definitions());
+      const metrics = new MetricsRegistry();
+      const result = await replayAndCompare({
+        bus,
+        topic: 'events',
+        plan,
+        replay: (target) => replayEvents({ dir: worldDir, target }),
+        eventFiles: tableFiles(worldDir, manifest, 'events'),
+        checkpoints: dailyCheckpoints(manifest.startTs, manifest.endTs),
+        features: store,
+        metrics,
+      });
+      const online = await store.readOnline('audience_scoring', ['u0000001'], { atMs: manifest.endTs });
+      return {
+        events: result.ingest.received,
+        accepted: result.ingest.accepted,
+        deadLetters: result.deadLetters,
+        late: result.lateEvents,
+        usersWritten: result.ingest.usersWritten,
+        parityCompared: result.parity.compared,
+        parityMismatches: result.parity.mismatchCount,
+        schemaChanges: result.schemaChanges.length,
+        onlineRead: online.entityIds.length,
+      };
+    } finally {
+      await bus.close();
+      await store.close();
+    }
+  },
+};

@@ -1,7 +1,8 @@
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { InvalidInputError, parseTimestampMs } from '../../core/index.js';
+import { InvalidInputError, loadConfig, parseTimestampMs } from '../../core/index.js';
+import { BusReplayTarget, createEventBus } from '../../stream/index.js';
 import {
   generateWorld,
   importHillstrom,
@@ -135,38 +136,57 @@ export function registerWorldCommands(program: Command, io: CliIo): void {
     .command('replay')
     .description('write the events in arrival order as NDJSON ({"arrival_ts", "message"}) to stdout or a file')
     .requiredOption('--dir <dir>', 'a world directory')
-    .option('--to <target>', `${REPLAY_TARGETS.join(' | ')} (bus targets arrive with the Streaming issue)`, 'stdout')
+    .option('--to <target>', `${REPLAY_TARGETS.join(' | ')} (redis, nats: publish to the event bus)`, 'stdout')
+    .option('--topic <name>', 'bus topic for --to redis|nats', 'events')
     .option('--out <file>', 'output file for --to file')
     .option('--speed <x>', 'pace by arrival time at x times real time (default: as fast as possible)')
     .option('--limit <n>', 'stop after n events')
-    .action(async (opts: { dir: string; to: string; out?: string; speed?: string; limit?: string }) => {
-      if (!(REPLAY_TARGETS as readonly string[]).includes(opts.to)) {
-        throw new InvalidInputError(`--to expects one of ${REPLAY_TARGETS.join(', ')}, got "${opts.to}"`);
-      }
-      if (opts.to === 'memory' || opts.to === 'redis' || opts.to === 'nats') {
-        throw new InvalidInputError(
-          `--to ${opts.to} needs the event bus of the Streaming issue, which this build does not wire yet; use --to stdout or --to file`,
-        );
-      }
-      const speed = numberOption('speed', opts.speed);
-      const limit = intOption('limit', opts.limit);
-      if (opts.to === 'file') {
-        const file = requireOption('out', opts.out);
-        const stream = createWriteStream(file);
-        const target: ReplayTarget = {
-          write: (line) =>
-            stream.write(`${line}\n`) ? undefined : new Promise<void>((r) => stream.once('drain', () => r())),
-        };
-        try {
-          const s = await replayEvents({ dir: opts.dir, target, speed, limit });
-          io.err(`replayed ${s.events} events to ${file}`);
-        } finally {
-          await new Promise<void>((r) => stream.end(() => r()));
+    .action(
+      async (
+        opts: { dir: string; to: string; out?: string; speed?: string; limit?: string; topic: string },
+        cmd: Command,
+      ) => {
+        if (!(REPLAY_TARGETS as readonly string[]).includes(opts.to)) {
+          throw new InvalidInputError(`--to expects one of ${REPLAY_TARGETS.join(', ')}, got "${opts.to}"`);
         }
-        return;
-      }
-      await replayEvents({ dir: opts.dir, target: { write: (line) => io.out(line) }, speed, limit });
-    });
+        if (opts.to === 'memory') {
+          throw new InvalidInputError(
+            '--to memory: the memory bus lives inside one process, so a replay into it ends with the command; `adnova stream parity --bus memory` replays and ingests in one process. Use --to redis or --to nats to feed `adnova stream run`',
+          );
+        }
+        const speed = numberOption('speed', opts.speed);
+        const limit = intOption('limit', opts.limit);
+        if (opts.to === 'redis' || opts.to === 'nats') {
+          const { config } = loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config });
+          const bus = await createEventBus({ ...config, bus: { kind: opts.to } });
+          try {
+            const target = new BusReplayTarget(bus, opts.topic);
+            const s = await replayEvents({ dir: opts.dir, target, speed, limit });
+            await target.flush();
+            io.err(`replayed ${s.events} events to ${opts.to} topic ${opts.topic}`);
+          } finally {
+            await bus.close();
+          }
+          return;
+        }
+        if (opts.to === 'file') {
+          const file = requireOption('out', opts.out);
+          const stream = createWriteStream(file);
+          const target: ReplayTarget = {
+            write: (line) =>
+              stream.write(`${line}\n`) ? undefined : new Promise<void>((r) => stream.once('drain', () => r())),
+          };
+          try {
+            const s = await replayEvents({ dir: opts.dir, target, speed, limit });
+            io.err(`replayed ${s.events} events to ${file}`);
+          } finally {
+            await new Promise<void>((r) => stream.end(() => r()));
+          }
+          return;
+        }
+        await replayEvents({ dir: opts.dir, target: { write: (line) => io.out(line) }, speed, limit });
+      },
+    );
 
   world
     .command('info')

@@ -1,0 +1,131 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
+import type { AggregatorMeta } from './window-aggregator.js';
+
+/** A checkpoint of a WindowAggregator: meta plus each user's state bytes. */
+export interface AggregatorCheckpoint {
+  /** Fingerprint of the plan the state belongs to; a different plan cannot resume it. */
+  readonly planKey: string;
+  readonly meta: AggregatorMeta;
+  readonly users: ReadonlyMap<string, Uint8Array>;
+}
+
+/**
+ * Durable aggregator state, so a restarted consumer resumes exactly: the ingestor saves the users it changed
+ * before it acknowledges the events that changed them. `save` resolves once the state is durable.
+ */
+export interface AggregatorStateStore {
+  readonly kind: string;
+  load(): Promise<AggregatorCheckpoint | undefined>;
+  /** Upserts changed users (null removes one) and replaces the meta. */
+  save(planKey: string, meta: AggregatorMeta, changed: ReadonlyMap<string, Uint8Array | null>): Promise<void>;
+  close(): Promise<void>;
+}
+
+function checkPlan(stored: string | undefined, planKey: string, where: string): void {
+  if (stored !== undefined && stored !== planKey)
+    throw new InvalidInputError(
+      `${where} holds aggregates of other definitions (plan ${stored}, now ${planKey}); replay the stream into a fresh state`,
+    );
+}
+
+/** Keeps state in this object: tests, and a consumer that restarts inside one process. */
+export class MemoryAggregatorStateStore implements AggregatorStateStore {
+  readonly kind = 'memory';
+  #planKey: string | undefined;
+  #meta: AggregatorMeta | undefined;
+  readonly #users = new Map<string, Uint8Array>();
+
+  async load(): Promise<AggregatorCheckpoint | undefined> {
+    if (this.#meta === undefined || this.#planKey === undefined) return undefined;
+    return { planKey: this.#planKey, meta: this.#meta, users: new Map(this.#users) };
+  }
+
+  async save(planKey: string, meta: AggregatorMeta, changed: ReadonlyMap<string, Uint8Array | null>): Promise<void> {
+    checkPlan(this.#planKey, planKey, 'memory aggregator state');
+    this.#planKey = planKey;
+    this.#meta = structuredClone(meta);
+    for (const [id, bytes] of changed) {
+      if (bytes === null) this.#users.delete(id);
+      else this.#users.set(id, bytes.slice());
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * One file, rewritten whole on each save (write to a temp file, fsync, rename): the embedded default, for states
+ * of up to some hundred thousand users. Larger states belong in Redis (RedisAggregatorStateStore).
+ */
+export class FileAggregatorStateStore implements AggregatorStateStore {
+  readonly kind = 'file';
+  readonly path: string;
+  #loaded:
+    | { planKey: string | undefined; meta: AggregatorMeta | undefined; users: Map<string, Uint8Array> }
+    | undefined;
+
+  constructor(path: string) {
+    if (typeof path !== 'string' || path.length === 0)
+      throw new InvalidInputError(`aggregator state file: expected a path, got ${JSON.stringify(path)}`);
+    this.path = path;
+  }
+
+  #read() {
+    if (this.#loaded !== undefined) return this.#loaded;
+    if (!existsSync(this.path)) {
+      this.#loaded = { planKey: undefined, meta: undefined, users: new Map() };
+      return this.#loaded;
+    }
+    try {
+      const data = deserialize(readFileSync(this.path)) as {
+        planKey: string;
+        meta: AggregatorMeta;
+        users: Map<string, Uint8Array>;
+      };
+      this.#loaded = { planKey: data.planKey, meta: data.meta, users: data.users };
+      return this.#loaded;
+    } catch (err) {
+      throw new InvalidInputError(`aggregator state file ${this.path} is unreadable: ${describeError(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async load(): Promise<AggregatorCheckpoint | undefined> {
+    const s = this.#read();
+    if (s.meta === undefined || s.planKey === undefined) return undefined;
+    return { planKey: s.planKey, meta: s.meta, users: new Map(s.users) };
+  }
+
+  async save(planKey: string, meta: AggregatorMeta, changed: ReadonlyMap<string, Uint8Array | null>): Promise<void> {
+    const s = this.#read();
+    checkPlan(s.planKey, planKey, `aggregator state file ${this.path}`);
+    s.planKey = planKey;
+    s.meta = meta;
+    for (const [id, bytes] of changed) {
+      if (bytes === null) s.users.delete(id);
+      else s.users.set(id, bytes);
+    }
+    const tmp = `${this.path}.tmp`;
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      const fd = openSync(tmp, 'w');
+      try {
+        writeSync(fd, serialize({ planKey, meta, users: s.users }));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+    } catch (err) {
+      throw new BackendUnavailableError(`cannot write aggregator state ${this.path}: ${describeError(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async close(): Promise<void> {}
+}

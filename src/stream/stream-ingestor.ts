@@ -1,0 +1,400 @@
+import {
+  BackendUnavailableError,
+  type Clock,
+  type CounterMetric,
+  type HistogramMetric,
+  InvalidInputError,
+  type MetricsRegistry,
+  systemClock,
+} from '../core/index.js';
+import type { OfflineRowBatch } from '../features/index.js';
+import { type AggregationPlan, planKeyOf } from './aggregation-plan.js';
+import type { AggregatorStateStore } from './aggregator-state-store.js';
+import { ContractMetrics } from './contract-metrics.js';
+import { type ContractResult, toDeadLetter, validateEnvelope } from './contracts.js';
+import type { DeadLetterInput, DeadLetterSink } from './dead-letter.js';
+import type { BusConsumer, BusMessage, EventBus } from './event-bus.js';
+import { SchemaChangeDetector, type SchemaChangeSignal } from './schema-change.js';
+import { DEFAULT_ALLOWED_LATENESS_MS, WindowAggregator } from './window-aggregator.js';
+
+/** Where aggregated vectors go: the Feature store's `ingest` (offline append, then online write). */
+export interface FeatureSink {
+  ingest(viewName: string, batch: OfflineRowBatch): Promise<unknown>;
+}
+
+/** A user whose stream features changed: incremental audience refresh reads these. */
+export interface DirtyUser {
+  readonly userId: string;
+  /** The newest event time the user's new features include. */
+  readonly eventTs: number;
+  /** When the new features became visible (Clock time). */
+  readonly changedTs: number;
+  readonly views: readonly string[];
+}
+
+export interface DirtyUserFeed {
+  publish(users: readonly DirtyUser[]): Promise<void>;
+}
+
+/** Publishes dirty users to an event-bus topic (key: user id), for audience refresh consumers. */
+export class BusDirtyUserFeed implements DirtyUserFeed {
+  constructor(
+    readonly bus: EventBus,
+    readonly topic = 'dirty-users',
+  ) {}
+
+  async publish(users: readonly DirtyUser[]): Promise<void> {
+    if (users.length === 0) return;
+    await this.bus.publish(
+      this.topic,
+      users.map((u) => ({ key: u.userId, payload: u })),
+    );
+  }
+}
+
+/** Collects dirty users in memory (tests, the demo). */
+export class MemoryDirtyUserFeed implements DirtyUserFeed {
+  readonly users: DirtyUser[] = [];
+  async publish(users: readonly DirtyUser[]): Promise<void> {
+    this.users.push(...users);
+  }
+}
+
+export interface StreamIngestorOptions {
+  readonly bus: EventBus;
+  /** Topic of wire envelopes `{"arrival_ts": N, "message": {...}}`; default: the plan's views' topic. */
+  readonly topic?: string;
+  readonly group?: string;
+  readonly consumerName?: string;
+  readonly plan: AggregationPlan;
+  readonly features: FeatureSink;
+  readonly state: AggregatorStateStore;
+  readonly deadLetters: DeadLetterSink;
+  /** The offline correction path: events later than the allowed lateness, kept with why. */
+  readonly lateEvents: DeadLetterSink;
+  readonly dirtyFeed?: DirtyUserFeed;
+  readonly clock?: Clock;
+  readonly metrics?: MetricsRegistry;
+  readonly allowedLatenessMs?: number;
+  /** An event time this far after its arrival time is a producer clock error: dead-lettered. Default 5 minutes. */
+  readonly maxFutureSkewMs?: number;
+  /** Messages per pull. Default 1,000. */
+  readonly pullMax?: number;
+  /** Flush (write features, save state, ack) after this many messages... Default 5,000. */
+  readonly flushEveryMessages?: number;
+  /** ...or this long after the first unflushed message. Default 1,000 ms. */
+  readonly flushIntervalMs?: number;
+  /** Ack deadline of the consumer group; must exceed a flush's duration. Default: the bus's. */
+  readonly ackWaitMs?: number;
+  /** Tile retention floor for the parity check: keep every tile a window at or after this time reads. */
+  readonly retainFromMs?: number;
+}
+
+export interface IngestStats {
+  received: number;
+  valid: number;
+  invalid: number;
+  accepted: number;
+  duplicates: number;
+  late: number;
+  flushes: number;
+  usersWritten: number;
+  /** Bus or store calls that failed and were retried. */
+  backendErrors: number;
+}
+
+const LAG_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400];
+
+/**
+ * Consumes wire envelopes from a bus topic and keeps stream views' aggregates current: validate against the
+ * contract (dead letters for the rest), aggregate in tiles on event time (late events to the correction path,
+ * duplicates ignored), then per flush: write the changed users' vectors to the Feature store, publish them as
+ * dirty users, save the aggregator state, and only then acknowledge the messages. A crash anywhere before the ack
+ * redelivers the batch, and the saved state's event-id dedup keeps it from counting twice.
+ */
+export class StreamIngestor {
+  readonly aggregator: WindowAggregator;
+  readonly detector: SchemaChangeDetector;
+  readonly stats: IngestStats = {
+    received: 0,
+    valid: 0,
+    invalid: 0,
+    accepted: 0,
+    duplicates: 0,
+    late: 0,
+    flushes: 0,
+    usersWritten: 0,
+    backendErrors: 0,
+  };
+  /** Ids of events the stream did not aggregate (invalid, late, from the future): what a parity check leaves out. */
+  readonly rejectedEventIds = new Set<string>();
+  readonly topic: string;
+  readonly #o: StreamIngestorOptions;
+  readonly #consumer: BusConsumer;
+  readonly #clock: Clock;
+  readonly #planKey: string;
+  readonly #contractMetrics: ContractMetrics | undefined;
+  readonly #outcomes: CounterMetric | undefined;
+  readonly #lag: HistogramMetric | undefined;
+  #pending: BusMessage[] = [];
+  #deadLetters: DeadLetterInput[] = [];
+  #lateLetters: DeadLetterInput[] = [];
+  /** Per accepted unflushed event: arrival_ts - event_ts, and the Clock time it was received. */
+  #lagBase: number[] = [];
+  #lagReceived: number[] = [];
+  #firstPendingAt = 0;
+  #closed = false;
+
+  private constructor(options: StreamIngestorOptions, consumer: BusConsumer, aggregator: WindowAggregator) {
+    this.#o = options;
+    this.#consumer = consumer;
+    this.aggregator = aggregator;
+    this.topic = consumer.topic;
+    this.#clock = options.clock ?? systemClock;
+    this.#planKey = planKeyOf(options.plan);
+    this.detector = new SchemaChangeDetector();
+    const m = options.metrics;
+    if (m !== undefined) {
+      this.#contractMetrics = new ContractMetrics(m);
+      this.#outcomes = m.counter({
+        name: 'adnova_stream_aggregation_events_total',
+        help: 'Valid events offered to windowed aggregation, by outcome (accepted, duplicate, late, future)',
+        labelNames: ['outcome'],
+      });
+      this.#lag = m.histogram({
+        name: 'adnova_stream_freshness_lag_seconds',
+        help: 'Per stream view: from an event happening (event_ts) to its effect being visible in the online store',
+        labelNames: ['view'],
+        buckets: LAG_BUCKETS_S,
+      });
+    }
+  }
+
+  /** Loads the saved aggregator state and joins the consumer group. */
+  static async start(options: StreamIngestorOptions): Promise<StreamIngestor> {
+    const topic = options.topic ?? options.plan.views[0]?.topic ?? 'events';
+    const clock = options.clock ?? systemClock;
+    const aggregator = new WindowAggregator(options.plan, {
+      allowedLatenessMs: options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS,
+      now: () => clock.now(),
+    });
+    const saved = await options.state.load();
+    if (saved !== undefined) {
+      const planKey = planKeyOf(options.plan);
+      if (saved.planKey !== planKey)
+        throw new InvalidInputError(
+          `the ${options.state.kind} aggregator state was built for other definitions (plan ${saved.planKey}, now ${planKey}); replay into a fresh state`,
+        );
+      aggregator.restore(saved.meta, saved.users);
+    }
+    const consumer = await options.bus.consumer(topic, {
+      group: options.group ?? 'stream-aggregates',
+      name: options.consumerName ?? 'ingestor-1',
+      ...(options.ackWaitMs !== undefined ? { ackWaitMs: options.ackWaitMs } : {}),
+    });
+    return new StreamIngestor(options, consumer, aggregator);
+  }
+
+  /** Pulls once, processes what came and flushes when due; returns the number of messages pulled. */
+  async pollOnce(waitMs = 200): Promise<number> {
+    if (this.#closed) return 0;
+    const messages = await this.#consumer.pull({ maxMessages: this.#o.pullMax ?? 1000, waitMs });
+    if (messages.length > 0) this.process(messages);
+    if (this.#flushDue()) await this.flush();
+    return messages.length;
+  }
+
+  /**
+   * One poll that survives a bus or store outage: a BackendUnavailableError is counted and retried with backoff
+   * (what was processed but not acknowledged is redelivered, and dedup absorbs it) until `maxOutageMs` passes.
+   */
+  async #resilientPoll(waitMs: number, maxOutageMs: number): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const n = await this.pollOnce(waitMs);
+        this.#outageSince = undefined;
+        return n;
+      } catch (err) {
+        if (!(err instanceof BackendUnavailableError)) throw err;
+        this.stats.backendErrors++;
+        this.#outageSince ??= Date.now();
+        if (Date.now() - this.#outageSince > maxOutageMs) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+  }
+
+  #outageSince: number | undefined;
+
+  /** Runs until `idleMs` pass without a message (a replay has drained), then flushes. */
+  async runUntilIdle(idleMs = 1000, maxOutageMs = 60_000): Promise<IngestStats> {
+    let idleSince = Date.now();
+    while (!this.#closed) {
+      const n = await this.#resilientPoll(Math.min(idleMs, 250), maxOutageMs);
+      if (n > 0 || this.#outageSince !== undefined) idleSince = Date.now();
+      else if (Date.now() - idleSince >= idleMs) break;
+    }
+    await this.flush();
+    return this.stats;
+  }
+
+  /** Runs until the signal aborts, then flushes. */
+  async run(signal: AbortSignal, maxOutageMs = 300_000): Promise<IngestStats> {
+    while (!this.#closed && !signal.aborted) await this.#resilientPoll(250, maxOutageMs);
+    await this.flush();
+    return this.stats;
+  }
+
+  /** Validates and aggregates messages; their effects become visible and acknowledged at the next flush. */
+  process(messages: readonly BusMessage[]): void {
+    const now = this.#clock.now();
+    if (this.#pending.length === 0) this.#firstPendingAt = now;
+    const skew = this.#o.maxFutureSkewMs ?? 5 * 60_000;
+    for (const m of messages) {
+      this.#pending.push(m);
+      this.stats.received++;
+      const result: ContractResult = validateEnvelope(m.payload);
+      this.detector.observe(result);
+      this.#contractMetrics?.record(result);
+      if (!result.ok) {
+        this.stats.invalid++;
+        this.#deadLetters.push(toDeadLetter(result, this.topic));
+        const id = (result.message as { event_id?: unknown } | undefined)?.event_id;
+        if (id !== undefined && id !== null) this.rejectedEventIds.add(String(id));
+        continue;
+      }
+      this.stats.valid++;
+      const e = result.event;
+      if (e.eventTs > e.arrivalTs + skew) {
+        this.#outcomes?.inc({ outcome: 'future' });
+        this.rejectedEventIds.add(e.eventId);
+        this.#deadLetters.push({
+          event: m.payload,
+          reason: `${e.eventType}.event_ts: expected at most ${skew} ms after arrival_ts ${e.arrivalTs}, got ${e.eventTs}`,
+          schemaVersion: `${e.eventType}@1`,
+          source: this.topic,
+        });
+        this.stats.invalid++;
+        continue;
+      }
+      const outcome = this.aggregator.ingest(e);
+      this.#outcomes?.inc({ outcome });
+      if (outcome === 'accepted') {
+        this.stats.accepted++;
+        this.#lagBase.push(e.arrivalTs - e.eventTs);
+        this.#lagReceived.push(now);
+      } else if (outcome === 'duplicate') {
+        this.stats.duplicates++;
+      } else {
+        this.stats.late++;
+        this.rejectedEventIds.add(e.eventId);
+        this.#lateLetters.push({
+          event: m.payload,
+          reason: `late: arrived ${e.arrivalTs - e.eventTs} ms after event_ts ${e.eventTs}, more than the allowed lateness of ${this.aggregator.allowedLatenessMs} ms; left to the offline correction path`,
+          schemaVersion: `${e.eventType}@1`,
+          source: this.topic,
+        });
+      }
+    }
+  }
+
+  #flushDue(): boolean {
+    if (this.#pending.length === 0) return false;
+    if (this.#pending.length >= (this.#o.flushEveryMessages ?? 5000)) return true;
+    return this.#clock.now() - this.#firstPendingAt >= (this.#o.flushIntervalMs ?? 1000);
+  }
+
+  /**
+   * Makes everything processed so far durable, then acknowledges it: dead and late letters, the changed users'
+   * vectors (offline + online), dirty users, aggregator state, ack.
+   */
+  async flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const o = this.#o;
+    if (this.#deadLetters.length > 0) await o.deadLetters.write(this.#deadLetters);
+    this.#deadLetters = [];
+    if (this.#lateLetters.length > 0) await o.lateEvents.write(this.#lateLetters);
+    this.#lateLetters = [];
+
+    const agg = this.aggregator;
+    const dirty = agg.takeDirty();
+    try {
+      await this.#writeAndSave(dirty);
+    } catch (err) {
+      // nothing of this batch is acknowledged; its users are written again by the next flush
+      agg.markDirty(dirty);
+      throw err;
+    }
+    if (o.retainFromMs === undefined) agg.evict();
+    else agg.evict(Math.min(o.retainFromMs, agg.watermark));
+
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#lagBase = [];
+    this.#lagReceived = [];
+    // a failed ack leaves the messages pending at the broker: they come back and dedup absorbs them
+    await this.#consumer.ack(pending);
+    this.stats.flushes++;
+    this.stats.usersWritten += dirty.length;
+  }
+
+  async #writeAndSave(dirty: readonly string[]): Promise<void> {
+    const o = this.#o;
+    const agg = this.aggregator;
+    const createdTs = this.#clock.now();
+    if (dirty.length > 0) {
+      const eventTs = new Float64Array(dirty.length);
+      for (let i = 0; i < dirty.length; i++) eventTs[i] = agg.lastEventTs(dirty[i]!);
+      const created = new Float64Array(dirty.length).fill(createdTs);
+      for (let v = 0; v < o.plan.views.length; v++) {
+        const view = o.plan.views[v]!;
+        const width = view.features.length;
+        const values = new Float32Array(dirty.length * width);
+        // the vector as of just after the user's newest event: exact whatever order events arrived in
+        for (let i = 0; i < dirty.length; i++) agg.evaluate(v, dirty[i]!, eventTs[i]! + 1, values, i * width);
+        await o.features.ingest(view.def.name, { entityIds: dirty, eventTs, createdTs: created, values });
+      }
+      const visible = this.#clock.now();
+      if (this.#lag !== undefined) {
+        for (const view of o.plan.views) {
+          const labels = { view: view.def.name };
+          for (let i = 0; i < this.#lagBase.length; i++)
+            this.#lag.observe(labels, Math.max(0, (this.#lagBase[i]! + visible - this.#lagReceived[i]!) / 1000));
+        }
+      }
+      if (o.dirtyFeed !== undefined) {
+        const views = o.plan.views.map((v) => v.def.name);
+        await o.dirtyFeed.publish(
+          dirty.map((userId, i) => ({ userId, eventTs: eventTs[i]!, changedTs: visible, views })),
+        );
+      }
+    }
+    const changed = new Map<string, Uint8Array | null>();
+    for (const id of dirty) changed.set(id, agg.exportUser(id) ?? null);
+    await o.state.save(this.#planKey, agg.meta(), changed);
+  }
+
+  /** Messages processed but not yet flushed and acknowledged. */
+  get pendingCount(): number {
+    return this.#pending.length;
+  }
+
+  schemaChanges(): readonly SchemaChangeSignal[] {
+    return this.detector.signals();
+  }
+
+  /** Flushes and leaves the group. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    await this.#consumer.close();
+  }
+
+  /** Leaves without flushing or acknowledging (what a crash does): unacked messages are redelivered elsewhere. */
+  async abandon(): Promise<void> {
+    this.#closed = true;
+    this.#pending = [];
+    await this.#consumer.close();
+  }
+}

@@ -1,0 +1,360 @@
+import { deserialize, serialize } from 'node:v8';
+import { InvalidInputError } from '../core/index.js';
+import {
+  type AggregatableEvent,
+  type AggregationPlan,
+  distinctBit,
+  distinctEstimate,
+  matchesFilter,
+  popcount32,
+  readEventField,
+  SLOT_INIT,
+  type TileGroup,
+  windowStartMs,
+} from './aggregation-plan.js';
+
+/** What became of one event offered to the aggregator. */
+export type IngestOutcome = 'accepted' | 'duplicate' | 'late';
+
+export interface WindowAggregatorOptions {
+  /**
+   * How long after it happened an event may arrive and still count: an event with `arrivalTs - eventTs` above
+   * this is `late` (not aggregated; the caller routes it to the offline correction path). A per-event rule, so the
+   * outcome never depends on the order messages are processed in (redeliveries after a crash come out of order).
+   * Events without an arrival time are late when they are older than the watermark, the newest event time seen
+   * minus this. Default 1 hour.
+   */
+  readonly allowedLatenessMs?: number;
+  /**
+   * Event ids are remembered (for dedup) until their event is behind the watermark AND this much Clock time has
+   * passed since they were seen, so a redelivery after a crash is recognised however fast event time moves.
+   * Default 10 minutes; must exceed the bus's ack deadline.
+   */
+  readonly dedupRetentionMs?: number;
+  /** Clock for dedup retention; default Date.now. */
+  readonly now?: () => number;
+}
+
+/** One user's partial aggregates: per tile group, tile index -> slot words; plus recent event ids for dedup. */
+export interface UserAggregates {
+  /** Newest accepted event time. */
+  lastEventTs: number;
+  readonly tiles: Map<number, Float64Array>[];
+  /** Event id -> [event time, Clock time seen], for dedup. */
+  readonly seen: Map<string, [number, number]>;
+}
+
+export interface AggregatorCounters {
+  accepted: number;
+  duplicates: number;
+  late: number;
+}
+
+/** What a checkpoint of the aggregator holds: enough to resume exactly (no loss, no double count). */
+export interface AggregatorMeta {
+  readonly maxEventTs: number;
+  readonly counters: AggregatorCounters;
+}
+
+export const DEFAULT_ALLOWED_LATENESS_MS = 3_600_000;
+
+/**
+ * Streaming execution of an AggregationPlan on event time: per user, partial aggregates per tile (Chronon's
+ * idea), combined when a window is read. Event-id dedup makes redeliveries harmless; a watermark bounds how
+ * late an event may be. Not thread-safe; one instance per consumer (partition).
+ */
+export class WindowAggregator {
+  readonly plan: AggregationPlan;
+  readonly allowedLatenessMs: number;
+  readonly #users = new Map<string, UserAggregates>();
+  readonly #dirty = new Set<string>();
+  readonly #filterHit: Uint8Array;
+  #maxEventTs = Number.NEGATIVE_INFINITY;
+  readonly counters: AggregatorCounters = { accepted: 0, duplicates: 0, late: 0 };
+  readonly dedupRetentionMs: number;
+  readonly #now: () => number;
+
+  constructor(plan: AggregationPlan, options: WindowAggregatorOptions = {}) {
+    const lateness = options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS;
+    if (!(Number.isFinite(lateness) && lateness >= 0))
+      throw new InvalidInputError(`allowedLatenessMs must be a number >= 0, got ${lateness}`);
+    const retention = options.dedupRetentionMs ?? 10 * 60_000;
+    if (!(Number.isFinite(retention) && retention >= 0))
+      throw new InvalidInputError(`dedupRetentionMs must be a number >= 0, got ${retention}`);
+    this.plan = plan;
+    this.allowedLatenessMs = lateness;
+    this.dedupRetentionMs = retention;
+    this.#now = options.now ?? Date.now;
+    this.#filterHit = new Uint8Array(plan.filters.length);
+  }
+
+  /** Events before this time are late. */
+  get watermark(): number {
+    return this.#maxEventTs - this.allowedLatenessMs;
+  }
+
+  get maxEventTs(): number {
+    return this.#maxEventTs;
+  }
+
+  get userCount(): number {
+    return this.#users.size;
+  }
+
+  /** Adds one event; late and duplicate events change nothing but the counters. */
+  ingest(e: AggregatableEvent): IngestOutcome {
+    const ts = e.eventTs;
+    const late =
+      e.arrivalTs === undefined
+        ? ts < this.#maxEventTs - this.allowedLatenessMs
+        : e.arrivalTs - ts > this.allowedLatenessMs;
+    if (late) {
+      this.counters.late++;
+      return 'late';
+    }
+    let user = this.#users.get(e.userId);
+    if (user === undefined) {
+      user = { lastEventTs: Number.NEGATIVE_INFINITY, tiles: this.plan.groups.map(() => new Map()), seen: new Map() };
+      this.#users.set(e.userId, user);
+    } else if (user.seen.has(e.eventId)) {
+      this.counters.duplicates++;
+      return 'duplicate';
+    }
+    user.seen.set(e.eventId, [ts, this.#now()]);
+    if (ts > user.lastEventTs) user.lastEventTs = ts;
+    if (ts > this.#maxEventTs) this.#maxEventTs = ts;
+
+    const filters = this.plan.filters;
+    const hit = this.#filterHit;
+    for (let f = 0; f < filters.length; f++) hit[f] = matchesFilter(filters[f]!, e) ? 1 : 0;
+    const groups = this.plan.groups;
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      const idx = Math.floor(ts / group.tileMs);
+      const tiles = user.tiles[g]!;
+      let tile = tiles.get(idx);
+      if (tile === undefined) {
+        tile = newTile(group);
+        tiles.set(idx, tile);
+      }
+      updateTile(group, tile, e, hit);
+    }
+    this.counters.accepted++;
+    this.#dirty.add(e.userId);
+    return 'accepted';
+  }
+
+  /** Users whose aggregates changed since the last call, each once. */
+  takeDirty(): string[] {
+    const out = [...this.#dirty];
+    this.#dirty.clear();
+    return out;
+  }
+
+  /** Marks users changed again (a flush that failed hands its users back). */
+  markDirty(userIds: readonly string[]): void {
+    for (const id of userIds) if (this.#users.has(id)) this.#dirty.add(id);
+  }
+
+  lastEventTs(userId: string): number {
+    return this.#users.get(userId)?.lastEventTs ?? Number.NaN;
+  }
+
+  users(): IterableIterator<string> {
+    return this.#users.keys();
+  }
+
+  /**
+   * Writes view `view`'s feature vector for `userId` evaluated at `atMs` into `out[offset...]`. A user with no state
+   * gets the empty-window values (0 for count/sum/approx_distinct, NaN otherwise). Exact when every tile at or
+   * after `atMs`'s tile holds only events before `atMs`: true for `lastEventTs + 1` and for tile boundaries.
+   */
+  evaluate(view: number, userId: string, atMs: number, out: Float32Array, offset = 0): void {
+    const planView = this.plan.views[view];
+    if (planView === undefined) throw new InvalidInputError(`no view ${view} in the plan`);
+    const user = this.#users.get(userId);
+    const scratch = this.#scratch;
+    for (let k = 0; k < planView.features.length; k++) {
+      const feature = this.plan.features[planView.features[k]!]!;
+      const group = this.plan.groups[feature.group]!;
+      const slot = group.slots[feature.slot]!;
+      const init = SLOT_INIT[slot.kind];
+      for (let w = 0; w < init.length; w++) scratch[w] = init[w]!;
+      if (user !== undefined) {
+        const from = windowStartMs(atMs, feature.windowMs, group.tileMs);
+        for (const [idx, tile] of user.tiles[feature.group]!) {
+          const start = idx * group.tileMs;
+          if (start < from || start >= atMs) continue;
+          mergeSlot(slot.kind, scratch, tile, slot.offset);
+        }
+      }
+      out[offset + k] = finalize(feature.op, scratch, atMs);
+    }
+  }
+
+  /**
+   * Forgets tiles no evaluation at or after `keepFromMs` (default: the watermark) can read, and dedup ids past
+   * their retention (see WindowAggregatorOptions.dedupRetentionMs). Returns the number of tiles dropped.
+   */
+  evict(keepFromMs = this.watermark): number {
+    if (!Number.isFinite(keepFromMs)) return 0;
+    const wm = this.watermark;
+    const forgetBefore = this.#now() - this.dedupRetentionMs;
+    let dropped = 0;
+    const groups = this.plan.groups;
+    for (const [id, user] of this.#users) {
+      for (let g = 0; g < groups.length; g++) {
+        const group = groups[g]!;
+        const minIdx = Math.floor(keepFromMs / group.tileMs) - group.maxWindowMs / group.tileMs;
+        const tiles = user.tiles[g]!;
+        for (const idx of tiles.keys()) {
+          if (idx < minIdx) {
+            tiles.delete(idx);
+            dropped++;
+          }
+        }
+      }
+      for (const [eventId, [ts, seenAt]] of user.seen) if (ts < wm && seenAt < forgetBefore) user.seen.delete(eventId);
+      if (user.seen.size === 0 && user.tiles.every((t) => t.size === 0)) this.#users.delete(id);
+    }
+    return dropped;
+  }
+
+  /** Removes users (privacy deletion); returns how many had state. */
+  deleteUsers(userIds: readonly string[]): number {
+    let n = 0;
+    for (const id of userIds) {
+      if (this.#users.delete(id)) n++;
+      this.#dirty.delete(id);
+    }
+    return n;
+  }
+
+  meta(): AggregatorMeta {
+    return { maxEventTs: this.#maxEventTs, counters: { ...this.counters } };
+  }
+
+  /** One user's state as bytes (v8 serialization), for a state store; undefined when the user has none. */
+  exportUser(userId: string): Uint8Array | undefined {
+    const user = this.#users.get(userId);
+    return user === undefined ? undefined : serialize(user);
+  }
+
+  /** Restores a checkpoint: meta and every user's bytes as exportUser produced them. */
+  restore(meta: AggregatorMeta, users: Iterable<[string, Uint8Array]>): void {
+    this.#users.clear();
+    this.#dirty.clear();
+    this.#maxEventTs = meta.maxEventTs;
+    Object.assign(this.counters, meta.counters);
+    for (const [id, bytes] of users) {
+      const user = deserialize(bytes) as UserAggregates;
+      if (!Array.isArray(user.tiles) || user.tiles.length !== this.plan.groups.length)
+        throw new InvalidInputError(
+          `checkpoint of user ${id} has ${Array.isArray(user.tiles) ? user.tiles.length : 'no'} tile groups; the plan has ${this.plan.groups.length} (the definitions changed: rebuild the state with a replay)`,
+        );
+      this.#users.set(id, user);
+    }
+  }
+
+  readonly #scratch = new Float64Array(8);
+}
+
+function newTile(group: TileGroup): Float64Array {
+  const tile = new Float64Array(group.width);
+  for (const slot of group.slots) {
+    const init = SLOT_INIT[slot.kind];
+    for (let w = 0; w < init.length; w++) tile[slot.offset + w] = init[w]!;
+  }
+  return tile;
+}
+
+function updateTile(group: TileGroup, tile: Float64Array, e: AggregatableEvent, hit: Uint8Array): void {
+  const slots = group.slots;
+  for (let s = 0; s < slots.length; s++) {
+    const slot = slots[s]!;
+    if (slot.filter >= 0 && hit[slot.filter] === 0) continue;
+    const o = slot.offset;
+    switch (slot.kind) {
+      case 'count':
+        tile[o]! += 1;
+        break;
+      case 'last_ts':
+        if (e.eventTs > tile[o]!) tile[o] = e.eventTs;
+        break;
+      case 'bitmap': {
+        const v = readEventField(e, slot.column!);
+        if (v === undefined) break;
+        const bit = distinctBit(v);
+        const word = o + (bit >>> 5);
+        tile[word] = ((tile[word]! | (1 << (bit & 31))) >>> 0) as number;
+        break;
+      }
+      default: {
+        const v = readEventField(e, slot.column!);
+        if (typeof v !== 'number' || !Number.isFinite(v)) break;
+        if (slot.kind === 'sum') {
+          tile[o]! += v;
+          tile[o + 1]! += 1;
+        } else if (slot.kind === 'min') {
+          if (v < tile[o]!) tile[o] = v;
+        } else if (slot.kind === 'max') {
+          if (v > tile[o]!) tile[o] = v;
+        } else if (e.eventTs > tile[o]! || (e.eventTs === tile[o] && v > tile[o + 1]!)) {
+          // last: the latest event wins; on equal times the largest value, so arrival order never matters
+          tile[o] = e.eventTs;
+          tile[o + 1] = v;
+        }
+      }
+    }
+  }
+}
+
+function mergeSlot(kind: string, acc: Float64Array, tile: Float64Array, o: number): void {
+  switch (kind) {
+    case 'count':
+    case 'sum':
+      acc[0]! += tile[o]!;
+      if (kind === 'sum') acc[1]! += tile[o + 1]!;
+      break;
+    case 'min':
+      if (tile[o]! < acc[0]!) acc[0] = tile[o]!;
+      break;
+    case 'max':
+    case 'last_ts':
+      if (tile[o]! > acc[0]!) acc[0] = tile[o]!;
+      break;
+    case 'last':
+      if (tile[o]! > acc[0]! || (tile[o] === acc[0] && tile[o + 1]! > acc[1]!)) {
+        acc[0] = tile[o]!;
+        acc[1] = tile[o + 1]!;
+      }
+      break;
+    case 'bitmap':
+      for (let w = 0; w < 8; w++) acc[w] = ((acc[w]! | tile[o + w]!) >>> 0) as number;
+      break;
+  }
+}
+
+function finalize(op: string, acc: Float64Array, atMs: number): number {
+  switch (op) {
+    case 'count':
+    case 'sum':
+      return acc[0]!;
+    case 'mean':
+      return acc[1]! > 0 ? acc[0]! / acc[1]! : Number.NaN;
+    case 'min':
+    case 'max':
+      return Number.isFinite(acc[0]) ? acc[0]! : Number.NaN;
+    case 'last':
+      return Number.isFinite(acc[0]) ? acc[1]! : Number.NaN;
+    case 'time_since_last':
+      return Number.isFinite(acc[0]) ? (atMs - acc[0]!) / 1000 : Number.NaN;
+    case 'approx_distinct': {
+      let bits = 0;
+      for (let w = 0; w < 8; w++) bits += popcount32(acc[w]!);
+      return distinctEstimate(bits);
+    }
+    default:
+      return Number.NaN;
+  }
+}
