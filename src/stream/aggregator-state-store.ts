@@ -49,7 +49,7 @@ export class MemoryAggregatorStateStore implements AggregatorStateStore {
     this.#meta = structuredClone(meta);
     for (const [id, bytes] of changed) {
       if (bytes === null) this.#users.delete(id);
-      else this.#users.set(id, bytes.slice());
+      else this.#users.set(id, bytes);
     }
   }
 

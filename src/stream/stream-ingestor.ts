@@ -86,6 +86,8 @@ export interface StreamIngestorOptions {
   readonly flushIntervalMs?: number;
   /** Ack deadline of the consumer group; must exceed a flush's duration. Default: the bus's. */
   readonly ackWaitMs?: number;
+  /** How often (Clock ms) to evict tiles and dedup ids no window needs. Default 10 s. */
+  readonly evictIntervalMs?: number;
   /** Tile retention floor for the parity check: keep every tile a window at or after this time reads. */
   readonly retainFromMs?: number;
 }
@@ -139,10 +141,11 @@ export class StreamIngestor {
   #pending: BusMessage[] = [];
   #deadLetters: DeadLetterInput[] = [];
   #lateLetters: DeadLetterInput[] = [];
-  /** Per accepted unflushed event: arrival_ts - event_ts, and the Clock time it was received. */
+  /** Per accepted unflushed event: arrival_ts - event_ts, and the time the bus took it (or it was received). */
   #lagBase: number[] = [];
   #lagReceived: number[] = [];
   #firstPendingAt = 0;
+  #lastEvictAt = Number.NEGATIVE_INFINITY;
   #closed = false;
 
   private constructor(options: StreamIngestorOptions, consumer: BusConsumer, aggregator: WindowAggregator) {
@@ -282,7 +285,8 @@ export class StreamIngestor {
       if (outcome === 'accepted') {
         this.stats.accepted++;
         this.#lagBase.push(e.arrivalTs - e.eventTs);
-        this.#lagReceived.push(now);
+        // from when the bus took it (queueing counts), else from when this ingestor received it
+        this.#lagReceived.push(Number.isFinite(m.publishedTs) && m.publishedTs <= now ? m.publishedTs : now);
       } else if (outcome === 'duplicate') {
         this.stats.duplicates++;
       } else {
@@ -325,8 +329,13 @@ export class StreamIngestor {
       agg.markDirty(dirty);
       throw err;
     }
-    if (o.retainFromMs === undefined) agg.evict();
-    else agg.evict(Math.min(o.retainFromMs, agg.watermark));
+    // eviction walks every user: once per evictIntervalMs, not per flush
+    const now = this.#clock.now();
+    if (now - this.#lastEvictAt >= (o.evictIntervalMs ?? 10_000) || now < this.#lastEvictAt) {
+      this.#lastEvictAt = now;
+      if (o.retainFromMs === undefined) agg.evict();
+      else agg.evict(Math.min(o.retainFromMs, agg.watermark));
+    }
 
     const pending = this.#pending;
     this.#pending = [];

@@ -1,4 +1,3 @@
-import { deserialize, serialize } from 'node:v8';
 import { InvalidInputError } from '../core/index.js';
 import {
   type AggregatableEvent,
@@ -9,6 +8,7 @@ import {
   popcount32,
   readEventField,
   SLOT_INIT,
+  type SlotKind,
   type TileGroup,
   windowStartMs,
 } from './aggregation-plan.js';
@@ -69,6 +69,7 @@ export class WindowAggregator {
   readonly #users = new Map<string, UserAggregates>();
   readonly #dirty = new Set<string>();
   readonly #filterHit: Uint8Array;
+  readonly #viewPlans: ViewEvalPlan[];
   #maxEventTs = Number.NEGATIVE_INFINITY;
   readonly counters: AggregatorCounters = { accepted: 0, duplicates: 0, late: 0 };
   readonly dedupRetentionMs: number;
@@ -86,6 +87,7 @@ export class WindowAggregator {
     this.dedupRetentionMs = retention;
     this.#now = options.now ?? Date.now;
     this.#filterHit = new Uint8Array(plan.filters.length);
+    this.#viewPlans = viewEvalPlans(plan);
   }
 
   /** Events before this time are late. */
@@ -170,25 +172,36 @@ export class WindowAggregator {
    * after `atMs`'s tile holds only events before `atMs`: true for `lastEventTs + 1` and for tile boundaries.
    */
   evaluate(view: number, userId: string, atMs: number, out: Float32Array, offset = 0): void {
-    const planView = this.plan.views[view];
-    if (planView === undefined) throw new InvalidInputError(`no view ${view} in the plan`);
+    const vp = this.#viewPlans[view];
+    if (vp === undefined) throw new InvalidInputError(`no view ${view} in the plan`);
     const user = this.#users.get(userId);
-    const scratch = this.#scratch;
-    for (let k = 0; k < planView.features.length; k++) {
-      const feature = this.plan.features[planView.features[k]!]!;
-      const group = this.plan.groups[feature.group]!;
-      const slot = group.slots[feature.slot]!;
-      const init = SLOT_INIT[slot.kind];
-      for (let w = 0; w < init.length; w++) scratch[w] = init[w]!;
-      if (user !== undefined) {
-        const from = windowStartMs(atMs, feature.windowMs, group.tileMs);
-        for (const [idx, tile] of user.tiles[feature.group]!) {
-          const start = idx * group.tileMs;
-          if (start < from || start >= atMs) continue;
-          mergeSlot(slot.kind, scratch, tile, slot.offset);
+    const acc = vp.acc;
+    acc.set(vp.init);
+    if (user !== undefined) {
+      // one pass over each tile group's tiles, merging each tile into every feature whose window covers it
+      for (const gp of vp.groups) {
+        const tileMs = gp.tileMs;
+        const from = gp.from;
+        let minFrom = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < gp.items.length; i++) {
+          const f = windowStartMs(atMs, gp.items[i]!.windowMs, tileMs);
+          from[i] = f;
+          if (f < minFrom) minFrom = f;
+        }
+        for (const [idx, tile] of user.tiles[gp.group]!) {
+          const start = idx * tileMs;
+          if (start < minFrom || start >= atMs) continue;
+          for (let i = 0; i < gp.items.length; i++) {
+            if (start < from[i]!) continue;
+            const item = gp.items[i]!;
+            mergeSlot(item.kind, acc, item.accOffset, tile, item.slotOffset);
+          }
         }
       }
-      out[offset + k] = finalize(feature.op, scratch, atMs);
+    }
+    for (let k = 0; k < vp.features.length; k++) {
+      const f = vp.features[k]!;
+      out[offset + k] = finalize(f.op, acc, f.accOffset, atMs);
     }
   }
 
@@ -234,10 +247,10 @@ export class WindowAggregator {
     return { maxEventTs: this.#maxEventTs, counters: { ...this.counters } };
   }
 
-  /** One user's state as bytes (v8 serialization), for a state store; undefined when the user has none. */
+  /** One user's state as bytes (encodeUserState), for a state store; undefined when the user has none. */
   exportUser(userId: string): Uint8Array | undefined {
     const user = this.#users.get(userId);
-    return user === undefined ? undefined : serialize(user);
+    return user === undefined ? undefined : encodeUserState(this.plan, user);
   }
 
   /** Restores a checkpoint: meta and every user's bytes as exportUser produced them. */
@@ -246,17 +259,8 @@ export class WindowAggregator {
     this.#dirty.clear();
     this.#maxEventTs = meta.maxEventTs;
     Object.assign(this.counters, meta.counters);
-    for (const [id, bytes] of users) {
-      const user = deserialize(bytes) as UserAggregates;
-      if (!Array.isArray(user.tiles) || user.tiles.length !== this.plan.groups.length)
-        throw new InvalidInputError(
-          `checkpoint of user ${id} has ${Array.isArray(user.tiles) ? user.tiles.length : 'no'} tile groups; the plan has ${this.plan.groups.length} (the definitions changed: rebuild the state with a replay)`,
-        );
-      this.#users.set(id, user);
-    }
+    for (const [id, bytes] of users) this.#users.set(id, decodeUserState(this.plan, bytes, id));
   }
-
-  readonly #scratch = new Float64Array(8);
 }
 
 function newTile(group: TileGroup): Float64Array {
@@ -309,52 +313,202 @@ function updateTile(group: TileGroup, tile: Float64Array, e: AggregatableEvent, 
   }
 }
 
-function mergeSlot(kind: string, acc: Float64Array, tile: Float64Array, o: number): void {
+function mergeSlot(kind: SlotKind, acc: Float64Array, a: number, tile: Float64Array, o: number): void {
   switch (kind) {
     case 'count':
+      acc[a]! += tile[o]!;
+      break;
     case 'sum':
-      acc[0]! += tile[o]!;
-      if (kind === 'sum') acc[1]! += tile[o + 1]!;
+      acc[a]! += tile[o]!;
+      acc[a + 1]! += tile[o + 1]!;
       break;
     case 'min':
-      if (tile[o]! < acc[0]!) acc[0] = tile[o]!;
+      if (tile[o]! < acc[a]!) acc[a] = tile[o]!;
       break;
     case 'max':
     case 'last_ts':
-      if (tile[o]! > acc[0]!) acc[0] = tile[o]!;
+      if (tile[o]! > acc[a]!) acc[a] = tile[o]!;
       break;
     case 'last':
-      if (tile[o]! > acc[0]! || (tile[o] === acc[0] && tile[o + 1]! > acc[1]!)) {
-        acc[0] = tile[o]!;
-        acc[1] = tile[o + 1]!;
+      if (tile[o]! > acc[a]! || (tile[o] === acc[a] && tile[o + 1]! > acc[a + 1]!)) {
+        acc[a] = tile[o]!;
+        acc[a + 1] = tile[o + 1]!;
       }
       break;
     case 'bitmap':
-      for (let w = 0; w < 8; w++) acc[w] = ((acc[w]! | tile[o + w]!) >>> 0) as number;
+      for (let w = 0; w < 8; w++) acc[a + w] = ((acc[a + w]! | tile[o + w]!) >>> 0) as number;
       break;
   }
 }
 
-function finalize(op: string, acc: Float64Array, atMs: number): number {
+function finalize(op: string, acc: Float64Array, a: number, atMs: number): number {
   switch (op) {
     case 'count':
     case 'sum':
-      return acc[0]!;
+      return acc[a]!;
     case 'mean':
-      return acc[1]! > 0 ? acc[0]! / acc[1]! : Number.NaN;
+      return acc[a + 1]! > 0 ? acc[a]! / acc[a + 1]! : Number.NaN;
     case 'min':
     case 'max':
-      return Number.isFinite(acc[0]) ? acc[0]! : Number.NaN;
+      return Number.isFinite(acc[a]) ? acc[a]! : Number.NaN;
     case 'last':
-      return Number.isFinite(acc[0]) ? acc[1]! : Number.NaN;
+      return Number.isFinite(acc[a]) ? acc[a + 1]! : Number.NaN;
     case 'time_since_last':
-      return Number.isFinite(acc[0]) ? (atMs - acc[0]!) / 1000 : Number.NaN;
+      return Number.isFinite(acc[a]) ? (atMs - acc[a]!) / 1000 : Number.NaN;
     case 'approx_distinct': {
       let bits = 0;
-      for (let w = 0; w < 8; w++) bits += popcount32(acc[w]!);
+      for (let w = 0; w < 8; w++) bits += popcount32(acc[a + w]!);
       return distinctEstimate(bits);
     }
     default:
       return Number.NaN;
   }
+}
+
+/** Per view: an accumulator per feature, and the features grouped by tile group for one pass over the tiles. */
+interface ViewEvalPlan {
+  readonly acc: Float64Array;
+  readonly init: Float64Array;
+  readonly features: readonly { readonly op: string; readonly accOffset: number }[];
+  readonly groups: readonly {
+    readonly group: number;
+    readonly tileMs: number;
+    readonly from: Float64Array;
+    readonly items: readonly { kind: SlotKind; windowMs: number; accOffset: number; slotOffset: number }[];
+  }[];
+}
+
+function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
+  return plan.views.map((v) => {
+    const features: { op: string; accOffset: number }[] = [];
+    const init: number[] = [];
+    const byGroup = new Map<number, { kind: SlotKind; windowMs: number; accOffset: number; slotOffset: number }[]>();
+    for (const fi of v.features) {
+      const f = plan.features[fi]!;
+      const group = plan.groups[f.group]!;
+      const slot = group.slots[f.slot]!;
+      const accOffset = init.length;
+      init.push(...SLOT_INIT[slot.kind]);
+      features.push({ op: f.op, accOffset });
+      let items = byGroup.get(f.group);
+      if (items === undefined) {
+        items = [];
+        byGroup.set(f.group, items);
+      }
+      items.push({ kind: slot.kind, windowMs: f.windowMs, accOffset, slotOffset: slot.offset });
+    }
+    return {
+      acc: new Float64Array(init.length),
+      init: Float64Array.from(init),
+      features,
+      groups: [...byGroup].map(([group, items]) => ({
+        group,
+        tileMs: plan.groups[group]!.tileMs,
+        from: new Float64Array(items.length),
+        items,
+      })),
+    };
+  });
+}
+
+const STATE_FORMAT = 1;
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/**
+ * One user's aggregates as bytes: format byte, newest event time, per tile group the tiles (index, slot words
+ * copied as they are), then the dedup ids. About ten times faster than v8 serialization, which matters because
+ * every flush saves every changed user.
+ */
+export function encodeUserState(plan: AggregationPlan, user: UserAggregates): Uint8Array {
+  const ids: Uint8Array[] = [];
+  let size = 1 + 8;
+  for (let g = 0; g < plan.groups.length; g++) size += 4 + user.tiles[g]!.size * (8 + 8 * plan.groups[g]!.width);
+  size += 4;
+  for (const id of user.seen.keys()) {
+    const b = utf8.encode(id);
+    ids.push(b);
+    size += 2 + b.length + 16;
+  }
+  const buf = new Uint8Array(size);
+  const view = new DataView(buf.buffer);
+  let o = 0;
+  buf[o++] = STATE_FORMAT;
+  view.setFloat64(o, user.lastEventTs, true);
+  o += 8;
+  for (let g = 0; g < plan.groups.length; g++) {
+    const tiles = user.tiles[g]!;
+    view.setUint32(o, tiles.size, true);
+    o += 4;
+    for (const [idx, tile] of tiles) {
+      view.setFloat64(o, idx, true);
+      o += 8;
+      buf.set(new Uint8Array(tile.buffer, tile.byteOffset, tile.byteLength), o);
+      o += tile.byteLength;
+    }
+  }
+  view.setUint32(o, ids.length, true);
+  o += 4;
+  let i = 0;
+  for (const [ts, seenAt] of user.seen.values()) {
+    const b = ids[i++]!;
+    view.setUint16(o, b.length, true);
+    o += 2;
+    buf.set(b, o);
+    o += b.length;
+    view.setFloat64(o, ts, true);
+    view.setFloat64(o + 8, seenAt, true);
+    o += 16;
+  }
+  return buf;
+}
+
+export function decodeUserState(plan: AggregationPlan, bytes: Uint8Array, userId: string): UserAggregates {
+  const bad = (why: string): never => {
+    throw new InvalidInputError(
+      `saved state of user ${userId} is unreadable (${why}); if the definitions changed, rebuild the state with a replay`,
+    );
+  };
+  if (bytes[0] !== STATE_FORMAT) bad(`format ${bytes[0]}, expected ${STATE_FORMAT}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let o = 1;
+  const need = (n: number) => {
+    if (o + n > bytes.byteLength) bad(`truncated at byte ${o}`);
+  };
+  need(8);
+  const lastEventTs = view.getFloat64(o, true);
+  o += 8;
+  const tiles: Map<number, Float64Array>[] = [];
+  for (const group of plan.groups) {
+    need(4);
+    const n = view.getUint32(o, true);
+    o += 4;
+    const map = new Map<number, Float64Array>();
+    const tileBytes = 8 * group.width;
+    for (let k = 0; k < n; k++) {
+      need(8 + tileBytes);
+      const idx = view.getFloat64(o, true);
+      o += 8;
+      // slice copies into a fresh, aligned buffer
+      map.set(idx, new Float64Array(bytes.buffer.slice(bytes.byteOffset + o, bytes.byteOffset + o + tileBytes)));
+      o += tileBytes;
+    }
+    tiles.push(map);
+  }
+  need(4);
+  const nIds = view.getUint32(o, true);
+  o += 4;
+  const seen = new Map<string, [number, number]>();
+  for (let k = 0; k < nIds; k++) {
+    need(2);
+    const len = view.getUint16(o, true);
+    o += 2;
+    need(len + 16);
+    const id = fromUtf8.decode(bytes.subarray(o, o + len));
+    o += len;
+    seen.set(id, [view.getFloat64(o, true), view.getFloat64(o + 8, true)]);
+    o += 16;
+  }
+  if (o !== bytes.byteLength) bad(`${bytes.byteLength - o} bytes left over`);
+  return { lastEventTs, tiles, seen };
 }

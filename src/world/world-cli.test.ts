@@ -60,15 +60,15 @@ describe('adnova world (in-process)', () => {
     ).toBe(true);
   });
 
-  it('replay to a file writes every event; bus targets are refused until the Streaming issue', async () => {
+  it('replay to a file writes every event; the memory bus target is refused with a hint', async () => {
     const file = join(root, 'events.ndjson');
     const io = capturingIo();
     expect(await runCli(['world', 'replay', '--dir', dir, '--to', 'file', '--out', file], io)).toBe(0);
     const n = readFileSync(file, 'utf8').trimEnd().split('\n').length;
     expect(n).toBe(readManifest(dir).tables.events?.rows);
     const bad = capturingIo();
-    expect(await runCli(['world', 'replay', '--dir', dir, '--to', 'nats'], bad)).toBe(2);
-    expect(bad.stderr()).toMatch(/needs the event bus of the Streaming issue/);
+    expect(await runCli(['world', 'replay', '--dir', dir, '--to', 'memory'], bad)).toBe(2);
+    expect(bad.stderr()).toMatch(/the memory bus lives inside one process.*adnova stream parity --bus memory/);
   });
 
   it('rejects bad input with exit code 2 and says what was expected', async () => {

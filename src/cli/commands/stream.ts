@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   type AdnovaConfig,
+  AdnovaError,
   InvalidInputError,
   isoUtc,
   loadConfig,
@@ -36,6 +37,11 @@ import { type CliIo, printJson } from '../io.js';
 import { worldDefinitionsPath } from './features.js';
 
 const BUS_CHOICES = ['memory', 'redis', 'nats'] as const;
+
+/** The parity check ran and found differences: a failure (exit 1), not bad usage. */
+export class ParityMismatchError extends AdnovaError {
+  readonly code = 'STREAM_PARITY_MISMATCH';
+}
 
 function configOf(cmd: Command): AdnovaConfig {
   return loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config }).config;
@@ -154,7 +160,10 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
       }
       if (opts.json) printJson(io, { bus: config.bus.kind, ...result });
       else for (const line of [`bus       ${config.bus.kind}`, ...parityLines(result)]) io.out(line);
-      if (result.parity.mismatchCount > 0) process.exitCode = 1;
+      if (result.parity.mismatchCount > 0)
+        throw new ParityMismatchError(
+          `stream and batch aggregates differ in ${result.parity.mismatchCount} of ${result.parity.compared} values`,
+        );
     });
 
   stream
