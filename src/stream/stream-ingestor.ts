@@ -84,7 +84,13 @@ export interface StreamIngestorOptions {
   readonly flushEveryMessages?: number;
   /** ...or this long after the first unflushed message. Default 1,000 ms. */
   readonly flushIntervalMs?: number;
-  /** Ack deadline of the consumer group; must exceed a flush's duration. Default: the bus's. */
+  /**
+   * Save the aggregator state and acknowledge every this many ms (default 5,000) or flushed messages (default
+   * 50,000). Flushes make changes visible more often; a checkpoint makes them durable, once per user per interval.
+   */
+  readonly checkpointIntervalMs?: number;
+  readonly checkpointEveryMessages?: number;
+  /** Ack deadline of the consumer group; must exceed the checkpoint interval. Default: the bus's. */
   readonly ackWaitMs?: number;
   /** How often (Clock ms) to evict tiles and dedup ids no window needs. Default 10 s. */
   readonly evictIntervalMs?: number;
@@ -100,6 +106,7 @@ export interface IngestStats {
   duplicates: number;
   late: number;
   flushes: number;
+  checkpoints: number;
   usersWritten: number;
   /** Bus or store calls that failed and were retried. */
   backendErrors: number;
@@ -125,6 +132,7 @@ export class StreamIngestor {
     duplicates: 0,
     late: 0,
     flushes: 0,
+    checkpoints: 0,
     usersWritten: 0,
     backendErrors: 0,
   };
@@ -145,6 +153,10 @@ export class StreamIngestor {
   #lagBase: number[] = [];
   #lagReceived: number[] = [];
   #firstPendingAt = 0;
+  /** Flushed (visible) but not yet checkpointed: their users' state is unsaved, the messages unacknowledged. */
+  #unacked: BusMessage[] = [];
+  readonly #unsaved = new Set<string>();
+  #lastCheckpointAt = 0;
   #lastEvictAt = Number.NEGATIVE_INFINITY;
   #closed = false;
 
@@ -180,6 +192,7 @@ export class StreamIngestor {
     const aggregator = new WindowAggregator(options.plan, {
       allowedLatenessMs: options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS,
       now: () => clock.now(),
+      ...(options.retainFromMs !== undefined ? { retainFromMs: options.retainFromMs } : {}),
     });
     const saved = await options.state.load();
     if (saved !== undefined) {
@@ -190,6 +203,13 @@ export class StreamIngestor {
         );
       aggregator.restore(saved.meta, saved.users);
     }
+    const interval = options.checkpointIntervalMs ?? 5000;
+    if (!(Number.isFinite(interval) && interval >= 0))
+      throw new InvalidInputError(`checkpointIntervalMs must be a number >= 0, got ${interval}`);
+    if (options.ackWaitMs !== undefined && options.ackWaitMs <= interval)
+      throw new InvalidInputError(
+        `ackWaitMs (${options.ackWaitMs}) must exceed checkpointIntervalMs (${interval}), or messages are redelivered before they are acknowledged`,
+      );
     const consumer = await options.bus.consumer(topic, {
       group: options.group ?? 'stream-aggregates',
       name: options.consumerName ?? 'ingestor-1',
@@ -238,6 +258,7 @@ export class StreamIngestor {
       else if (Date.now() - idleSince >= idleMs) break;
     }
     await this.flush();
+    await this.checkpoint();
     return this.stats;
   }
 
@@ -245,6 +266,7 @@ export class StreamIngestor {
   async run(signal: AbortSignal, maxOutageMs = 300_000): Promise<IngestStats> {
     while (!this.#closed && !signal.aborted) await this.#resilientPoll(250, maxOutageMs);
     await this.flush();
+    await this.checkpoint();
     return this.stats;
   }
 
@@ -309,45 +331,69 @@ export class StreamIngestor {
   }
 
   /**
-   * Makes everything processed so far durable, then acknowledges it: dead and late letters, the changed users'
-   * vectors (offline + online), dirty users, aggregator state, ack.
+   * Makes everything processed so far visible: dead and late letters, the changed users' vectors (offline +
+   * online), dirty users. Then, when a checkpoint is due, saves the aggregator state and acknowledges.
    */
   async flush(): Promise<void> {
-    if (this.#pending.length === 0) return;
     const o = this.#o;
-    if (this.#deadLetters.length > 0) await o.deadLetters.write(this.#deadLetters);
-    this.#deadLetters = [];
-    if (this.#lateLetters.length > 0) await o.lateEvents.write(this.#lateLetters);
-    this.#lateLetters = [];
+    if (this.#pending.length > 0) {
+      if (this.#deadLetters.length > 0) await o.deadLetters.write(this.#deadLetters);
+      this.#deadLetters = [];
+      if (this.#lateLetters.length > 0) await o.lateEvents.write(this.#lateLetters);
+      this.#lateLetters = [];
 
-    const agg = this.aggregator;
-    const dirty = agg.takeDirty();
-    try {
-      await this.#writeAndSave(dirty);
-    } catch (err) {
-      // nothing of this batch is acknowledged; its users are written again by the next flush
-      agg.markDirty(dirty);
-      throw err;
+      const agg = this.aggregator;
+      const dirty = agg.takeDirty();
+      try {
+        await this.#writeVectors(dirty);
+      } catch (err) {
+        // nothing of this batch is acknowledged; its users are written again by the next flush
+        agg.markDirty(dirty);
+        throw err;
+      }
+      for (const id of dirty) this.#unsaved.add(id);
+      // eviction walks every user: once per evictIntervalMs, not per flush
+      const now = this.#clock.now();
+      if (now - this.#lastEvictAt >= (o.evictIntervalMs ?? 10_000) || now < this.#lastEvictAt) {
+        this.#lastEvictAt = now;
+        agg.evict();
+      }
+      for (const m of this.#pending) this.#unacked.push(m);
+      this.#pending = [];
+      this.#lagBase = [];
+      this.#lagReceived = [];
+      this.stats.flushes++;
+      this.stats.usersWritten += dirty.length;
     }
-    // eviction walks every user: once per evictIntervalMs, not per flush
     const now = this.#clock.now();
-    if (now - this.#lastEvictAt >= (o.evictIntervalMs ?? 10_000) || now < this.#lastEvictAt) {
-      this.#lastEvictAt = now;
-      if (o.retainFromMs === undefined) agg.evict();
-      else agg.evict(Math.min(o.retainFromMs, agg.watermark));
-    }
-
-    const pending = this.#pending;
-    this.#pending = [];
-    this.#lagBase = [];
-    this.#lagReceived = [];
-    // a failed ack leaves the messages pending at the broker: they come back and dedup absorbs them
-    await this.#consumer.ack(pending);
-    this.stats.flushes++;
-    this.stats.usersWritten += dirty.length;
+    if (
+      this.#unacked.length >= (o.checkpointEveryMessages ?? 50_000) ||
+      now - this.#lastCheckpointAt >= (o.checkpointIntervalMs ?? 5000) ||
+      now < this.#lastCheckpointAt
+    )
+      await this.checkpoint();
   }
 
-  async #writeAndSave(dirty: readonly string[]): Promise<void> {
+  /**
+   * Saves the state of every user changed since the last checkpoint, then acknowledges every flushed message. A
+   * crash before this redelivers them; reprocessing rewrites the same vectors, and dedup keeps the count exact.
+   */
+  async checkpoint(): Promise<void> {
+    this.#lastCheckpointAt = this.#clock.now();
+    if (this.#unacked.length === 0 && this.#unsaved.size === 0) return;
+    const agg = this.aggregator;
+    const changed = new Map<string, Uint8Array | null>();
+    for (const id of this.#unsaved) changed.set(id, agg.exportUser(id) ?? null);
+    await this.#o.state.save(this.#planKey, agg.meta(), changed);
+    this.#unsaved.clear();
+    const unacked = this.#unacked;
+    this.#unacked = [];
+    this.stats.checkpoints++;
+    // a failed ack leaves the messages pending at the broker: they come back and dedup absorbs them
+    await this.#consumer.ack(unacked);
+  }
+
+  async #writeVectors(dirty: readonly string[]): Promise<void> {
     const o = this.#o;
     const agg = this.aggregator;
     const createdTs = this.#clock.now();
@@ -378,14 +424,11 @@ export class StreamIngestor {
         );
       }
     }
-    const changed = new Map<string, Uint8Array | null>();
-    for (const id of dirty) changed.set(id, agg.exportUser(id) ?? null);
-    await o.state.save(this.#planKey, agg.meta(), changed);
   }
 
-  /** Messages processed but not yet flushed and acknowledged. */
+  /** Messages processed but not yet acknowledged (unflushed, or flushed and waiting for a checkpoint). */
   get pendingCount(): number {
-    return this.#pending.length;
+    return this.#pending.length + this.#unacked.length;
   }
 
   schemaChanges(): readonly SchemaChangeSignal[] {
@@ -396,6 +439,7 @@ export class StreamIngestor {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.flush();
+    await this.checkpoint();
     this.#closed = true;
     await this.#consumer.close();
   }
@@ -404,6 +448,7 @@ export class StreamIngestor {
   async abandon(): Promise<void> {
     this.#closed = true;
     this.#pending = [];
+    this.#unacked = [];
     await this.#consumer.close();
   }
 }

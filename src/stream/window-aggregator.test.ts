@@ -128,7 +128,7 @@ describe('WindowAggregator (tiles) against the window rule', () => {
   it('matches a plain evaluation of the rule at tile boundaries and just after each user last event', () => {
     const plan = compileAggregationPlan(defs);
     const events = makeEvents(3000, 7);
-    const agg = new WindowAggregator(plan, { allowedLatenessMs: 2 * D });
+    const agg = new WindowAggregator(plan, { allowedLatenessMs: 2 * D, retainFromMs: T0 });
     for (const e of events) expect(agg.ingest(e)).toBe('accepted');
     const out = new Float32Array(plan.features.length);
     // a tile ending after `at` may hold later events, so exact reads are at tile boundaries or after the last event
@@ -167,6 +167,26 @@ describe('WindowAggregator (tiles) against the window rule', () => {
     }
   });
 
+  it('prunes tiles behind the watermark as it goes and still reads the present exactly', () => {
+    const plan = compileAggregationPlan(defs);
+    const events = makeEvents(4000, 9);
+    const agg = new WindowAggregator(plan, { allowedLatenessMs: H });
+    for (const e of events) expect(agg.ingest(e)).toBe('accepted');
+    const out = new Float32Array(plan.features.length);
+    for (const user of ['u2', 'u4', 'u7']) {
+      const at = agg.lastEventTs(user) + 1;
+      agg.evaluate(0, user, at, out);
+      const want = naive(events, user, at);
+      plan.features.forEach((f, k) => {
+        if (f.op === 'approx_distinct') expect(Math.abs(out[k]! - want[k]!)).toBeLessThanOrEqual(0.1 * want[k]! + 0.5);
+        else expect(close(out[k]!, Math.fround(want[k]!), 1e-6), `${user} ${f.ref}`).toBe(true);
+      });
+      // the state holds about one window of tiles per group, not the 20 days of history
+      const state = agg.exportUser(user)!;
+      expect(state.byteLength).toBeLessThan(40_000);
+    }
+  });
+
   it('counts duplicates and late events without aggregating them, and evicts what no window reads', () => {
     const plan = compileAggregationPlan(defs);
     const agg = new WindowAggregator(plan, { allowedLatenessMs: H });
@@ -191,12 +211,12 @@ describe('WindowAggregator (tiles) against the window rule', () => {
   it('resumes from exported state exactly', () => {
     const plan = compileAggregationPlan(defs);
     const events = makeEvents(1500, 11);
-    const whole = new WindowAggregator(plan, { allowedLatenessMs: 2 * D });
+    const whole = new WindowAggregator(plan, { allowedLatenessMs: 2 * D, retainFromMs: T0 });
     for (const e of events) whole.ingest(e);
-    const first = new WindowAggregator(plan, { allowedLatenessMs: 2 * D });
+    const first = new WindowAggregator(plan, { allowedLatenessMs: 2 * D, retainFromMs: T0 });
     for (const e of events.slice(0, 700)) first.ingest(e);
     const users = [...first.users()].map((u) => [u, first.exportUser(u)!] as [string, Uint8Array]);
-    const resumed = new WindowAggregator(plan, { allowedLatenessMs: 2 * D });
+    const resumed = new WindowAggregator(plan, { allowedLatenessMs: 2 * D, retainFromMs: T0 });
     resumed.restore(first.meta(), users);
     // redeliver an overlap: the dedup ids in the state keep it from counting twice
     for (const e of events.slice(650)) resumed.ingest(e);
@@ -213,7 +233,7 @@ describe('WindowAggregator (tiles) against the window rule', () => {
   it('gives the same values as DuckDB over the same events (batch execution of the same definitions)', async () => {
     const plan = compileAggregationPlan(defs);
     const events = makeEvents(4000, 3);
-    const agg = new WindowAggregator(plan, { allowedLatenessMs: 40 * 60_000 });
+    const agg = new WindowAggregator(plan, { allowedLatenessMs: 40 * 60_000, retainFromMs: T0 });
     const rejected: string[] = [];
     for (const e of events) if (agg.ingest(e) !== 'accepted') rejected.push(e.eventId);
     const csv = join(dir, 'events.csv');

@@ -33,6 +33,8 @@ export interface WindowAggregatorOptions {
   readonly dedupRetentionMs?: number;
   /** Clock for dedup retention; default Date.now. */
   readonly now?: () => number;
+  /** Keep every tile a window evaluated at or after this time reads, even behind the watermark (parity checks). */
+  readonly retainFromMs?: number;
 }
 
 /** One user's partial aggregates: per tile group, tile index -> slot words; plus recent event ids for dedup. */
@@ -70,6 +72,10 @@ export class WindowAggregator {
   readonly #dirty = new Set<string>();
   readonly #filterHit: Uint8Array;
   readonly #viewPlans: ViewEvalPlan[];
+  readonly #pools: TilePool[];
+  readonly #retainFromMs: number;
+  /** Per group: more tiles than this on a user means some are past every window: prune them on the spot. */
+  readonly #maxTiles: number[];
   #maxEventTs = Number.NEGATIVE_INFINITY;
   readonly counters: AggregatorCounters = { accepted: 0, duplicates: 0, late: 0 };
   readonly dedupRetentionMs: number;
@@ -86,8 +92,11 @@ export class WindowAggregator {
     this.allowedLatenessMs = lateness;
     this.dedupRetentionMs = retention;
     this.#now = options.now ?? Date.now;
+    this.#retainFromMs = options.retainFromMs ?? Number.POSITIVE_INFINITY;
+    this.#maxTiles = plan.groups.map((g) => g.maxWindowMs / g.tileMs + 2);
     this.#filterHit = new Uint8Array(plan.filters.length);
     this.#viewPlans = viewEvalPlans(plan);
+    this.#pools = plan.groups.map((g) => new TilePool(g));
   }
 
   /** Events before this time are late. */
@@ -136,10 +145,11 @@ export class WindowAggregator {
       const tiles = user.tiles[g]!;
       let tile = tiles.get(idx);
       if (tile === undefined) {
-        tile = newTile(group);
+        tile = this.#pools[g]!.take();
         tiles.set(idx, tile);
       }
       updateTile(group, tile, e, hit);
+      if (tiles.size > this.#maxTiles[g]!) this.#pruneTiles(g, tiles, this.#keepFrom());
     }
     this.counters.accepted++;
     this.#dirty.add(e.userId);
@@ -209,24 +219,38 @@ export class WindowAggregator {
    * Forgets tiles no evaluation at or after `keepFromMs` (default: the watermark) can read, and dedup ids past
    * their retention (see WindowAggregatorOptions.dedupRetentionMs). Returns the number of tiles dropped.
    */
-  evict(keepFromMs = this.watermark): number {
+  /**
+   * Tiles a read at or after this time may need. One more allowed lateness behind the watermark: an event that is
+   * on time by its arrival can still be processed behind the watermark (a redelivery), and its user's read must be
+   * exact.
+   */
+  #keepFrom(): number {
+    return Math.min(this.#retainFromMs, this.watermark - this.allowedLatenessMs);
+  }
+
+  #pruneTiles(g: number, tiles: Map<number, Float64Array>, keepFromMs: number): number {
+    if (!Number.isFinite(keepFromMs)) return 0;
+    const group = this.plan.groups[g]!;
+    const minIdx = Math.floor(keepFromMs / group.tileMs) - group.maxWindowMs / group.tileMs;
+    let dropped = 0;
+    for (const [idx, tile] of tiles) {
+      if (idx < minIdx) {
+        this.#pools[g]!.give(tile);
+        tiles.delete(idx);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  evict(keepFromMs = this.#keepFrom()): number {
     if (!Number.isFinite(keepFromMs)) return 0;
     const wm = this.watermark;
     const forgetBefore = this.#now() - this.dedupRetentionMs;
     let dropped = 0;
     const groups = this.plan.groups;
     for (const [id, user] of this.#users) {
-      for (let g = 0; g < groups.length; g++) {
-        const group = groups[g]!;
-        const minIdx = Math.floor(keepFromMs / group.tileMs) - group.maxWindowMs / group.tileMs;
-        const tiles = user.tiles[g]!;
-        for (const idx of tiles.keys()) {
-          if (idx < minIdx) {
-            tiles.delete(idx);
-            dropped++;
-          }
-        }
-      }
+      for (let g = 0; g < groups.length; g++) dropped += this.#pruneTiles(g, user.tiles[g]!, keepFromMs);
       for (const [eventId, [ts, seenAt]] of user.seen) if (ts < wm && seenAt < forgetBefore) user.seen.delete(eventId);
       if (user.seen.size === 0 && user.tiles.every((t) => t.size === 0)) this.#users.delete(id);
     }
@@ -237,7 +261,14 @@ export class WindowAggregator {
   deleteUsers(userIds: readonly string[]): number {
     let n = 0;
     for (const id of userIds) {
-      if (this.#users.delete(id)) n++;
+      const user = this.#users.get(id);
+      if (user !== undefined) {
+        user.tiles.forEach((tiles, g) => {
+          for (const tile of tiles.values()) this.#pools[g]!.give(tile);
+        });
+        this.#users.delete(id);
+        n++;
+      }
       this.#dirty.delete(id);
     }
     return n;
@@ -259,17 +290,52 @@ export class WindowAggregator {
     this.#dirty.clear();
     this.#maxEventTs = meta.maxEventTs;
     Object.assign(this.counters, meta.counters);
-    for (const [id, bytes] of users) this.#users.set(id, decodeUserState(this.plan, bytes, id));
+    for (const [id, bytes] of users) this.#users.set(id, decodeUserState(this.plan, bytes, id, this.#pools));
   }
 }
 
-function newTile(group: TileGroup): Float64Array {
-  const tile = new Float64Array(group.width);
-  for (const slot of group.slots) {
-    const init = SLOT_INIT[slot.kind];
-    for (let w = 0; w < init.length; w++) tile[slot.offset + w] = init[w]!;
+/**
+ * Tiles of one group come from shared slabs, so a new tile is a view and a copy of the initial words rather than
+ * a fresh ArrayBuffer (which costs a microsecond and garbage); evicted tiles are reused.
+ */
+class TilePool {
+  readonly #width: number;
+  readonly #init: Float64Array;
+  readonly #free: Float64Array[] = [];
+  #slab: Float64Array;
+  #used = 0;
+
+  constructor(group: TileGroup) {
+    this.#width = Math.max(1, group.width);
+    this.#init = new Float64Array(group.width);
+    for (const slot of group.slots) this.#init.set(SLOT_INIT[slot.kind], slot.offset);
+    this.#slab = new Float64Array(0);
   }
-  return tile;
+
+  take(): Float64Array {
+    let tile = this.#free.pop();
+    if (tile === undefined) {
+      if (this.#used + this.#width > this.#slab.length) {
+        this.#slab = new Float64Array(this.#width * 4096);
+        this.#used = 0;
+      }
+      tile = this.#slab.subarray(this.#used, this.#used + this.#width);
+      this.#used += this.#width;
+    }
+    tile.set(this.#init);
+    return tile;
+  }
+
+  /** A tile with these exact words (restoring a checkpoint). */
+  takeCopy(words: Float64Array): Float64Array {
+    const tile = this.take();
+    tile.set(words);
+    return tile;
+  }
+
+  give(tile: Float64Array): void {
+    this.#free.push(tile);
+  }
 }
 
 function updateTile(group: TileGroup, tile: Float64Array, e: AggregatableEvent, hit: Uint8Array): void {
@@ -411,104 +477,118 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
   });
 }
 
-const STATE_FORMAT = 1;
-const utf8 = new TextEncoder();
+const STATE_FORMAT = 2;
 const fromUtf8 = new TextDecoder();
+const toUtf8 = new TextEncoder();
 
-/**
- * One user's aggregates as bytes: format byte, newest event time, per tile group the tiles (index, slot words
- * copied as they are), then the dedup ids. About ten times faster than v8 serialization, which matters because
- * every flush saves every changed user.
- */
-export function encodeUserState(plan: AggregationPlan, user: UserAggregates): Uint8Array {
-  const ids: Uint8Array[] = [];
-  let size = 1 + 8;
-  for (let g = 0; g < plan.groups.length; g++) size += 4 + user.tiles[g]!.size * (8 + 8 * plan.groups[g]!.width);
-  size += 4;
-  for (const id of user.seen.keys()) {
-    const b = utf8.encode(id);
-    ids.push(b);
-    size += 2 + b.length + 16;
-  }
-  const buf = new Uint8Array(size);
-  const view = new DataView(buf.buffer);
-  let o = 0;
-  buf[o++] = STATE_FORMAT;
-  view.setFloat64(o, user.lastEventTs, true);
-  o += 8;
-  for (let g = 0; g < plan.groups.length; g++) {
-    const tiles = user.tiles[g]!;
-    view.setUint32(o, tiles.size, true);
-    o += 4;
-    for (const [idx, tile] of tiles) {
-      view.setFloat64(o, idx, true);
-      o += 8;
-      buf.set(new Uint8Array(tile.buffer, tile.byteOffset, tile.byteLength), o);
-      o += tile.byteLength;
-    }
-  }
-  view.setUint32(o, ids.length, true);
-  o += 4;
-  let i = 0;
-  for (const [ts, seenAt] of user.seen.values()) {
-    const b = ids[i++]!;
-    view.setUint16(o, b.length, true);
-    o += 2;
-    buf.set(b, o);
-    o += b.length;
-    view.setFloat64(o, ts, true);
-    view.setFloat64(o + 8, seenAt, true);
-    o += 16;
-  }
-  return buf;
+/** Bytes of an id: ASCII written directly (the common case), anything else through TextEncoder. */
+function idBytes(id: string): Uint8Array | undefined {
+  for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) > 127) return toUtf8.encode(id);
+  return undefined;
 }
 
-export function decodeUserState(plan: AggregationPlan, bytes: Uint8Array, userId: string): UserAggregates {
+/**
+ * One user's aggregates as bytes: Float64 words [format, newest event time, per tile group: tile count, then per
+ * tile its index and slot words; id count, then per dedup id: event time, time seen, byte length], then the ids'
+ * bytes. Tiles are copied word for word into an aligned buffer: every flush saves every changed user, so this is
+ * on the hot path.
+ */
+export function encodeUserState(plan: AggregationPlan, user: UserAggregates): Uint8Array {
+  let words = 2;
+  for (let g = 0; g < plan.groups.length; g++) words += 1 + user.tiles[g]!.size * (1 + plan.groups[g]!.width);
+  words += 1 + 3 * user.seen.size;
+  let textBytes = 0;
+  const unicode: (Uint8Array | undefined)[] = [];
+  for (const id of user.seen.keys()) {
+    const b = idBytes(id);
+    unicode.push(b);
+    textBytes += b === undefined ? id.length : b.length;
+  }
+  const buffer = new ArrayBuffer(words * 8 + textBytes);
+  const f = new Float64Array(buffer, 0, words);
+  const bytes = new Uint8Array(buffer);
+  let o = 0;
+  f[o++] = STATE_FORMAT;
+  f[o++] = user.lastEventTs;
+  for (let g = 0; g < plan.groups.length; g++) {
+    const tiles = user.tiles[g]!;
+    f[o++] = tiles.size;
+    for (const [idx, tile] of tiles) {
+      f[o++] = idx;
+      f.set(tile, o);
+      o += tile.length;
+    }
+  }
+  f[o++] = user.seen.size;
+  let t = words * 8;
+  let i = 0;
+  for (const [id, [ts, seenAt]] of user.seen) {
+    const b = unicode[i++];
+    f[o++] = ts;
+    f[o++] = seenAt;
+    if (b === undefined) {
+      f[o++] = id.length;
+      for (let c = 0; c < id.length; c++) bytes[t++] = id.charCodeAt(c);
+    } else {
+      f[o++] = b.length;
+      bytes.set(b, t);
+      t += b.length;
+    }
+  }
+  return bytes;
+}
+
+/** Reads encodeUserState's bytes back; `pools` (one per tile group) supply the tiles. */
+export function decodeUserState(
+  plan: AggregationPlan,
+  bytes: Uint8Array,
+  userId: string,
+  pools?: readonly { takeCopy(words: Float64Array): Float64Array }[],
+): UserAggregates {
   const bad = (why: string): never => {
     throw new InvalidInputError(
       `saved state of user ${userId} is unreadable (${why}); if the definitions changed, rebuild the state with a replay`,
     );
   };
-  if (bytes[0] !== STATE_FORMAT) bad(`format ${bytes[0]}, expected ${STATE_FORMAT}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let o = 1;
+  if (bytes.byteLength < 16) bad(`${bytes.byteLength} bytes`);
+  // an aligned copy when the bytes came at an odd offset (e.g. inside a larger Redis reply buffer)
+  const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  const maxWords = Math.floor(aligned.byteLength / 8);
+  const f = new Float64Array(aligned.buffer, aligned.byteOffset, maxWords);
+  let o = 0;
   const need = (n: number) => {
-    if (o + n > bytes.byteLength) bad(`truncated at byte ${o}`);
+    if (o + n > maxWords) bad(`truncated at word ${o}`);
   };
-  need(8);
-  const lastEventTs = view.getFloat64(o, true);
-  o += 8;
+  if (f[o++] !== STATE_FORMAT) bad(`format ${f[0]}, expected ${STATE_FORMAT}`);
+  const lastEventTs = f[o++]!;
   const tiles: Map<number, Float64Array>[] = [];
-  for (const group of plan.groups) {
-    need(4);
-    const n = view.getUint32(o, true);
-    o += 4;
+  for (let g = 0; g < plan.groups.length; g++) {
+    const width = plan.groups[g]!.width;
+    need(1);
+    const n = f[o++]!;
     const map = new Map<number, Float64Array>();
-    const tileBytes = 8 * group.width;
     for (let k = 0; k < n; k++) {
-      need(8 + tileBytes);
-      const idx = view.getFloat64(o, true);
-      o += 8;
-      // slice copies into a fresh, aligned buffer
-      map.set(idx, new Float64Array(bytes.buffer.slice(bytes.byteOffset + o, bytes.byteOffset + o + tileBytes)));
-      o += tileBytes;
+      need(1 + width);
+      const idx = f[o++]!;
+      const words = f.subarray(o, o + width);
+      map.set(idx, pools?.[g] ? pools[g]!.takeCopy(words) : words.slice());
+      o += width;
     }
     tiles.push(map);
   }
-  need(4);
-  const nIds = view.getUint32(o, true);
-  o += 4;
+  need(1);
+  const nIds = f[o++]!;
+  need(3 * nIds);
   const seen = new Map<string, [number, number]>();
+  let t = o * 8 + 3 * nIds * 8;
   for (let k = 0; k < nIds; k++) {
-    need(2);
-    const len = view.getUint16(o, true);
-    o += 2;
-    need(len + 16);
-    const id = fromUtf8.decode(bytes.subarray(o, o + len));
-    o += len;
-    seen.set(id, [view.getFloat64(o, true), view.getFloat64(o + 8, true)]);
-    o += 16;
+    const ts = f[o++]!;
+    const seenAt = f[o++]!;
+    const len = f[o++]!;
+    if (t + len > aligned.byteLength) bad(`id ${k} runs past the end`);
+    seen.set(fromUtf8.decode(aligned.subarray(t, t + len)), [ts, seenAt]);
+    t += len;
   }
-  if (o !== bytes.byteLength) bad(`${bytes.byteLength - o} bytes left over`);
+  if (t !== aligned.byteLength) bad(`${aligned.byteLength - t} bytes left over`);
   return { lastEventTs, tiles, seen };
 }

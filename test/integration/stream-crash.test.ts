@@ -84,6 +84,7 @@ function ingestorOptions(
     flushEveryMessages: 1500,
     pullMax: 400,
     ackWaitMs: 1500,
+    checkpointIntervalMs: 300,
   };
 }
 
