@@ -341,7 +341,9 @@ async function benchAggregator(plan: AggregationPlan, envelopes: readonly Envelo
   });
   let sink = 0;
   const width = plan.features.length;
-  const variants: Array<readonly [string, (m: number) => void, number?]> = [
+  const view = plan.views[0]!;
+  const viewRef = { storageKey: view.storageKey, width, ttlMs: view.def.ttlSeconds * 1000 };
+  const variants: Array<readonly [string, (m: number) => void | Promise<void>, number?]> = [
     [
       'baseline: JSON.parse of the wire envelopes',
       (m) => {
@@ -380,6 +382,34 @@ async function benchAggregator(plan: AggregationPlan, envelopes: readonly Envelo
           sink += out[0] ?? 0;
         }
       },
+    ],
+    [
+      'processing into the in-memory store: + MemoryOnlineStore.write',
+      async (m) => {
+        const agg = new WindowAggregator(plan);
+        const store = new MemoryOnlineStore();
+        for (let start = 0; start < m; start += 5000) {
+          const end = Math.min(m, start + 5000);
+          for (let i = start; i < end; i++) agg.ingest(events[i] as StreamEvent);
+          const dirty = agg.takeDirty();
+          const out = new Float32Array(dirty.length * width);
+          const eventTs = new Float64Array(dirty.length);
+          for (let i = 0; i < dirty.length; i++) {
+            const id = dirty[i] as string;
+            eventTs[i] = agg.lastEventTs(id);
+            agg.evaluate(0, id, eventTs[i]! + 1, out, i * width);
+          }
+          await store.write(viewRef, {
+            entityIds: dirty,
+            eventTs,
+            createdTs: new Float64Array(dirty.length).fill(Date.now()),
+            values: out,
+          });
+          agg.evict();
+        }
+        sink += agg.userCount;
+        await store.close();
+      },
       100_000,
     ],
   ];
@@ -387,7 +417,7 @@ async function benchAggregator(plan: AggregationPlan, envelopes: readonly Envelo
     `\n1a. In-memory aggregation: ${n.toLocaleString('en-US')} events, ${width} features (${AGGREGATIONS.length} aggregations x ${WINDOWS.join('/')}), one thread, median of ${runs}`,
   );
   for (const [label, fn, target] of variants) {
-    fn(Math.min(n, 20_000)); // warm-up
+    await fn(Math.min(n, 20_000)); // warm-up
     const rs: Rate[] = [];
     for (let r = 0; r < runs; r++) rs.push(await timed(n, () => fn(n)));
     console.log(rateLine(label, medianRate(rs), target));

@@ -86,7 +86,8 @@ export interface StreamIngestorOptions {
   readonly flushIntervalMs?: number;
   /**
    * Save the aggregator state and acknowledge every this many ms (default 5,000) or flushed messages (default
-   * 50,000). Flushes make changes visible more often; a checkpoint makes them durable, once per user per interval.
+   * 10,000; keep it below the bus's limit of unacknowledged messages, 20,000 for the NATS bus). Flushes make
+   * changes visible more often; a checkpoint makes them durable, once per user per interval.
    */
   readonly checkpointIntervalMs?: number;
   readonly checkpointEveryMessages?: number;
@@ -223,7 +224,7 @@ export class StreamIngestor {
     if (this.#closed) return 0;
     const messages = await this.#consumer.pull({ maxMessages: this.#o.pullMax ?? 1000, waitMs });
     if (messages.length > 0) this.process(messages);
-    if (this.#flushDue()) await this.flush();
+    if (this.#flushDue() || this.#checkpointDue()) await this.flush();
     return messages.length;
   }
 
@@ -365,13 +366,17 @@ export class StreamIngestor {
       this.stats.flushes++;
       this.stats.usersWritten += dirty.length;
     }
+    if (this.#checkpointDue()) await this.checkpoint();
+  }
+
+  #checkpointDue(): boolean {
+    if (this.#unacked.length === 0 && this.#unsaved.size === 0) return false;
     const now = this.#clock.now();
-    if (
-      this.#unacked.length >= (o.checkpointEveryMessages ?? 50_000) ||
-      now - this.#lastCheckpointAt >= (o.checkpointIntervalMs ?? 5000) ||
+    return (
+      this.#unacked.length >= (this.#o.checkpointEveryMessages ?? 10_000) ||
+      now - this.#lastCheckpointAt >= (this.#o.checkpointIntervalMs ?? 5000) ||
       now < this.#lastCheckpointAt
-    )
-      await this.checkpoint();
+    );
   }
 
   /**

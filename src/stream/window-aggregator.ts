@@ -37,11 +37,11 @@ export interface WindowAggregatorOptions {
   readonly retainFromMs?: number;
 }
 
-/** One user's partial aggregates: per tile group, tile index -> slot words; plus recent event ids for dedup. */
+/** One user's partial aggregates: per tile group, tile index -> tile handle (see TilePool); recent event ids. */
 export interface UserAggregates {
   /** Newest accepted event time. */
   lastEventTs: number;
-  readonly tiles: Map<number, Float64Array>[];
+  readonly tiles: Map<number, number>[];
   /** Event id -> [event time, Clock time seen], for dedup. */
   readonly seen: Map<string, [number, number]>;
 }
@@ -143,12 +143,13 @@ export class WindowAggregator {
       const group = groups[g]!;
       const idx = Math.floor(ts / group.tileMs);
       const tiles = user.tiles[g]!;
-      let tile = tiles.get(idx);
-      if (tile === undefined) {
-        tile = this.#pools[g]!.take();
-        tiles.set(idx, tile);
+      const pool = this.#pools[g]!;
+      let handle = tiles.get(idx);
+      if (handle === undefined) {
+        handle = pool.take();
+        tiles.set(idx, handle);
       }
-      updateTile(group, tile, e, hit);
+      updateTile(group, pool.slabOf(handle), pool.baseOf(handle), e, hit);
       if (tiles.size > this.#maxTiles[g]!) this.#pruneTiles(g, tiles, this.#keepFrom());
     }
     this.counters.accepted++;
@@ -198,13 +199,16 @@ export class WindowAggregator {
           from[i] = f;
           if (f < minFrom) minFrom = f;
         }
-        for (const [idx, tile] of user.tiles[gp.group]!) {
+        const pool = this.#pools[gp.group]!;
+        for (const [idx, handle] of user.tiles[gp.group]!) {
           const start = idx * tileMs;
           if (start < minFrom || start >= atMs) continue;
+          const slab = pool.slabOf(handle);
+          const base = pool.baseOf(handle);
           for (let i = 0; i < gp.items.length; i++) {
             if (start < from[i]!) continue;
             const item = gp.items[i]!;
-            mergeSlot(item.kind, acc, item.accOffset, tile, item.slotOffset);
+            mergeSlot(item.kind, acc, item.accOffset, slab, base + item.slotOffset);
           }
         }
       }
@@ -228,14 +232,14 @@ export class WindowAggregator {
     return Math.min(this.#retainFromMs, this.watermark - this.allowedLatenessMs);
   }
 
-  #pruneTiles(g: number, tiles: Map<number, Float64Array>, keepFromMs: number): number {
+  #pruneTiles(g: number, tiles: Map<number, number>, keepFromMs: number): number {
     if (!Number.isFinite(keepFromMs)) return 0;
     const group = this.plan.groups[g]!;
     const minIdx = Math.floor(keepFromMs / group.tileMs) - group.maxWindowMs / group.tileMs;
     let dropped = 0;
-    for (const [idx, tile] of tiles) {
+    for (const [idx, handle] of tiles) {
       if (idx < minIdx) {
-        this.#pools[g]!.give(tile);
+        this.#pools[g]!.give(handle);
         tiles.delete(idx);
         dropped++;
       }
@@ -264,7 +268,7 @@ export class WindowAggregator {
       const user = this.#users.get(id);
       if (user !== undefined) {
         user.tiles.forEach((tiles, g) => {
-          for (const tile of tiles.values()) this.#pools[g]!.give(tile);
+          for (const handle of tiles.values()) this.#pools[g]!.give(handle);
         });
         this.#users.delete(id);
         n++;
@@ -281,7 +285,7 @@ export class WindowAggregator {
   /** One user's state as bytes (encodeUserState), for a state store; undefined when the user has none. */
   exportUser(userId: string): Uint8Array | undefined {
     const user = this.#users.get(userId);
-    return user === undefined ? undefined : encodeUserState(this.plan, user);
+    return user === undefined ? undefined : encodeUserState(this.plan, user, this.#pools);
   }
 
   /** Restores a checkpoint: meta and every user's bytes as exportUser produced them. */
@@ -294,56 +298,62 @@ export class WindowAggregator {
   }
 }
 
+const TILES_PER_SLAB = 4096;
+
 /**
- * Tiles of one group come from shared slabs, so a new tile is a view and a copy of the initial words rather than
- * a fresh ArrayBuffer (which costs a microsecond and garbage); evicted tiles are reused.
+ * Tile storage of one group: slabs of Float64 words, a tile being `width` words at a handle. No object per tile:
+ * a new tile costs a free-list pop and a copy of the initial words; dropped tiles are reused.
  */
-class TilePool {
-  readonly #width: number;
+export class TilePool {
+  readonly width: number;
   readonly #init: Float64Array;
-  readonly #free: Float64Array[] = [];
-  #slab: Float64Array;
-  #used = 0;
+  readonly #slabs: Float64Array[] = [];
+  #free: number[] = [];
+  #next = 0;
 
   constructor(group: TileGroup) {
-    this.#width = Math.max(1, group.width);
-    this.#init = new Float64Array(group.width);
+    this.width = Math.max(1, group.width);
+    this.#init = new Float64Array(this.width);
     for (const slot of group.slots) this.#init.set(SLOT_INIT[slot.kind], slot.offset);
-    this.#slab = new Float64Array(0);
   }
 
-  take(): Float64Array {
-    let tile = this.#free.pop();
-    if (tile === undefined) {
-      if (this.#used + this.#width > this.#slab.length) {
-        this.#slab = new Float64Array(this.#width * 4096);
-        this.#used = 0;
-      }
-      tile = this.#slab.subarray(this.#used, this.#used + this.#width);
-      this.#used += this.#width;
+  take(): number {
+    let handle = this.#free.pop();
+    if (handle === undefined) {
+      handle = this.#next++;
+      if (handle / TILES_PER_SLAB >= this.#slabs.length)
+        this.#slabs.push(new Float64Array(this.width * TILES_PER_SLAB));
     }
-    tile.set(this.#init);
-    return tile;
+    this.slabOf(handle).set(this.#init, this.baseOf(handle));
+    return handle;
   }
 
-  /** A tile with these exact words (restoring a checkpoint). */
-  takeCopy(words: Float64Array): Float64Array {
-    const tile = this.take();
-    tile.set(words);
-    return tile;
+  /** A tile holding these words (restoring a checkpoint). */
+  takeCopy(words: Float64Array): number {
+    const handle = this.take();
+    this.slabOf(handle).set(words, this.baseOf(handle));
+    return handle;
   }
 
-  give(tile: Float64Array): void {
-    this.#free.push(tile);
+  give(handle: number): void {
+    this.#free.push(handle);
+  }
+
+  slabOf(handle: number): Float64Array {
+    return this.#slabs[(handle / TILES_PER_SLAB) | 0]!;
+  }
+
+  baseOf(handle: number): number {
+    return (handle % TILES_PER_SLAB) * this.width;
   }
 }
 
-function updateTile(group: TileGroup, tile: Float64Array, e: AggregatableEvent, hit: Uint8Array): void {
+function updateTile(group: TileGroup, tile: Float64Array, b: number, e: AggregatableEvent, hit: Uint8Array): void {
   const slots = group.slots;
   for (let s = 0; s < slots.length; s++) {
     const slot = slots[s]!;
     if (slot.filter >= 0 && hit[slot.filter] === 0) continue;
-    const o = slot.offset;
+    const o = b + slot.offset;
     switch (slot.kind) {
       case 'count':
         tile[o]! += 1;
@@ -493,7 +503,7 @@ function idBytes(id: string): Uint8Array | undefined {
  * bytes. Tiles are copied word for word into an aligned buffer: every flush saves every changed user, so this is
  * on the hot path.
  */
-export function encodeUserState(plan: AggregationPlan, user: UserAggregates): Uint8Array {
+export function encodeUserState(plan: AggregationPlan, user: UserAggregates, pools: readonly TilePool[]): Uint8Array {
   let words = 2;
   for (let g = 0; g < plan.groups.length; g++) words += 1 + user.tiles[g]!.size * (1 + plan.groups[g]!.width);
   words += 1 + 3 * user.seen.size;
@@ -513,10 +523,14 @@ export function encodeUserState(plan: AggregationPlan, user: UserAggregates): Ui
   for (let g = 0; g < plan.groups.length; g++) {
     const tiles = user.tiles[g]!;
     f[o++] = tiles.size;
-    for (const [idx, tile] of tiles) {
+    const pool = pools[g]!;
+    const width = plan.groups[g]!.width;
+    for (const [idx, handle] of tiles) {
       f[o++] = idx;
-      f.set(tile, o);
-      o += tile.length;
+      const slab = pool.slabOf(handle);
+      const base = pool.baseOf(handle);
+      for (let w = 0; w < width; w++) f[o + w] = slab[base + w]!;
+      o += width;
     }
   }
   f[o++] = user.seen.size;
@@ -543,7 +557,7 @@ export function decodeUserState(
   plan: AggregationPlan,
   bytes: Uint8Array,
   userId: string,
-  pools?: readonly { takeCopy(words: Float64Array): Float64Array }[],
+  pools: readonly TilePool[],
 ): UserAggregates {
   const bad = (why: string): never => {
     throw new InvalidInputError(
@@ -561,17 +575,17 @@ export function decodeUserState(
   };
   if (f[o++] !== STATE_FORMAT) bad(`format ${f[0]}, expected ${STATE_FORMAT}`);
   const lastEventTs = f[o++]!;
-  const tiles: Map<number, Float64Array>[] = [];
+  const tiles: Map<number, number>[] = [];
   for (let g = 0; g < plan.groups.length; g++) {
     const width = plan.groups[g]!.width;
     need(1);
     const n = f[o++]!;
-    const map = new Map<number, Float64Array>();
+    const map = new Map<number, number>();
     for (let k = 0; k < n; k++) {
       need(1 + width);
       const idx = f[o++]!;
       const words = f.subarray(o, o + width);
-      map.set(idx, pools?.[g] ? pools[g]!.takeCopy(words) : words.slice());
+      map.set(idx, pools[g]!.takeCopy(words));
       o += width;
     }
     tiles.push(map);
