@@ -160,6 +160,8 @@ export class StreamIngestor {
   #lastCheckpointAt = 0;
   #lastEvictAt = Number.NEGATIVE_INFINITY;
   #closed = false;
+  /** The pull issued while the previous batch was processed. */
+  #nextPull: Promise<BusMessage[]> | undefined;
 
   private constructor(options: StreamIngestorOptions, consumer: BusConsumer, aggregator: WindowAggregator) {
     this.#o = options;
@@ -222,8 +224,16 @@ export class StreamIngestor {
   /** Pulls once, processes what came and flushes when due; returns the number of messages pulled. */
   async pollOnce(waitMs = 200): Promise<number> {
     if (this.#closed) return 0;
-    const messages = await this.#consumer.pull({ maxMessages: this.#o.pullMax ?? 1000, waitMs });
-    if (messages.length > 0) this.process(messages);
+    const next = this.#nextPull;
+    this.#nextPull = undefined;
+    const messages = await (next ?? this.#consumer.pull({ maxMessages: this.#o.pullMax ?? 1000, waitMs }));
+    if (messages.length > 0) {
+      // a busy stream: ask for the next batch now, so the broker sends it while this one is processed
+      const prefetch = this.#consumer.pull({ maxMessages: this.#o.pullMax ?? 1000, waitMs });
+      prefetch.catch(() => {}); // rethrown where it is awaited
+      this.#nextPull = prefetch;
+      this.process(messages);
+    }
     if (this.#flushDue() || this.#checkpointDue()) await this.flush();
     return messages.length;
   }
@@ -443,6 +453,10 @@ export class StreamIngestor {
   /** Flushes and leaves the group. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    const next = this.#nextPull;
+    this.#nextPull = undefined;
+    const last = next === undefined ? [] : await next.catch(() => [] as BusMessage[]);
+    if (last.length > 0) this.process(last);
     await this.flush();
     await this.checkpoint();
     this.#closed = true;
