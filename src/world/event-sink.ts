@@ -1,7 +1,7 @@
 import type { Rng } from '../core/index.js';
 import { OUTAGE_BURST_MS, sampleLateness } from './behaviour.js';
 import type { StagingColumn, StagingWriter } from './duckdb-world-db.js';
-import { EVENT_DEFECTS, EVENT_TYPES, PLATFORMS, TOPICS } from './schema.js';
+import { CHANNELS, EVENT_DEFECTS, EVENT_TYPES, PLATFORMS, TOPICS } from './schema.js';
 
 /** Event type codes: EVENT_TYPES, then the unknown names a defective producer sends. */
 export const UNKNOWN_EVENT_TYPES = ['PageView', 'purchase_completed', 'screen_view'] as const;
@@ -164,6 +164,9 @@ export class EventSink {
       if (item >= 0) msg['item_id'] = `${TOPICS[Math.floor(item / 1000)]}-${String(item % 1000).padStart(4, '0')}`;
       if (!Number.isNaN(amount)) msg['amount'] = amountAsString ? amount.toFixed(2) : amount;
       if (quantity > 0) msg['quantity'] = quantity;
+      if (channel !== NONE) msg['channel'] = CHANNELS[channel];
+      if (campaign >= 0) msg['campaign_id'] = `c${String(campaign).padStart(7, '0')}`;
+      if (!Number.isNaN(send)) msg['send_id'] = `s${String(send).padStart(10, '0')}`;
       msg['schema_version'] = v2 ? 2 : 1;
       rawText = JSON.stringify(msg);
       if (amountAsString) amt = Number.NaN;

@@ -269,9 +269,15 @@ describe('drift scenarios (combined in one world)', () => {
         count(*) FILTER (WHERE event_ts >= ${at} AND event_type = 'page_view' AND category IS NULL AND raw LIKE '%"product_category":%' AND schema_version = 2)::DOUBLE after_ok,
         count(*) FILTER (WHERE event_ts >= ${at} AND event_type = 'page_view' AND defect IS NULL)::DOUBLE after_n,
         count(*) FILTER (WHERE event_ts >= ${at} AND event_type = 'purchase' AND defect IS NULL AND amount IS NULL AND raw LIKE '%"amount":"%')::DOUBLE after_amount,
-        count(*) FILTER (WHERE event_ts >= ${at} AND event_type = 'purchase' AND defect IS NULL)::DOUBLE after_purchases
+        count(*) FILTER (WHERE event_ts >= ${at} AND event_type = 'purchase' AND defect IS NULL)::DOUBLE after_purchases,
+        count(*) FILTER (WHERE raw IS NOT NULL AND campaign_id IS NOT NULL)::DOUBLE raw_attributed,
+        count(*) FILTER (WHERE raw IS NOT NULL AND campaign_id IS NOT NULL
+          AND raw LIKE '%"campaign_id":"' || campaign_id || '"%' AND raw LIKE '%"send_id":"' || send_id || '"%')::DOUBLE raw_keeps_ids
        FROM '${dir}/events.parquet'`,
     );
+    // a verbatim message keeps its attribution (campaign, send) like the typed columns do
+    expect(num(v?.['raw_attributed'])).toBeGreaterThan(0);
+    expect(num(v?.['raw_keeps_ids'])).toBe(num(v?.['raw_attributed']));
     expect(num(v?.['before_null'])).toBe(0);
     expect(num(v?.['before_n'])).toBeGreaterThan(1000);
     expect(num(v?.['after_ok'])).toBeGreaterThanOrEqual(num(v?.['after_n']));
