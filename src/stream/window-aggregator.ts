@@ -324,7 +324,11 @@ export class TilePool {
       if (handle / TILES_PER_SLAB >= this.#slabs.length)
         this.#slabs.push(new Float64Array(this.width * TILES_PER_SLAB));
     }
-    this.slabOf(handle).set(this.#init, this.baseOf(handle));
+    // a plain loop: TypedArray#set costs a runtime call, more than copying a few dozen words
+    const slab = this.slabOf(handle);
+    const base = this.baseOf(handle);
+    const init = this.#init;
+    for (let w = 0; w < init.length; w++) slab[base + w] = init[w]!;
     return handle;
   }
 
