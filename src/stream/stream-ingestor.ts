@@ -95,6 +95,11 @@ export interface StreamIngestorOptions {
   readonly ackWaitMs?: number;
   /** How often (Clock ms) to evict tiles and dedup ids no window needs. Default 10 s. */
   readonly evictIntervalMs?: number;
+  /**
+   * Rewrite an idle user's vector when a tile leaves one of its windows (as of the stream's newest event time), so
+   * short windows decay without new events. Default true.
+   */
+  readonly expireIdleVectors?: boolean;
   /** Tile retention floor for the parity check: keep every tile a window at or after this time reads. */
   readonly retainFromMs?: number;
 }
@@ -109,6 +114,8 @@ export interface IngestStats {
   flushes: number;
   checkpoints: number;
   usersWritten: number;
+  /** Vectors rewritten because a window moved on without new events (see expireIdleVectors). */
+  usersAged: number;
   /** Bus or store calls that failed and were retried. */
   backendErrors: number;
 }
@@ -135,6 +142,7 @@ export class StreamIngestor {
     flushes: 0,
     checkpoints: 0,
     usersWritten: 0,
+    usersAged: 0,
     backendErrors: 0,
   };
   /** Ids of events the stream did not aggregate (invalid, late, from the future): what a parity check leaves out. */
@@ -356,7 +364,8 @@ export class StreamIngestor {
       const agg = this.aggregator;
       const dirty = agg.takeDirty();
       try {
-        await this.#writeVectors(dirty);
+        await this.#writeChanged(dirty);
+        await this.#writeAged();
       } catch (err) {
         // nothing of this batch is acknowledged; its users are written again by the next flush
         agg.markDirty(dirty);
@@ -408,37 +417,69 @@ export class StreamIngestor {
     await this.#consumer.ack(unacked);
   }
 
-  async #writeVectors(dirty: readonly string[]): Promise<void> {
+  /**
+   * Writes the vectors of `users` as of `eventTs[i]` (evaluated just after it: exact, since no tile holds a later
+   * event), to the feature sink and the dirty-user feed.
+   */
+  async #writeVectors(users: readonly string[], eventTs: Float64Array): Promise<number> {
     const o = this.#o;
     const agg = this.aggregator;
-    const createdTs = this.#clock.now();
-    if (dirty.length > 0) {
-      const eventTs = new Float64Array(dirty.length);
-      for (let i = 0; i < dirty.length; i++) eventTs[i] = agg.lastEventTs(dirty[i]!);
-      const created = new Float64Array(dirty.length).fill(createdTs);
-      for (let v = 0; v < o.plan.views.length; v++) {
-        const view = o.plan.views[v]!;
-        const width = view.features.length;
-        const values = new Float32Array(dirty.length * width);
-        // the vector as of just after the user's newest event: exact whatever order events arrived in
-        for (let i = 0; i < dirty.length; i++) agg.evaluate(v, dirty[i]!, eventTs[i]! + 1, values, i * width);
-        await o.features.ingest(view.def.name, { entityIds: dirty, eventTs, createdTs: created, values });
-      }
-      const visible = this.#clock.now();
-      if (this.#lag !== undefined) {
-        for (const view of o.plan.views) {
-          const labels = { view: view.def.name };
-          for (let i = 0; i < this.#lagBase.length; i++)
-            this.#lag.observe(labels, Math.max(0, (this.#lagBase[i]! + visible - this.#lagReceived[i]!) / 1000));
-        }
-      }
-      if (o.dirtyFeed !== undefined) {
-        const views = o.plan.views.map((v) => v.def.name);
-        await o.dirtyFeed.publish(
-          dirty.map((userId, i) => ({ userId, eventTs: eventTs[i]!, changedTs: visible, views })),
-        );
+    if (users.length === 0) return this.#clock.now();
+    const created = new Float64Array(users.length).fill(this.#clock.now());
+    for (let v = 0; v < o.plan.views.length; v++) {
+      const view = o.plan.views[v]!;
+      const width = view.features.length;
+      const values = new Float32Array(users.length * width);
+      for (let i = 0; i < users.length; i++) agg.evaluate(v, users[i]!, eventTs[i]! + 1, values, i * width);
+      await o.features.ingest(view.def.name, { entityIds: users, eventTs, createdTs: created, values });
+    }
+    const visible = this.#clock.now();
+    if (o.dirtyFeed !== undefined) {
+      const views = o.plan.views.map((v) => v.def.name);
+      await o.dirtyFeed.publish(
+        users.map((userId, i) => ({ userId, eventTs: eventTs[i]!, changedTs: visible, views })),
+      );
+    }
+    return visible;
+  }
+
+  /** Users with new events: their vector as of their newest event; then when it will next change by itself. */
+  async #writeChanged(dirty: readonly string[]): Promise<void> {
+    const agg = this.aggregator;
+    const eventTs = new Float64Array(dirty.length);
+    for (let i = 0; i < dirty.length; i++) eventTs[i] = agg.lastEventTs(dirty[i]!);
+    const visible = await this.#writeVectors(dirty, eventTs);
+    if (this.#lag !== undefined && dirty.length > 0) {
+      for (const view of this.#o.plan.views) {
+        const labels = { view: view.def.name };
+        for (let i = 0; i < this.#lagBase.length; i++)
+          this.#lag.observe(labels, Math.max(0, (this.#lagBase[i]! + visible - this.#lagReceived[i]!) / 1000));
       }
     }
+    if (this.#o.expireIdleVectors !== false)
+      for (let i = 0; i < dirty.length; i++)
+        agg.scheduleChange(dirty[i]!, agg.nextChangeAfter(dirty[i]!, eventTs[i]! + 1));
+  }
+
+  /**
+   * Users without new events whose windows moved past a tile since their vector was written (stream time is the
+   * newest event time): their vector as of now, so short windows decay for idle users too.
+   */
+  async #writeAged(): Promise<number> {
+    const agg = this.aggregator;
+    if (this.#o.expireIdleVectors === false || !Number.isFinite(agg.maxEventTs)) return 0;
+    const now = agg.maxEventTs;
+    const due = agg.takeDue(now);
+    if (due.length === 0) return 0;
+    try {
+      await this.#writeVectors(due, new Float64Array(due.length).fill(now));
+    } catch (err) {
+      for (const id of due) agg.scheduleChange(id, now);
+      throw err;
+    }
+    for (const id of due) agg.scheduleChange(id, agg.nextChangeAfter(id, now + 1));
+    this.stats.usersAged += due.length;
+    return due.length;
   }
 
   /** Messages processed but not yet acknowledged (unflushed, or flushed and waiting for a checkpoint). */

@@ -44,6 +44,8 @@ export interface UserAggregates {
   readonly tiles: Map<number, number>[];
   /** Event id -> [event time, Clock time seen], for dedup. */
   readonly seen: Map<string, [number, number]>;
+  /** When the user's vector next changes with no new event (a tile leaving a window); not persisted. */
+  nextChangeTs: number;
 }
 
 export interface AggregatorCounters {
@@ -74,6 +76,8 @@ export class WindowAggregator {
   readonly #viewPlans: ViewEvalPlan[];
   readonly #pools: TilePool[];
   readonly #retainFromMs: number;
+  /** Per tile group: the distinct window lengths reading it. */
+  readonly #groupWindows: number[][];
   /** Per group: more tiles than this on a user means some are past every window: prune them on the spot. */
   readonly #maxTiles: number[];
   #maxEventTs = Number.NEGATIVE_INFINITY;
@@ -97,6 +101,9 @@ export class WindowAggregator {
     this.#filterHit = new Uint8Array(plan.filters.length);
     this.#viewPlans = viewEvalPlans(plan);
     this.#pools = plan.groups.map((g) => new TilePool(g));
+    this.#groupWindows = plan.groups.map((_, g) => [
+      ...new Set(plan.features.filter((f) => f.group === g).map((f) => f.windowMs)),
+    ]);
   }
 
   /** Events before this time are late. */
@@ -125,7 +132,12 @@ export class WindowAggregator {
     }
     let user = this.#users.get(e.userId);
     if (user === undefined) {
-      user = { lastEventTs: Number.NEGATIVE_INFINITY, tiles: this.plan.groups.map(() => new Map()), seen: new Map() };
+      user = {
+        lastEventTs: Number.NEGATIVE_INFINITY,
+        tiles: this.plan.groups.map(() => new Map()),
+        seen: new Map(),
+        nextChangeTs: Number.POSITIVE_INFINITY,
+      };
       this.#users.set(e.userId, user);
     } else if (user.seen.has(e.eventId)) {
       this.counters.duplicates++;
@@ -278,6 +290,96 @@ export class WindowAggregator {
     return n;
   }
 
+  /**
+   * The first time after `afterMs` at which the user's vector changes without a new event: a tile leaving one of
+   * the windows reading it (at `tileStart + tileSize + window`). Infinity when nothing is left to expire.
+   */
+  nextChangeAfter(userId: string, afterMs: number): number {
+    const user = this.#users.get(userId);
+    if (user === undefined) return Number.POSITIVE_INFINITY;
+    let next = Number.POSITIVE_INFINITY;
+    for (let g = 0; g < this.plan.groups.length; g++) {
+      const tiles = user.tiles[g]!;
+      if (tiles.size === 0) continue;
+      const s = this.plan.groups[g]!.tileMs;
+      const windows = this.#groupWindows[g]!;
+      for (const idx of tiles.keys()) {
+        for (let w = 0; w < windows.length; w++) {
+          const at = idx * s + s + windows[w]!;
+          if (at > afterMs && at < next) next = at;
+        }
+      }
+    }
+    return next;
+  }
+
+  /** Schedules the user's next time-driven change (see nextChangeAfter); a later call replaces an earlier one. */
+  scheduleChange(userId: string, atMs: number): void {
+    const user = this.#users.get(userId);
+    if (user === undefined || !Number.isFinite(atMs)) return;
+    user.nextChangeTs = atMs;
+    this.#heapPush(atMs, userId);
+  }
+
+  /** Users whose scheduled change time is at or before `upToMs`, each once; their schedule is cleared. */
+  takeDue(upToMs: number): string[] {
+    const out: string[] = [];
+    while (this.#heapAt.length > 0 && this.#heapAt[0]! <= upToMs) {
+      const [at, id] = this.#heapPop();
+      const user = this.#users.get(id);
+      if (user !== undefined && user.nextChangeTs === at) {
+        user.nextChangeTs = Number.POSITIVE_INFINITY;
+        out.push(id);
+      }
+    }
+    return out;
+  }
+
+  readonly #heapAt: number[] = [];
+  readonly #heapId: string[] = [];
+
+  #heapPush(at: number, id: string): void {
+    const a = this.#heapAt;
+    const b = this.#heapId;
+    let i = a.length;
+    a.push(at);
+    b.push(id);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= at) break;
+      a[i] = a[p]!;
+      b[i] = b[p]!;
+      i = p;
+    }
+    a[i] = at;
+    b[i] = id;
+  }
+
+  #heapPop(): [number, string] {
+    const a = this.#heapAt;
+    const b = this.#heapId;
+    const top: [number, string] = [a[0]!, b[0]!];
+    const lastAt = a.pop()!;
+    const lastId = b.pop()!;
+    const n = a.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && a[r]! < a[l]! ? r : l;
+        if (a[c]! >= lastAt) break;
+        a[i] = a[c]!;
+        b[i] = b[c]!;
+        i = c;
+      }
+      a[i] = lastAt;
+      b[i] = lastId;
+    }
+    return top;
+  }
+
   meta(): AggregatorMeta {
     return { maxEventTs: this.#maxEventTs, counters: { ...this.counters } };
   }
@@ -295,6 +397,8 @@ export class WindowAggregator {
     this.#maxEventTs = meta.maxEventTs;
     Object.assign(this.counters, meta.counters);
     for (const [id, bytes] of users) this.#users.set(id, decodeUserState(this.plan, bytes, id, this.#pools));
+    // schedules are not saved: recompute them (what is already due is rewritten at the next flush)
+    for (const [id, user] of this.#users) this.scheduleChange(id, this.nextChangeAfter(id, user.lastEventTs + 1));
   }
 }
 
@@ -608,5 +712,5 @@ export function decodeUserState(
     t += len;
   }
   if (t !== aligned.byteLength) bad(`${aligned.byteLength - t} bytes left over`);
-  return { lastEventTs, tiles, seen };
+  return { lastEventTs, tiles, seen, nextChangeTs: Number.POSITIVE_INFINITY };
 }

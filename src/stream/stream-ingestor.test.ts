@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../core/index.js';
+import { defineEntity, defineFeatures, defineFeatureView, type OfflineRowBatch } from '../features/index.js';
+import { compileAggregationPlan } from './aggregation-plan.js';
+import { MemoryAggregatorStateStore } from './aggregator-state-store.js';
+import { MemoryDeadLetterSink } from './dead-letter.js';
+import { MemoryEventBus } from './memory-event-bus.js';
+import { MemoryDirtyUserFeed, StreamIngestor, type StreamIngestorOptions } from './stream-ingestor.js';
+
+const H = 3_600_000;
+const T0 = Date.UTC(2026, 2, 2, 8);
+
+const plan = compileAggregationPlan(
+  defineFeatures({
+    entities: [defineEntity({ name: 'user' })],
+    views: [
+      defineFeatureView({
+        name: 'activity',
+        entity: 'user',
+        ttlSeconds: 7 * 86_400,
+        source: { kind: 'stream' },
+        features: [
+          { name: 'events_1h', aggregation: { op: 'count', window: '1h' } },
+          { name: 'spend_24h', aggregation: { op: 'sum', column: 'amount', window: '24h' } },
+        ],
+      }),
+    ],
+  }),
+);
+
+/** Keeps the newest row per user, as the online store would. */
+class LastRowSink {
+  readonly rows = new Map<string, { eventTs: number; values: number[] }>();
+  async ingest(_view: string, batch: OfflineRowBatch): Promise<void> {
+    const width = batch.values.length / batch.entityIds.length;
+    batch.entityIds.forEach((id, i) => {
+      this.rows.set(id, {
+        eventTs: batch.eventTs[i]!,
+        values: [...batch.values.subarray(i * width, (i + 1) * width)],
+      });
+    });
+  }
+}
+
+let seq = 0;
+const envelope = (user: string, eventTs: number, type = 'app_open', extra: Record<string, unknown> = {}) => ({
+  key: user,
+  payload: {
+    arrival_ts: eventTs + 1000,
+    message: { event_id: ++seq, user_id: user, event_type: type, event_ts: eventTs, platform: 'ios', ...extra },
+  },
+});
+
+async function start(bus: MemoryEventBus, sink: LastRowSink, extra: Partial<StreamIngestorOptions> = {}) {
+  return StreamIngestor.start({
+    bus,
+    topic: 'events',
+    plan,
+    features: sink,
+    state: new MemoryAggregatorStateStore(),
+    deadLetters: new MemoryDeadLetterSink(),
+    lateEvents: new MemoryDeadLetterSink(),
+    ...extra,
+  });
+}
+
+describe('StreamIngestor', () => {
+  it('rewrites an idle user once a window moves past their events, so short windows decay', async () => {
+    const bus = new MemoryEventBus();
+    const sink = new LastRowSink();
+    const dirty = new MemoryDirtyUserFeed();
+    const ingestor = await start(bus, sink, { dirtyFeed: dirty });
+    await bus.publish('events', [
+      envelope('u-idle', T0, 'purchase', { amount: 12.5 }),
+      envelope('u-idle', T0 + 60_000),
+    ]);
+    await ingestor.runUntilIdle(200);
+    expect(sink.rows.get('u-idle')).toEqual({ eventTs: T0 + 60_000, values: [2, 12.5] });
+    // two hours later in event time, other users keep the stream moving; u-idle sends nothing
+    await bus.publish('events', [envelope('u-busy', T0 + 2 * H)]);
+    await ingestor.runUntilIdle(200);
+    expect(sink.rows.get('u-idle')).toEqual({ eventTs: T0 + 2 * H, values: [0, 12.5] });
+    expect(ingestor.stats.usersAged).toBe(1);
+    expect(dirty.users.filter((u) => u.userId === 'u-idle').map((u) => u.eventTs)).toEqual([T0 + 60_000, T0 + 2 * H]);
+    // a day later the 24h window is empty too
+    await bus.publish('events', [envelope('u-busy', T0 + 27 * H)]);
+    await ingestor.runUntilIdle(200);
+    expect(sink.rows.get('u-idle')).toEqual({ eventTs: T0 + 27 * H, values: [0, 0] });
+    await ingestor.close();
+    await bus.close();
+  });
+
+  it('does not rewrite idle users when expireIdleVectors is false', async () => {
+    const bus = new MemoryEventBus();
+    const sink = new LastRowSink();
+    const ingestor = await start(bus, sink, { expireIdleVectors: false });
+    await bus.publish('events', [envelope('u-idle', T0), envelope('u-busy', T0 + 3 * H)]);
+    await ingestor.runUntilIdle(200);
+    expect(sink.rows.get('u-idle')).toEqual({ eventTs: T0, values: [1, 0] });
+    expect(ingestor.stats.usersAged).toBe(0);
+    await ingestor.close();
+    await bus.close();
+  });
+
+  it('dead-letters contract violations and future event times, and sends late events to the correction path', async () => {
+    const bus = new MemoryEventBus();
+    const sink = new LastRowSink();
+    const deadLetters = new MemoryDeadLetterSink();
+    const lateEvents = new MemoryDeadLetterSink();
+    const ingestor = await start(bus, sink, { deadLetters, lateEvents });
+    const late = envelope('u1', T0);
+    (late.payload as { arrival_ts: number }).arrival_ts = T0 + 2 * H;
+    const future = envelope('u1', T0 + H);
+    (future.payload as { arrival_ts: number }).arrival_ts = T0;
+    await bus.publish('events', [
+      envelope('u1', T0, 'purchase', { amount: '12.34' }),
+      late,
+      future,
+      envelope('u1', T0 + 5000),
+    ]);
+    await ingestor.runUntilIdle(200);
+    expect(ingestor.stats).toMatchObject({ received: 4, invalid: 2, late: 1, accepted: 1 });
+    expect(deadLetters.letters().map((l) => l.reason)).toEqual([
+      'purchase.amount: expected a number, got string "12.34"',
+      expect.stringMatching(/event_ts: expected at most 300000 ms after arrival_ts/),
+    ]);
+    expect(lateEvents.letters()[0]!.reason).toMatch(/arrived 7200000 ms after event_ts/);
+    expect(sink.rows.get('u1')?.values).toEqual([1, 0]);
+    await ingestor.close();
+    await bus.close();
+  });
+
+  it('refuses an ack deadline shorter than the checkpoint interval', async () => {
+    const bus = new MemoryEventBus();
+    await expect(start(bus, new LastRowSink(), { ackWaitMs: 1000, checkpointIntervalMs: 5000 })).rejects.toThrow(
+      InvalidInputError,
+    );
+    await bus.close();
+  });
+});
