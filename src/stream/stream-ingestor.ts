@@ -162,6 +162,7 @@ export class StreamIngestor {
   #lagBase: number[] = [];
   #lagReceived: number[] = [];
   #firstPendingAt = 0;
+  #lastCreatedTs = Number.NEGATIVE_INFINITY;
   /** Flushed (visible) but not yet checkpointed: their users' state is unsaved, the messages unacknowledged. */
   #unacked: BusMessage[] = [];
   readonly #unsaved = new Set<string>();
@@ -425,7 +426,10 @@ export class StreamIngestor {
     const o = this.#o;
     const agg = this.aggregator;
     if (users.length === 0) return this.#clock.now();
-    const created = new Float64Array(users.length).fill(this.#clock.now());
+    // strictly increasing, so a rewrite of the same event time always wins, online and offline alike
+    const createdTs = Math.max(this.#clock.now(), this.#lastCreatedTs + 1);
+    this.#lastCreatedTs = createdTs;
+    const created = new Float64Array(users.length).fill(createdTs);
     for (let v = 0; v < o.plan.views.length; v++) {
       const view = o.plan.views[v]!;
       const width = view.features.length;
@@ -433,6 +437,7 @@ export class StreamIngestor {
       for (let i = 0; i < users.length; i++) agg.evaluate(v, users[i]!, eventTs[i]! + 1, values, i * width);
       await o.features.ingest(view.def.name, { entityIds: users, eventTs, createdTs: created, values });
     }
+    for (let i = 0; i < users.length; i++) agg.markWritten(users[i]!, eventTs[i]!);
     const visible = this.#clock.now();
     if (o.dirtyFeed !== undefined) {
       const views = o.plan.views.map((v) => v.def.name);
@@ -443,11 +448,14 @@ export class StreamIngestor {
     return visible;
   }
 
-  /** Users with new events: their vector as of their newest event; then when it will next change by itself. */
+  /**
+   * Users with new events: their vector as of their newest event (or of their last written vector, if later);
+   * then when it will next change by itself.
+   */
   async #writeChanged(dirty: readonly string[]): Promise<void> {
     const agg = this.aggregator;
     const eventTs = new Float64Array(dirty.length);
-    for (let i = 0; i < dirty.length; i++) eventTs[i] = agg.lastEventTs(dirty[i]!);
+    for (let i = 0; i < dirty.length; i++) eventTs[i] = agg.writeTs(dirty[i]!);
     const visible = await this.#writeVectors(dirty, eventTs);
     if (this.#lag !== undefined && dirty.length > 0) {
       for (const view of this.#o.plan.views) {

@@ -185,6 +185,8 @@ export interface ReplayParityResult {
   readonly schemaChanges: readonly SchemaChangeSignal[];
   readonly deadLetters: number;
   readonly lateEvents: number;
+  /** The newest event time the stream saw: online vectors are as of up to this time. */
+  readonly streamTimeMs: number;
 }
 
 /**
@@ -233,5 +235,6 @@ export async function replayAndCompare(options: ReplayParityOptions): Promise<Re
     schemaChanges: ingestor.schemaChanges(),
     deadLetters: deadLetters.written,
     lateEvents: lateEvents.written,
+    streamTimeMs: ingestor.aggregator.maxEventTs,
   };
 }

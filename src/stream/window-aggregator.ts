@@ -46,6 +46,8 @@ export interface UserAggregates {
   readonly seen: Map<string, [number, number]>;
   /** When the user's vector next changes with no new event (a tile leaving a window); not persisted. */
   nextChangeTs: number;
+  /** The `event_ts` of the last vector written for the user: later writes must not go back in time. */
+  writtenTs: number;
 }
 
 export interface AggregatorCounters {
@@ -137,6 +139,7 @@ export class WindowAggregator {
         tiles: this.plan.groups.map(() => new Map()),
         seen: new Map(),
         nextChangeTs: Number.POSITIVE_INFINITY,
+        writtenTs: Number.NEGATIVE_INFINITY,
       };
       this.#users.set(e.userId, user);
     } else if (user.seen.has(e.eventId)) {
@@ -179,6 +182,21 @@ export class WindowAggregator {
   /** Marks users changed again (a flush that failed hands its users back). */
   markDirty(userIds: readonly string[]): void {
     for (const id of userIds) if (this.#users.has(id)) this.#dirty.add(id);
+  }
+
+  /**
+   * The time a new vector of the user should be written as of: their newest event, or the time of the vector
+   * last written for them if that is later (an idle-user rewrite), so a late event never writes an older vector
+   * than one already served. Exact: no tile holds an event after it.
+   */
+  writeTs(userId: string): number {
+    const user = this.#users.get(userId);
+    return user === undefined ? Number.NaN : Math.max(user.lastEventTs, user.writtenTs);
+  }
+
+  markWritten(userId: string, eventTs: number): void {
+    const user = this.#users.get(userId);
+    if (user !== undefined && eventTs > user.writtenTs) user.writtenTs = eventTs;
   }
 
   lastEventTs(userId: string): number {
@@ -595,7 +613,7 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
   });
 }
 
-const STATE_FORMAT = 2;
+const STATE_FORMAT = 3;
 const fromUtf8 = new TextDecoder();
 const toUtf8 = new TextEncoder();
 
@@ -606,13 +624,13 @@ function idBytes(id: string): Uint8Array | undefined {
 }
 
 /**
- * One user's aggregates as bytes: Float64 words [format, newest event time, per tile group: tile count, then per
+ * One user's aggregates as bytes: Float64 words [format, newest event time, time of the last written vector, per tile group: tile count, then per
  * tile its index and slot words; id count, then per dedup id: event time, time seen, byte length], then the ids'
  * bytes. Tiles are copied word for word into an aligned buffer: every flush saves every changed user, so this is
  * on the hot path.
  */
 export function encodeUserState(plan: AggregationPlan, user: UserAggregates, pools: readonly TilePool[]): Uint8Array {
-  let words = 2;
+  let words = 3;
   for (let g = 0; g < plan.groups.length; g++) words += 1 + user.tiles[g]!.size * (1 + plan.groups[g]!.width);
   words += 1 + 3 * user.seen.size;
   let textBytes = 0;
@@ -628,6 +646,7 @@ export function encodeUserState(plan: AggregationPlan, user: UserAggregates, poo
   let o = 0;
   f[o++] = STATE_FORMAT;
   f[o++] = user.lastEventTs;
+  f[o++] = user.writtenTs;
   for (let g = 0; g < plan.groups.length; g++) {
     const tiles = user.tiles[g]!;
     f[o++] = tiles.size;
@@ -672,7 +691,7 @@ export function decodeUserState(
       `saved state of user ${userId} is unreadable (${why}); if the definitions changed, rebuild the state with a replay`,
     );
   };
-  if (bytes.byteLength < 16) bad(`${bytes.byteLength} bytes`);
+  if (bytes.byteLength < 24) bad(`${bytes.byteLength} bytes`);
   // an aligned copy when the bytes came at an odd offset (e.g. inside a larger Redis reply buffer)
   const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
   const maxWords = Math.floor(aligned.byteLength / 8);
@@ -683,6 +702,7 @@ export function decodeUserState(
   };
   if (f[o++] !== STATE_FORMAT) bad(`format ${f[0]}, expected ${STATE_FORMAT}`);
   const lastEventTs = f[o++]!;
+  const writtenTs = f[o++]!;
   const tiles: Map<number, number>[] = [];
   for (let g = 0; g < plan.groups.length; g++) {
     const width = plan.groups[g]!.width;
@@ -712,5 +732,5 @@ export function decodeUserState(
     t += len;
   }
   if (t !== aligned.byteLength) bad(`${aligned.byteLength - t} bytes left over`);
-  return { lastEventTs, tiles, seen, nextChangeTs: Number.POSITIVE_INFINITY };
+  return { lastEventTs, tiles, seen, nextChangeTs: Number.POSITIVE_INFINITY, writtenTs };
 }

@@ -285,8 +285,9 @@ export const streamDemoStage: DemoStage | undefined = {
         metrics,
       });
       // training sees what serving saw: the offline point-in-time answer equals the online one, stream views included
-      // (an hour after the World's end: the last events arrive after it, and the online store holds newest records)
-      const served = await store.parity({ service: 'activity_scoring', atMs: manifest.endTs + 3_600_000, sample: 300 });
+      // read once the stream is done (some events, like late opens of the last sends, lie after the World's end):
+      // the online store holds each user's newest vector, which a read before it does not see
+      const served = await store.parity({ service: 'activity_scoring', atMs: result.streamTimeMs + 1, sample: 300 });
       return {
         events: result.ingest.received,
         accepted: result.ingest.accepted,
