@@ -82,6 +82,13 @@ describe('StreamIngestor', () => {
     expect(sink.rows.get('u-idle')).toEqual({ eventTs: T0 + 2 * H, values: [0, 12.5] });
     expect(ingestor.stats.usersAged).toBe(1);
     expect(dirty.users.filter((u) => u.userId === 'u-idle').map((u) => u.eventTs)).toEqual([T0 + 60_000, T0 + 2 * H]);
+    // a late event of u-idle (within the allowed lateness) after that rewrite: the new vector is as of the rewrite's
+    // time, never older, and includes the late event
+    const late = envelope('u-idle', T0 + 2 * H - 30 * 60_000);
+    (late.payload as { arrival_ts: number }).arrival_ts = T0 + 2 * H;
+    await bus.publish('events', [late]);
+    await ingestor.runUntilIdle(200);
+    expect(sink.rows.get('u-idle')).toEqual({ eventTs: T0 + 2 * H, values: [1, 12.5] });
     // a day later the 24h window is empty too
     await bus.publish('events', [envelope('u-busy', T0 + 27 * H)]);
     await ingestor.runUntilIdle(200);
