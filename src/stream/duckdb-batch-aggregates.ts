@@ -6,6 +6,7 @@
  */
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
+import type { OfflineRowBatch } from '../features/index.js';
 import {
   type AggregationPlan,
   DISTINCT_SKETCH_BITS,
@@ -23,6 +24,13 @@ export interface BatchAggregateRequest {
   readonly excludeEventIds?: Iterable<string>;
   /** Only these users (default: all). */
   readonly userIds?: readonly string[];
+  /**
+   * Keep only events of these types (the contract's types), leaving out what the stream would dead-letter as an
+   * unknown type.
+   */
+  readonly eventTypes?: readonly string[];
+  /** Leave out rows whose `raw` column is set (a World log keeps messages that broke the typed columns there). */
+  readonly skipRawRows?: boolean;
 }
 
 /** Row-major results: row r is (userIds[r], atMs[r]) and its values are values[r * width ...], width = plan features. */
@@ -120,12 +128,15 @@ export async function batchAggregates(
       );
     const userFilter =
       request.userIds === undefined ? '' : `AND user_id IN (${request.userIds.map(q).join(', ') || 'NULL'})`;
+    const typeFilter =
+      request.eventTypes === undefined ? '' : `AND event_type IN (${request.eventTypes.map(q).join(', ') || 'NULL'})`;
+    const rawFilter = request.skipRawRows === true ? 'AND raw IS NULL' : '';
     const sql = `
       WITH ev AS (
         SELECT CAST(event_id AS VARCHAR) AS event_id, CAST(user_id AS VARCHAR) AS user_id,
                CAST(event_type AS VARCHAR) AS event_type, CAST(event_ts AS BIGINT) AS event_ts${fieldCols.map((c) => `, ${c}`).join('')}
         FROM ${source}
-        WHERE user_id IS NOT NULL AND event_ts IS NOT NULL AND event_id IS NOT NULL ${userFilter}
+        WHERE user_id IS NOT NULL AND event_ts IS NOT NULL AND event_id IS NOT NULL ${userFilter} ${typeFilter} ${rawFilter}
           AND CAST(event_id AS VARCHAR) NOT IN (SELECT event_id FROM excluded)
         QUALIFY row_number() OVER (PARTITION BY CAST(event_id AS VARCHAR) ORDER BY event_ts) = 1
       )
@@ -161,4 +172,50 @@ export async function batchAggregates(
   } finally {
     instance?.closeSync();
   }
+}
+
+/** Appends rows of a view to the offline store (the Feature store's `writeOffline`). */
+export interface OfflineSink {
+  writeOffline(viewName: string, batch: OfflineRowBatch): Promise<number>;
+}
+
+export interface BackfillResult {
+  readonly atMs: readonly number[];
+  /** Rows appended per view. */
+  readonly rows: Readonly<Record<string, number>>;
+}
+
+/**
+ * The batch path of stream views for training sets and corrections: evaluates the plan over an event log at each
+ * of `atMs` and appends one row per (user with events in a window, time) to the offline store, `event_ts` = the
+ * time (the vector covers events before it). Late events the stream set aside are in the log, so these rows are
+ * the corrected values; point-in-time joins prefer them over a stream row of the same `event_ts` by `created_ts`.
+ */
+export async function backfillStreamViews(
+  plan: AggregationPlan,
+  request: BatchAggregateRequest,
+  sink: OfflineSink,
+  createdTs: number,
+): Promise<BackfillResult> {
+  const result = await batchAggregates(plan, request);
+  const n = result.userIds.length;
+  const rows: Record<string, number> = {};
+  let first = 0;
+  for (const view of plan.views) {
+    const width = view.features.length;
+    const values = new Float32Array(n * width);
+    for (let r = 0; r < n; r++)
+      for (let k = 0; k < width; k++) values[r * width + k] = result.values[r * result.width + first + k]!;
+    first += width;
+    rows[view.def.name] =
+      n === 0
+        ? 0
+        : await sink.writeOffline(view.def.name, {
+            entityIds: result.userIds,
+            eventTs: result.atMs,
+            createdTs: new Float64Array(n).fill(createdTs),
+            values,
+          });
+  }
+  return { atMs: request.atMs, rows };
 }

@@ -64,9 +64,12 @@ export {
   readDeadLetterFile,
 } from './dead-letter-file.js';
 export {
+  type BackfillResult,
   type BatchAggregateRequest,
   type BatchAggregateResult,
+  backfillStreamViews,
   batchAggregates,
+  type OfflineSink,
 } from './duckdb-batch-aggregates.js';
 export {
   type BusConsumer,

@@ -8,6 +8,7 @@ import {
   loadConfig,
   ManualClock,
   MetricsRegistry,
+  parseTimestampMs,
 } from '../../core/index.js';
 import {
   FeatureStore,
@@ -19,6 +20,7 @@ import {
 } from '../../features/index.js';
 import {
   BusDirtyUserFeed,
+  backfillStreamViews,
   compileAggregationPlan,
   createEventBus,
   dailyCheckpoints,
@@ -29,6 +31,7 @@ import {
   RedisAggregatorStateStore,
   type ReplayParityResult,
   replayAndCompare,
+  STREAM_EVENT_TYPES,
   StreamIngestor,
 } from '../../stream/index.js';
 import { readManifest, replayEvents, tableFiles } from '../../world/index.js';
@@ -167,6 +170,71 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
     });
 
   stream
+    .command('backfill')
+    .description(
+      'the batch path of stream views: evaluate them in DuckDB over an event log at given times and append the rows to the offline store (training sets, corrections with late events)',
+    )
+    .option('--world <dir>', "a World directory: its events table, leaving out rows the stream's contract rejects")
+    .option('--events <files>', 'comma-separated event log files (Parquet or CSV with the World event columns)')
+    .option('--at <times>', 'comma-separated ISO-8601 times or epoch ms (default with --world: each day boundary)')
+    .option('--store <dir>', 'feature store directory (default <storeDir>/features)')
+    .option('--definitions <file>', 'apply these definitions first (default: use the registry)')
+    .option('--views <names>', 'comma-separated stream views (default: all)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts, cmd: Command) => {
+      const config = configOf(cmd);
+      if ((opts.world === undefined) === (opts.events === undefined))
+        throw new InvalidInputError('backfill needs exactly one of --world DIR or --events FILES');
+      let files: string[];
+      let atMs: number[];
+      if (opts.world !== undefined) {
+        const manifest = readManifest(resolve(opts.world));
+        files = tableFiles(resolve(opts.world), manifest, 'events');
+        atMs =
+          opts.at === undefined ? dailyCheckpoints(manifest.startTs, manifest.endTs, 10_000) : timesOption(opts.at);
+      } else {
+        files = String(opts.events)
+          .split(',')
+          .map((f) => resolve(f.trim()));
+        if (opts.at === undefined) throw new InvalidInputError('--events needs --at with the times to evaluate');
+        atMs = timesOption(opts.at);
+      }
+      const dir = resolve(opts.store ?? join(config.storeDir, 'features'));
+      const store = await FeatureStore.open({
+        dir,
+        online: onlineStoreFor(config, dir),
+        metrics: new MetricsRegistry(),
+      });
+      try {
+        if (opts.definitions) store.apply(loadDefinitionsFile(opts.definitions));
+        const views = opts.views?.split(',').map((v: string) => v.trim());
+        const plan = compileAggregationPlan(store.definitions(), views);
+        const result = await backfillStreamViews(
+          plan,
+          {
+            files,
+            atMs,
+            eventTypes: STREAM_EVENT_TYPES,
+            ...(opts.world !== undefined ? { skipRawRows: true } : {}),
+          },
+          store,
+          store.clock.now(),
+        );
+        if (opts.json) printJson(io, result);
+        else
+          io.out(
+            `backfilled ${Object.entries(result.rows)
+              .map(([v, n]) => `${v}: ${n} rows`)
+              .join(
+                ', ',
+              )} at ${result.atMs.length} times (${isoUtc(Math.min(...atMs))} .. ${isoUtc(Math.max(...atMs))})`,
+          );
+      } finally {
+        await store.close();
+      }
+    });
+
+  stream
     .command('run')
     .description(
       'consume events from the configured bus into stream views: online + offline store, dirty-user feed, durable state',
@@ -249,6 +317,15 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
         await store.close();
       }
     });
+}
+
+function timesOption(text: string): number[] {
+  return text.split(',').map((part) => {
+    const ms = parseTimestampMs(part.trim());
+    if (Number.isNaN(ms))
+      throw new InvalidInputError(`--at expects ISO-8601 times or epoch milliseconds, comma-separated; got "${part}"`);
+    return ms;
+  });
 }
 
 /** The stream stage of `adnova demo`: the World's events through the memory bus into the feature store, then parity. */
