@@ -53,12 +53,45 @@ function compiledJs(expr: Parameters<typeof compileExpressionJs>[0]): (inputs: A
   return fn;
 }
 
-export function fillRequestAndTransforms(layout: ServiceLayout, m: FeatureMatrix, request: RequestData): void {
-  const rows = m.entityIds.length;
+interface TransformPlan {
+  readonly run: number;
+  /** Runs whose status decides this run's: every stored/request view an output reads. */
+  readonly inputRuns: readonly number[];
+  readonly outputs: ReadonlyArray<{ cols: Int32Array; fn: (inputs: ArrayLike<number>) => number; column: number }>;
+}
+
+// resolved once per layout: the input columns of every transform output (a lookup by name per read is O(columns))
+const transformPlans = new WeakMap<ServiceLayout, readonly TransformPlan[]>();
+function transformPlanOf(layout: ServiceLayout): readonly TransformPlan[] {
+  let plans = transformPlans.get(layout);
+  if (plans !== undefined) return plans;
   const runOfView = new Map<string, number>();
   layout.runs.forEach((run, r) => {
     if (run.kind !== 'transform' && !runOfView.has(run.name)) runOfView.set(run.name, r);
   });
+  const built: TransformPlan[] = [];
+  layout.runs.forEach((run, r) => {
+    if (run.kind !== 'transform') return;
+    const inputsOfRun = new Set<number>();
+    const outputs = run.expressions.map((expr, k) => {
+      const cols = expressionRefs(expr).map((ref) => {
+        const c = layout.columns.indexOf(ref);
+        if (c < 0) throw new RangeError(`transform input ${ref} is not in the read layout`);
+        const owner = runOfView.get(ref.slice(0, ref.indexOf('.')));
+        if (owner !== undefined) inputsOfRun.add(owner);
+        return c;
+      });
+      return { cols: Int32Array.from(cols), fn: compiledJs(expr), column: run.start + k };
+    });
+    built.push({ run: r, inputRuns: [...inputsOfRun], outputs });
+  });
+  plans = built;
+  transformPlans.set(layout, plans);
+  return plans;
+}
+
+export function fillRequestAndTransforms(layout: ServiceLayout, m: FeatureMatrix, request: RequestData): void {
+  const rows = m.entityIds.length;
   layout.runs.forEach((run, r) => {
     if (run.kind !== 'request') return;
     for (let k = 0; k < run.features.length; k++) {
@@ -74,30 +107,19 @@ export function fillRequestAndTransforms(layout: ServiceLayout, m: FeatureMatrix
       }
     }
   });
-  layout.runs.forEach((run, r) => {
-    if (run.kind !== 'transform') return;
-    const inputsOfRun = new Set<number>();
-    run.expressions.forEach((expr, k) => {
-      const refs = expressionRefs(expr);
-      const cols = refs.map((ref) => {
-        const c = layout.columns.indexOf(ref);
-        if (c < 0) throw new RangeError(`transform input ${ref} is not in the read layout`);
-        const owner = runOfView.get(ref.slice(0, ref.indexOf('.')));
-        if (owner !== undefined) inputsOfRun.add(owner);
-        return c;
-      });
-      const fn = compiledJs(expr);
+  for (const t of transformPlanOf(layout)) {
+    for (const { cols, fn, column } of t.outputs) {
       const x = new Float64Array(cols.length);
-      let dst = (run.start + k) * rows;
+      let dst = column * rows;
       for (let row = 0; row < rows; row++, dst++) {
         for (let i = 0; i < cols.length; i++) x[i] = m.values[(cols[i] as number) * rows + row] as number;
         m.values[dst] = fn(x);
       }
-    });
+    }
     for (let row = 0; row < rows; row++) {
       let all = true;
-      for (const owner of inputsOfRun) if (m.status[owner * rows + row] !== FeatureStatusCode.present) all = false;
-      m.status[r * rows + row] = all ? FeatureStatusCode.present : FeatureStatusCode.defaulted;
+      for (const owner of t.inputRuns) if (m.status[owner * rows + row] !== FeatureStatusCode.present) all = false;
+      m.status[t.run * rows + row] = all ? FeatureStatusCode.present : FeatureStatusCode.defaulted;
     }
-  });
+  }
 }

@@ -1,14 +1,15 @@
 import { Redis } from 'ioredis';
 import { BackendUnavailableError, describeError, type FeatureMatrix } from '../core/index.js';
-import type { ServiceLayout } from './definitions.js';
+import type { LayoutRun, ServiceLayout } from './definitions.js';
 import {
-  emptyMatrixFor,
-  fillRun,
+  fillStoredRun,
   type OnlineStore,
   type OnlineViewRef,
   type OnlineWriteBatch,
   type OnlineWriteResult,
   RECORD_HEADER_BYTES,
+  readPlanOf,
+  storeReadMatrixFor,
   validateWriteBatch,
 } from './online-store.js';
 
@@ -59,7 +60,7 @@ export class RedisOnlineStore implements OnlineStore {
   readonly #prefix: string;
   readonly #gcGraceSeconds: number;
   readonly #writeChunk: number;
-  #scratch = new Float32Array(256);
+  readonly #decoder = new RecordDecoder();
   #connecting: Promise<void> | undefined;
   #closed = false;
 
@@ -107,46 +108,32 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   async read(layout: ServiceLayout, entityIds: readonly string[], atMs: number): Promise<FeatureMatrix> {
-    const m = emptyMatrixFor(layout, entityIds);
-    const runs = layout.runs;
-    const storedRuns: number[] = [];
-    const fields: string[] = [];
-    for (let r = 0; r < runs.length; r++) {
-      const run = runs[r] as (typeof runs)[number];
-      if (run.kind !== 'stored') continue;
-      storedRuns.push(r);
-      if (!fields.includes(run.storageKey)) fields.push(run.storageKey);
-    }
-    if (fields.length === 0 || entityIds.length === 0) return m;
-    const fieldOfRun = storedRuns.map((r) => fields.indexOf((runs[r] as (typeof runs)[number]).storageKey));
+    const m = storeReadMatrixFor(layout, entityIds);
+    const plan = readPlanOf(layout);
+    const fields = plan.fields as string[];
+    const rows = entityIds.length;
+    if (fields.length === 0 || rows === 0) return m;
     let replies: Array<Array<Buffer | null>>;
-    if (entityIds.length === 1) {
+    if (rows === 1) {
       replies = [
         await this.#run('read', () => this.#client.hmgetBuffer(this.keyOf(entityIds[0] as string), ...fields)),
       ];
     } else {
+      // one pipeline of HMGETs. Measured at 100 entities x 10 fields x 1 KB: one Lua script returning a single
+      // concatenated blob had p50 15 ms vs 2-3 ms (table.concat plus ioredis buffering one 1 MB bulk reply);
+      // Promise.all of separate HMGETs was no faster
       const pipeline = this.#client.pipeline();
-      for (const id of entityIds) pipeline.hmgetBuffer(this.keyOf(id), ...fields);
+      for (let row = 0; row < rows; row++) pipeline.hmgetBuffer(this.keyOf(entityIds[row] as string), ...fields);
       const results = (await this.#run('read', () => pipeline.exec())) ?? [];
-      replies = results.map(([err, value]) => {
+      replies = new Array(rows);
+      for (let row = 0; row < rows; row++) {
+        const [err, value] = results[row] ?? [new Error('missing pipeline reply'), null];
         if (err) throw new BackendUnavailableError(`redis online read failed: ${describeError(err)}`, { cause: err });
-        return value as Array<Buffer | null>;
-      });
-    }
-    for (let row = 0; row < entityIds.length; row++) {
-      const reply = replies[row] as Array<Buffer | null>;
-      for (let s = 0; s < storedRuns.length; s++) {
-        const r = storedRuns[s] as number;
-        const run = runs[r] as (typeof runs)[number];
-        const buf = reply[fieldOfRun[s] as number] ?? null;
-        if (buf === null || buf.length < RECORD_HEADER_BYTES) {
-          fillRun(m, r, run, row, undefined, 0, 0, Number.NaN, atMs);
-          continue;
-        }
-        const width = (buf.length - RECORD_HEADER_BYTES) >>> 2;
-        fillRun(m, r, run, row, this.#floats(buf, width), 0, width, buf.readDoubleLE(0), atMs);
+        replies[row] = value as Array<Buffer | null>;
       }
     }
+    // synchronous from here on: the decoder's scratch buffers are not shared across awaits
+    this.#decoder.fill(m, layout, replies, atMs);
     return m;
   }
 
@@ -175,17 +162,6 @@ export class RedisOnlineStore implements OnlineStore {
     this.#client.disconnect();
   }
 
-  /** Float32 view of a record's values; copies into an aligned scratch buffer when the reply is unaligned. */
-  #floats(buf: Buffer, width: number): Float32Array {
-    const byteOffset = buf.byteOffset + RECORD_HEADER_BYTES;
-    if (byteOffset % 4 === 0) return new Float32Array(buf.buffer, byteOffset, width);
-    if (this.#scratch.length < width) this.#scratch = new Float32Array(width);
-    new Uint8Array(this.#scratch.buffer, 0, width * 4).set(
-      buf.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + width * 4),
-    );
-    return this.#scratch;
-  }
-
   async #run<T>(what: string, op: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new BackendUnavailableError(`redis online store is closed (${what})`);
     try {
@@ -211,4 +187,77 @@ function packRecord(batch: OnlineWriteBatch, i: number, width: number): Buffer {
   const v = new Uint8Array(src.buffer, src.byteOffset + i * width * 4, width * 4);
   buf.set(v, RECORD_HEADER_BYTES);
   return buf;
+}
+
+/**
+ * Turns HMGET replies (`replies[row][field]`, fields in `readPlanOf(layout).fields` order) into a store read's
+ * matrix. Internal to the Redis store (exported for its tests); keeps its scratch buffers between reads.
+ */
+export class RecordDecoder {
+  #rowWidth = new Int32Array(128);
+  #eventTs = new Float64Array(128);
+  #records = new Float32Array(128 * 256);
+
+  fill(
+    m: FeatureMatrix,
+    layout: ServiceLayout,
+    replies: ReadonlyArray<ReadonlyArray<Buffer | null>>,
+    atMs: number,
+  ): void {
+    const plan = readPlanOf(layout);
+    const rows = replies.length;
+    if (this.#rowWidth.length < rows) {
+      this.#rowWidth = new Int32Array(rows * 2);
+      this.#eventTs = new Float64Array(rows * 2);
+    }
+    const rowWidth = this.#rowWidth;
+    const eventTs = this.#eventTs;
+    for (let f = 0; f < plan.fields.length; f++) {
+      let maxBytes = RECORD_HEADER_BYTES;
+      for (let row = 0; row < rows; row++) {
+        const buf = (replies[row] as ReadonlyArray<Buffer | null>)[f] ?? null;
+        if (buf !== null && buf.length > maxBytes) maxBytes = buf.length;
+      }
+      // each record is copied (one memcpy) into an 8-byte aligned slot of `stride` floats: header, then values
+      const stride = ((maxBytes + 7) >>> 3) << 1;
+      if (this.#records.length < rows * stride) this.#records = new Float32Array(rows * stride * 2);
+      const floats = this.#records;
+      const bytes = new Uint8Array(floats.buffer, 0, rows * stride * 4);
+      const f64 = new Float64Array(floats.buffer, 0, (rows * stride) >>> 1);
+      for (let row = 0; row < rows; row++) {
+        const buf = (replies[row] as ReadonlyArray<Buffer | null>)[f] ?? null;
+        const base = row * stride;
+        if (buf === null || buf.length < RECORD_HEADER_BYTES) {
+          rowWidth[row] = 0;
+          eventTs[row] = Number.NaN;
+          continue;
+        }
+        bytes.set(buf, base * 4);
+        rowWidth[row] = (buf.length - RECORD_HEADER_BYTES) >>> 2;
+        eventTs[row] = f64[base >>> 1] as number;
+      }
+      const runsOfField = plan.runsOfField[f] as readonly number[];
+      for (let i = 0; i < runsOfField.length; i++) {
+        const r = runsOfField[i] as number;
+        // fillStoredRun zeroes rowWidth of rows that read defaults: restore it for the field's next run
+        if (i > 0)
+          for (let row = 0; row < rows; row++) {
+            const buf = (replies[row] as ReadonlyArray<Buffer | null>)[f] ?? null;
+            rowWidth[row] =
+              buf === null || buf.length < RECORD_HEADER_BYTES ? 0 : (buf.length - RECORD_HEADER_BYTES) >>> 2;
+          }
+        fillStoredRun(
+          m,
+          r,
+          layout.runs[r] as LayoutRun,
+          floats,
+          RECORD_HEADER_BYTES / 4,
+          stride,
+          rowWidth,
+          eventTs,
+          atMs,
+        );
+      }
+    }
+  }
 }
