@@ -15,7 +15,7 @@ import { type ContractResult, toDeadLetter, validateEnvelope } from './contracts
 import type { DeadLetterInput, DeadLetterSink } from './dead-letter.js';
 import type { BusConsumer, BusMessage, EventBus } from './event-bus.js';
 import { SchemaChangeDetector, type SchemaChangeSignal } from './schema-change.js';
-import { DEFAULT_ALLOWED_LATENESS_MS, WindowAggregator } from './window-aggregator.js';
+import { type AggregatorMeta, DEFAULT_ALLOWED_LATENESS_MS, WindowAggregator } from './window-aggregator.js';
 
 /** Where aggregated vectors go: the Feature store's `ingest` (offline append, then online write). */
 export interface FeatureSink {
@@ -169,6 +169,8 @@ export class StreamIngestor {
   #lastCheckpointAt = 0;
   #lastEvictAt = Number.NEGATIVE_INFINITY;
   #closed = false;
+  /** The flush whose writes are in flight. */
+  #commit: Promise<void> | undefined;
   /** The pull issued while the previous batch was processed. */
   #nextPull: Promise<BusMessage[]> | undefined;
 
@@ -243,7 +245,13 @@ export class StreamIngestor {
       this.#nextPull = prefetch;
       this.process(messages);
     }
-    if (this.#flushDue() || this.#checkpointDue()) await this.flush();
+    if (this.#flushDue() || this.#checkpointDue()) {
+      // one flush in flight at a time; the next batch is processed while this one writes
+      await this.#settle();
+      const commit = this.#startFlush();
+      commit.catch(() => {}); // rethrown where it is settled
+      this.#commit = commit;
+    }
     return messages.length;
   }
 
@@ -277,7 +285,6 @@ export class StreamIngestor {
       if (n > 0 || this.#outageSince !== undefined) idleSince = Date.now();
       else if (Date.now() - idleSince >= idleMs) break;
     }
-    await this.flush();
     await this.checkpoint();
     return this.stats;
   }
@@ -285,7 +292,6 @@ export class StreamIngestor {
   /** Runs until the signal aborts, then flushes. */
   async run(signal: AbortSignal, maxOutageMs = 300_000): Promise<IngestStats> {
     while (!this.#closed && !signal.aborted) await this.#resilientPoll(250, maxOutageMs);
-    await this.flush();
     await this.checkpoint();
     return this.stats;
   }
@@ -355,139 +361,180 @@ export class StreamIngestor {
    * online), dirty users. Then, when a checkpoint is due, saves the aggregator state and acknowledges.
    */
   async flush(): Promise<void> {
-    const o = this.#o;
-    if (this.#pending.length > 0) {
-      if (this.#deadLetters.length > 0) await o.deadLetters.write(this.#deadLetters);
-      this.#deadLetters = [];
-      if (this.#lateLetters.length > 0) await o.lateEvents.write(this.#lateLetters);
-      this.#lateLetters = [];
+    await this.#settle();
+    await this.#startFlush();
+  }
 
-      const agg = this.aggregator;
-      const dirty = agg.takeDirty();
-      try {
-        await this.#writeChanged(dirty);
-        await this.#writeAged();
-      } catch (err) {
-        // nothing of this batch is acknowledged; its users are written again by the next flush
-        agg.markDirty(dirty);
-        throw err;
-      }
-      for (const id of dirty) this.#unsaved.add(id);
-      // eviction walks every user: once per evictIntervalMs, not per flush
-      const now = this.#clock.now();
-      if (now - this.#lastEvictAt >= (o.evictIntervalMs ?? 10_000) || now < this.#lastEvictAt) {
-        this.#lastEvictAt = now;
-        agg.evict();
-      }
-      for (const m of this.#pending) this.#unacked.push(m);
-      this.#pending = [];
-      this.#lagBase = [];
-      this.#lagReceived = [];
-      this.stats.flushes++;
-      this.stats.usersWritten += dirty.length;
-    }
-    if (this.#checkpointDue()) await this.checkpoint();
+  /**
+   * Flushes, then saves the state of every user changed since the last checkpoint and acknowledges every flushed
+   * message. A crash before this redelivers them; reprocessing rewrites the same vectors, and dedup keeps the
+   * count exact.
+   */
+  async checkpoint(): Promise<void> {
+    await this.#settle();
+    await this.#startFlush(true);
   }
 
   #checkpointDue(): boolean {
-    if (this.#unacked.length === 0 && this.#unsaved.size === 0) return false;
+    if (this.#unacked.length === 0 && this.#unsaved.size === 0 && this.#pending.length === 0) return false;
     const now = this.#clock.now();
     return (
-      this.#unacked.length >= (this.#o.checkpointEveryMessages ?? 10_000) ||
+      this.#unacked.length + this.#pending.length >= (this.#o.checkpointEveryMessages ?? 10_000) ||
       now - this.#lastCheckpointAt >= (this.#o.checkpointIntervalMs ?? 5000) ||
       now < this.#lastCheckpointAt
     );
   }
 
-  /**
-   * Saves the state of every user changed since the last checkpoint, then acknowledges every flushed message. A
-   * crash before this redelivers them; reprocessing rewrites the same vectors, and dedup keeps the count exact.
-   */
-  async checkpoint(): Promise<void> {
-    this.#lastCheckpointAt = this.#clock.now();
-    if (this.#unacked.length === 0 && this.#unsaved.size === 0) return;
-    const agg = this.aggregator;
-    const changed = new Map<string, Uint8Array | null>();
-    for (const id of this.#unsaved) changed.set(id, agg.exportUser(id) ?? null);
-    await this.#o.state.save(this.#planKey, agg.meta(), changed);
-    this.#unsaved.clear();
-    const unacked = this.#unacked;
-    this.#unacked = [];
-    this.stats.checkpoints++;
-    // a failed ack leaves the messages pending at the broker: they come back and dedup absorbs them
-    await this.#consumer.ack(unacked);
+  /** Waits for the flush in flight (pollOnce lets the next batch be processed while a flush writes). */
+  async #settle(): Promise<void> {
+    const commit = this.#commit;
+    this.#commit = undefined;
+    if (commit !== undefined) await commit;
   }
 
   /**
-   * Writes the vectors of `users` as of `eventTs[i]` (evaluated just after it: exact, since no tile holds a later
-   * event), to the feature sink and the dirty-user feed.
+   * Captures a flush synchronously (letters, messages, the changed and aged users' vectors and, when a checkpoint is
+   * due, their state bytes), then returns the promise that writes it: processing may go on meanwhile, since nothing
+   * processed after the capture is in what is written, saved or acknowledged.
    */
-  async #writeVectors(users: readonly string[], eventTs: Float64Array): Promise<number> {
+  #startFlush(forceCheckpoint = false): Promise<void> {
     const o = this.#o;
     const agg = this.aggregator;
-    if (users.length === 0) return this.#clock.now();
-    // strictly increasing, so a rewrite of the same event time always wins, online and offline alike
-    const createdTs = Math.max(this.#clock.now(), this.#lastCreatedTs + 1);
-    this.#lastCreatedTs = createdTs;
-    const created = new Float64Array(users.length).fill(createdTs);
-    for (let v = 0; v < o.plan.views.length; v++) {
-      const view = o.plan.views[v]!;
-      const width = view.features.length;
-      const values = new Float32Array(users.length * width);
-      for (let i = 0; i < users.length; i++) agg.evaluate(v, users[i]!, eventTs[i]! + 1, values, i * width);
-      await o.features.ingest(view.def.name, { entityIds: users, eventTs, createdTs: created, values });
-    }
-    for (let i = 0; i < users.length; i++) agg.markWritten(users[i]!, eventTs[i]!);
-    const visible = this.#clock.now();
-    if (o.dirtyFeed !== undefined) {
-      const views = o.plan.views.map((v) => v.def.name);
-      await o.dirtyFeed.publish(
-        users.map((userId, i) => ({ userId, eventTs: eventTs[i]!, changedTs: visible, views })),
-      );
-    }
-    return visible;
-  }
+    const deadLetters = this.#deadLetters;
+    const lateLetters = this.#lateLetters;
+    const pending = this.#pending;
+    const lagBase = this.#lagBase;
+    const lagReceived = this.#lagReceived;
+    this.#deadLetters = [];
+    this.#lateLetters = [];
+    this.#pending = [];
+    this.#lagBase = [];
+    this.#lagReceived = [];
 
-  /**
-   * Users with new events: their vector as of their newest event (or of their last written vector, if later);
-   * then when it will next change by itself.
-   */
-  async #writeChanged(dirty: readonly string[]): Promise<void> {
-    const agg = this.aggregator;
-    const eventTs = new Float64Array(dirty.length);
+    const dirty = agg.takeDirty();
+    const streamTime = agg.maxEventTs;
+    const expire = o.expireIdleVectors !== false && Number.isFinite(streamTime);
+    const due = expire ? agg.takeDue(streamTime) : [];
+    const users = dirty.concat(due);
+    const eventTs = new Float64Array(users.length);
     for (let i = 0; i < dirty.length; i++) eventTs[i] = agg.writeTs(dirty[i]!);
-    const visible = await this.#writeVectors(dirty, eventTs);
-    if (this.#lag !== undefined && dirty.length > 0) {
-      for (const view of this.#o.plan.views) {
-        const labels = { view: view.def.name };
-        for (let i = 0; i < this.#lagBase.length; i++)
-          this.#lag.observe(labels, Math.max(0, (this.#lagBase[i]! + visible - this.#lagReceived[i]!) / 1000));
+    eventTs.fill(streamTime, dirty.length);
+    const values = o.plan.views.map((view, v) => {
+      const width = view.features.length;
+      const out = new Float32Array(users.length * width);
+      // the vector as of just after eventTs: exact, since no tile holds a later event
+      for (let i = 0; i < users.length; i++) agg.evaluate(v, users[i]!, eventTs[i]! + 1, out, i * width);
+      return out;
+    });
+    for (let i = 0; i < users.length; i++) {
+      const id = users[i]!;
+      agg.markWritten(id, eventTs[i]!);
+      if (expire) agg.scheduleChange(id, agg.nextChangeAfter(id, eventTs[i]! + 1));
+    }
+    for (const id of dirty) this.#unsaved.add(id);
+    const now = this.#clock.now();
+    // eviction walks every user: once per evictIntervalMs, not per flush
+    if (now - this.#lastEvictAt >= (o.evictIntervalMs ?? 10_000) || now < this.#lastEvictAt) {
+      this.#lastEvictAt = now;
+      agg.evict();
+    }
+    for (const m of pending) this.#unacked.push(m);
+
+    let checkpoint: { changed: Map<string, Uint8Array | null>; unacked: BusMessage[] } | undefined;
+    if (forceCheckpoint || this.#checkpointDue()) {
+      this.#lastCheckpointAt = now;
+      if (this.#unacked.length > 0 || this.#unsaved.size > 0) {
+        const changed = new Map<string, Uint8Array | null>();
+        for (const id of this.#unsaved) changed.set(id, agg.exportUser(id) ?? null);
+        checkpoint = { changed, unacked: this.#unacked };
+        this.#unsaved.clear();
+        this.#unacked = [];
       }
     }
-    if (this.#o.expireIdleVectors !== false)
-      for (let i = 0; i < dirty.length; i++)
-        agg.scheduleChange(dirty[i]!, agg.nextChangeAfter(dirty[i]!, eventTs[i]! + 1));
+    return this.#commitFlush({
+      deadLetters,
+      lateLetters,
+      pending,
+      users,
+      dirtyCount: dirty.length,
+      eventTs,
+      values,
+      lagBase,
+      lagReceived,
+      checkpoint,
+      meta: agg.meta(),
+    });
   }
 
-  /**
-   * Users without new events whose windows moved past a tile since their vector was written (stream time is the
-   * newest event time): their vector as of now, so short windows decay for idle users too.
-   */
-  async #writeAged(): Promise<number> {
-    const agg = this.aggregator;
-    if (this.#o.expireIdleVectors === false || !Number.isFinite(agg.maxEventTs)) return 0;
-    const now = agg.maxEventTs;
-    const due = agg.takeDue(now);
-    if (due.length === 0) return 0;
+  async #commitFlush(f: {
+    deadLetters: DeadLetterInput[];
+    lateLetters: DeadLetterInput[];
+    pending: BusMessage[];
+    users: string[];
+    dirtyCount: number;
+    eventTs: Float64Array;
+    values: Float32Array[];
+    lagBase: number[];
+    lagReceived: number[];
+    checkpoint: { changed: Map<string, Uint8Array | null>; unacked: BusMessage[] } | undefined;
+    meta: AggregatorMeta;
+  }): Promise<void> {
+    const o = this.#o;
+    const undoCheckpoint = () => {
+      if (f.checkpoint === undefined) return;
+      for (const id of f.checkpoint.changed.keys()) this.#unsaved.add(id);
+      this.#unacked = f.checkpoint.unacked.concat(this.#unacked);
+    };
     try {
-      await this.#writeVectors(due, new Float64Array(due.length).fill(now));
+      if (f.deadLetters.length > 0) await o.deadLetters.write(f.deadLetters);
+      if (f.lateLetters.length > 0) await o.lateEvents.write(f.lateLetters);
+      if (f.users.length > 0) {
+        // strictly increasing, so a rewrite of the same event time always wins, online and offline alike
+        const createdTs = Math.max(this.#clock.now(), this.#lastCreatedTs + 1);
+        this.#lastCreatedTs = createdTs;
+        const created = new Float64Array(f.users.length).fill(createdTs);
+        for (let v = 0; v < o.plan.views.length; v++) {
+          await o.features.ingest(o.plan.views[v]!.def.name, {
+            entityIds: f.users,
+            eventTs: f.eventTs,
+            createdTs: created,
+            values: f.values[v]!,
+          });
+        }
+        const visible = this.#clock.now();
+        if (o.dirtyFeed !== undefined) {
+          const views = o.plan.views.map((v) => v.def.name);
+          await o.dirtyFeed.publish(
+            f.users.map((userId, i) => ({ userId, eventTs: f.eventTs[i]!, changedTs: visible, views })),
+          );
+        }
+        if (this.#lag !== undefined && f.dirtyCount > 0) {
+          for (const view of o.plan.views) {
+            const labels = { view: view.def.name };
+            for (let i = 0; i < f.lagBase.length; i++)
+              this.#lag.observe(labels, Math.max(0, (f.lagBase[i]! + visible - f.lagReceived[i]!) / 1000));
+          }
+        }
+      }
     } catch (err) {
-      for (const id of due) agg.scheduleChange(id, now);
+      // nothing of this batch is acknowledged; its users are written again by the next flush
+      this.aggregator.markDirty(f.users);
+      undoCheckpoint();
       throw err;
     }
-    for (const id of due) agg.scheduleChange(id, agg.nextChangeAfter(id, now + 1));
-    this.stats.usersAged += due.length;
-    return due.length;
+    if (f.pending.length > 0) this.stats.flushes++;
+    this.stats.usersWritten += f.dirtyCount;
+    this.stats.usersAged += f.users.length - f.dirtyCount;
+    if (f.checkpoint === undefined) return;
+    try {
+      await o.state.save(this.#planKey, f.meta, f.checkpoint.changed);
+    } catch (err) {
+      undoCheckpoint();
+      throw err;
+    }
+    this.stats.checkpoints++;
+    // a failed ack leaves the messages pending at the broker: they come back and dedup absorbs them
+    await this.#consumer.ack(f.checkpoint.unacked);
   }
 
   /** Messages processed but not yet acknowledged (unflushed, or flushed and waiting for a checkpoint). */
@@ -506,7 +553,6 @@ export class StreamIngestor {
     this.#nextPull = undefined;
     const last = next === undefined ? [] : await next.catch(() => [] as BusMessage[]);
     if (last.length > 0) this.process(last);
-    await this.flush();
     await this.checkpoint();
     this.#closed = true;
     await this.#consumer.close();
