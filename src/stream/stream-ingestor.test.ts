@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../core/index.js';
+import { BackendUnavailableError, InvalidInputError } from '../core/index.js';
 import { defineEntity, defineFeatures, defineFeatureView, type OfflineRowBatch } from '../features/index.js';
 import { compileAggregationPlan } from './aggregation-plan.js';
 import { MemoryAggregatorStateStore } from './aggregator-state-store.js';
-import { MemoryDeadLetterSink } from './dead-letter.js';
+import { type DeadLetterInput, MemoryDeadLetterSink } from './dead-letter.js';
 import { MemoryEventBus } from './memory-event-bus.js';
 import { MemoryDirtyUserFeed, StreamIngestor, type StreamIngestorOptions } from './stream-ingestor.js';
 
@@ -134,6 +134,45 @@ describe('StreamIngestor', () => {
     expect(lateEvents.letters()[0]!.reason).toMatch(/arrived 7200000 ms after event_ts/);
     expect(sink.rows.get('u1')?.values).toEqual([1, 0]);
     await ingestor.close();
+    await bus.close();
+  });
+
+  it('survives failed writes: letters and vectors are written again, nothing is lost or acknowledged early', async () => {
+    const bus = new MemoryEventBus();
+    const sink = new LastRowSink();
+    let sinkFailures = 1;
+    const flaky = {
+      ingest: async (view: string, batch: OfflineRowBatch) => {
+        if (sinkFailures-- > 0) throw new BackendUnavailableError('online store unreachable (test)');
+        await sink.ingest(view, batch);
+      },
+    };
+    const deadLetters = new MemoryDeadLetterSink();
+    let letterFailures = 1;
+    const flakyLetters = {
+      kind: 'flaky',
+      get written() {
+        return deadLetters.written;
+      },
+      write: async (letters: readonly DeadLetterInput[]) => {
+        if (letterFailures-- > 0) throw new BackendUnavailableError('dead-letter store unreachable (test)');
+        await deadLetters.write(letters);
+      },
+      close: async () => {},
+    };
+    const ingestor = await start(bus, new LastRowSink(), { features: flaky, deadLetters: flakyLetters });
+    await bus.publish('events', [
+      envelope('u1', T0, 'purchase', { amount: 'ten' }),
+      envelope('u1', T0 + 1000, 'purchase', { amount: 10 }),
+      envelope('u2', T0 + 2000),
+    ]);
+    await ingestor.runUntilIdle(300);
+    await ingestor.close();
+    expect(ingestor.stats.backendErrors).toBe(2);
+    expect(deadLetters.letters()).toHaveLength(1);
+    expect(sink.rows.get('u1')).toEqual({ eventTs: T0 + 1000, values: [1, 10] });
+    expect(sink.rows.get('u2')?.values).toEqual([1, 0]);
+    expect(ingestor.pendingCount).toBe(0);
     await bus.close();
   });
 

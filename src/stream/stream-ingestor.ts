@@ -171,6 +171,9 @@ export class StreamIngestor {
   #closed = false;
   /** The flush whose writes are in flight. */
   #commit: Promise<void> | undefined;
+  #commitFailed = false;
+  /** A flush failed: flush (and checkpoint) again at the next poll. */
+  #retryFlush = false;
   /** The pull issued while the previous batch was processed. */
   #nextPull: Promise<BusMessage[]> | undefined;
 
@@ -235,6 +238,11 @@ export class StreamIngestor {
   /** Pulls once, processes what came and flushes when due; returns the number of messages pulled. */
   async pollOnce(waitMs = 200): Promise<number> {
     if (this.#closed) return 0;
+    // a flush that failed in the background: surface its error here (the retry logic sees it), then redo it
+    if (this.#commitFailed) {
+      this.#commitFailed = false;
+      await this.#settle();
+    }
     const next = this.#nextPull;
     this.#nextPull = undefined;
     const messages = await (next ?? this.#consumer.pull({ maxMessages: this.#o.pullMax ?? 1000, waitMs }));
@@ -249,7 +257,9 @@ export class StreamIngestor {
       // one flush in flight at a time; the next batch is processed while this one writes
       await this.#settle();
       const commit = this.#startFlush();
-      commit.catch(() => {}); // rethrown where it is settled
+      commit.catch(() => {
+        this.#commitFailed = true; // rethrown where it is settled
+      });
       this.#commit = commit;
     }
     return messages.length;
@@ -277,6 +287,21 @@ export class StreamIngestor {
 
   #outageSince: number | undefined;
 
+  /** The last flush and checkpoint of a run, retried through an outage like polls are. */
+  async #finalCheckpoint(maxOutageMs: number): Promise<void> {
+    const began = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.checkpoint();
+        return;
+      } catch (err) {
+        if (!(err instanceof BackendUnavailableError) || Date.now() - began > maxOutageMs) throw err;
+        this.stats.backendErrors++;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+  }
+
   /** Runs until `idleMs` pass without a message (a replay has drained), then flushes. */
   async runUntilIdle(idleMs = 1000, maxOutageMs = 60_000): Promise<IngestStats> {
     let idleSince = Date.now();
@@ -285,14 +310,14 @@ export class StreamIngestor {
       if (n > 0 || this.#outageSince !== undefined) idleSince = Date.now();
       else if (Date.now() - idleSince >= idleMs) break;
     }
-    await this.checkpoint();
+    await this.#finalCheckpoint(maxOutageMs);
     return this.stats;
   }
 
   /** Runs until the signal aborts, then flushes. */
   async run(signal: AbortSignal, maxOutageMs = 300_000): Promise<IngestStats> {
     while (!this.#closed && !signal.aborted) await this.#resilientPoll(250, maxOutageMs);
-    await this.checkpoint();
+    await this.#finalCheckpoint(maxOutageMs);
     return this.stats;
   }
 
@@ -351,6 +376,7 @@ export class StreamIngestor {
   }
 
   #flushDue(): boolean {
+    if (this.#retryFlush) return true;
     if (this.#pending.length === 0) return false;
     if (this.#pending.length >= (this.#o.flushEveryMessages ?? 5000)) return true;
     return this.#clock.now() - this.#firstPendingAt >= (this.#o.flushIntervalMs ?? 1000);
@@ -399,6 +425,8 @@ export class StreamIngestor {
    */
   #startFlush(forceCheckpoint = false): Promise<void> {
     const o = this.#o;
+    const retry = this.#retryFlush;
+    this.#retryFlush = false;
     const agg = this.aggregator;
     const deadLetters = this.#deadLetters;
     const lateLetters = this.#lateLetters;
@@ -441,7 +469,7 @@ export class StreamIngestor {
     for (const m of pending) this.#unacked.push(m);
 
     let checkpoint: { changed: Map<string, Uint8Array | null>; unacked: BusMessage[] } | undefined;
-    if (forceCheckpoint || this.#checkpointDue()) {
+    if (forceCheckpoint || retry || this.#checkpointDue()) {
       this.#lastCheckpointAt = now;
       if (this.#unacked.length > 0 || this.#unsaved.size > 0) {
         const changed = new Map<string, Uint8Array | null>();
@@ -481,13 +509,18 @@ export class StreamIngestor {
   }): Promise<void> {
     const o = this.#o;
     const undoCheckpoint = () => {
+      this.#retryFlush = true;
       if (f.checkpoint === undefined) return;
       for (const id of f.checkpoint.changed.keys()) this.#unsaved.add(id);
       this.#unacked = f.checkpoint.unacked.concat(this.#unacked);
     };
+    let deadWritten = false;
+    let lateWritten = false;
     try {
       if (f.deadLetters.length > 0) await o.deadLetters.write(f.deadLetters);
+      deadWritten = true;
       if (f.lateLetters.length > 0) await o.lateEvents.write(f.lateLetters);
+      lateWritten = true;
       if (f.users.length > 0) {
         // strictly increasing, so a rewrite of the same event time always wins, online and offline alike
         const createdTs = Math.max(this.#clock.now(), this.#lastCreatedTs + 1);
@@ -517,7 +550,9 @@ export class StreamIngestor {
         }
       }
     } catch (err) {
-      // nothing of this batch is acknowledged; its users are written again by the next flush
+      // nothing of this batch is acknowledged: its letters and users are written again by the next flush
+      if (!deadWritten) this.#deadLetters = f.deadLetters.concat(this.#deadLetters);
+      if (!lateWritten) this.#lateLetters = f.lateLetters.concat(this.#lateLetters);
       this.aggregator.markDirty(f.users);
       undoCheckpoint();
       throw err;
