@@ -7,13 +7,13 @@
  * reachable (REDIS_URL, NATS_URL). Everything is bounded by event count and a time cap per phase.
  */
 import { randomUUID } from 'node:crypto';
-import { Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { EventBus } from '../src/stream/event-bus.js';
 import { MemoryEventBus } from '../src/stream/memory-event-bus.js';
 import { NatsEventBus } from '../src/stream/nats-event-bus.js';
 import { RedisStreamsEventBus } from '../src/stream/redis-streams-event-bus.js';
+import { reachable } from './lib.js';
 
 const args = parseArgs(process.argv.slice(2));
 const EVENTS = Number(args['events'] ?? 50_000);
@@ -215,18 +215,4 @@ function parseArgs(argv: string[]): Record<string, string> {
     if (a.startsWith('--')) out[a.slice(2)] = argv[++i] ?? '';
   }
   return out;
-}
-
-function reachable(url: string, defaultPort: number): Promise<boolean> {
-  const parsed = new URL(url);
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(Number(parsed.port || defaultPort), parsed.hostname || '127.0.0.1', () => done(true));
-  });
 }

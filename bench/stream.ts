@@ -28,7 +28,6 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsRegistry, Rng } from '../src/core/index.js';
@@ -63,6 +62,7 @@ import {
   validateEnvelope,
   WindowAggregator,
 } from '../src/stream/index.js';
+import { reachable } from './lib.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -267,20 +267,6 @@ function medianRate(rs: readonly Rate[]): Rate {
 function rateLine(label: string, r: Rate, target?: number): string {
   const t = target === undefined ? '' : `  (${ratio(r.wall, target)})`;
   return `  ${label.padEnd(62)} ${fmtK(r.wall).padStart(8)} events/s  ${fmtK(r.cpu).padStart(8)} per CPU-s${t}`;
-}
-
-function reachable(url: string, defaultPort: number): Promise<boolean> {
-  const parsed = new URL(url);
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(Number(parsed.port || defaultPort), parsed.hostname || '127.0.0.1', () => done(true));
-  });
 }
 
 async function publishAll(bus: EventBus, topic: string, envelopes: readonly Envelope[]): Promise<void> {
