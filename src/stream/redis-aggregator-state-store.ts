@@ -18,6 +18,8 @@ export class RedisAggregatorStateStore implements AggregatorStateStore {
   readonly #redis: Redis;
   readonly #meta: string;
   readonly #users: string;
+  /** The plan this store has already verified the stored state against. */
+  #checkedPlan: string | undefined;
 
   private constructor(redis: Redis, prefix: string) {
     this.#redis = redis;
@@ -60,18 +62,22 @@ export class RedisAggregatorStateStore implements AggregatorStateStore {
   }
 
   async save(planKey: string, meta: AggregatorMeta, changed: ReadonlyMap<string, Uint8Array | null>): Promise<void> {
-    let stored: string | null;
-    try {
-      stored = await this.#redis.get(this.#meta);
-    } catch (err) {
-      throw new BackendUnavailableError(`redis aggregator state: save failed: ${describeError(err)}`, { cause: err });
-    }
-    if (stored !== null) {
-      const prev = (JSON.parse(stored) as { planKey: string }).planKey;
-      if (prev !== planKey)
-        throw new InvalidInputError(
-          `redis aggregator state ${this.#meta} holds aggregates of other definitions (plan ${prev}, now ${planKey})`,
-        );
+    // the stored plan is read once per plan, not on every checkpoint
+    if (this.#checkedPlan !== planKey) {
+      let stored: string | null;
+      try {
+        stored = await this.#redis.get(this.#meta);
+      } catch (err) {
+        throw new BackendUnavailableError(`redis aggregator state: save failed: ${describeError(err)}`, { cause: err });
+      }
+      if (stored !== null) {
+        const prev = (JSON.parse(stored) as { planKey: string }).planKey;
+        if (prev !== planKey)
+          throw new InvalidInputError(
+            `redis aggregator state ${this.#meta} holds aggregates of other definitions (plan ${prev}, now ${planKey})`,
+          );
+      }
+      this.#checkedPlan = planKey;
     }
     const tx = this.#redis.multi();
     const removed: string[] = [];
@@ -94,6 +100,7 @@ export class RedisAggregatorStateStore implements AggregatorStateStore {
 
   /** Removes this store's keys (tests, and a full rebuild). */
   async clear(): Promise<void> {
+    this.#checkedPlan = undefined;
     await this.#redis.del(this.#meta, this.#users);
   }
 

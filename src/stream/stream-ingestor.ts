@@ -11,9 +11,9 @@ import type { OfflineRowBatch } from '../features/index.js';
 import { type AggregationPlan, planKeyOf } from './aggregation-plan.js';
 import type { AggregatorStateStore } from './aggregator-state-store.js';
 import { ContractMetrics } from './contract-metrics.js';
-import { type ContractResult, toDeadLetter, validateEnvelope } from './contracts.js';
+import { type ContractResult, EVENT_CONTRACT_VERSION, toDeadLetter, validateEnvelope } from './contracts.js';
 import type { DeadLetterInput, DeadLetterSink } from './dead-letter.js';
-import type { BusConsumer, BusMessage, EventBus } from './event-bus.js';
+import { type BusConsumer, type BusMessage, backoffMs, type EventBus, sleep } from './event-bus.js';
 import { SchemaChangeDetector, type SchemaChangeSignal } from './schema-change.js';
 import { type AggregatorMeta, DEFAULT_ALLOWED_LATENESS_MS, WindowAggregator } from './window-aggregator.js';
 
@@ -266,38 +266,19 @@ export class StreamIngestor {
   }
 
   /**
-   * One poll that survives a bus or store outage: a BackendUnavailableError is counted and retried with backoff
-   * (what was processed but not acknowledged is redelivered, and dedup absorbs it) until `maxOutageMs` passes.
+   * Runs `fn` through a bus or store outage: a BackendUnavailableError is counted and retried with backoff (what
+   * was processed but not acknowledged is redelivered, and dedup absorbs it) until the outage outlasts
+   * `maxOutageMs`.
    */
-  async #resilientPoll(waitMs: number, maxOutageMs: number): Promise<number> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const n = await this.pollOnce(waitMs);
-        this.#outageSince = undefined;
-        return n;
-      } catch (err) {
-        if (!(err instanceof BackendUnavailableError)) throw err;
-        this.stats.backendErrors++;
-        this.#outageSince ??= Date.now();
-        if (Date.now() - this.#outageSince > maxOutageMs) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(attempt, 6))));
-      }
-    }
-  }
-
-  #outageSince: number | undefined;
-
-  /** The last flush and checkpoint of a run, retried through an outage like polls are. */
-  async #finalCheckpoint(maxOutageMs: number): Promise<void> {
+  async #retrying<T>(fn: () => Promise<T>, maxOutageMs: number): Promise<T> {
     const began = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.checkpoint();
-        return;
+        return await fn();
       } catch (err) {
         if (!(err instanceof BackendUnavailableError) || Date.now() - began > maxOutageMs) throw err;
         this.stats.backendErrors++;
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(attempt, 6))));
+        await sleep(backoffMs(attempt));
       }
     }
   }
@@ -306,18 +287,20 @@ export class StreamIngestor {
   async runUntilIdle(idleMs = 1000, maxOutageMs = 60_000): Promise<IngestStats> {
     let idleSince = Date.now();
     while (!this.#closed) {
-      const n = await this.#resilientPoll(Math.min(idleMs, 250), maxOutageMs);
-      if (n > 0 || this.#outageSince !== undefined) idleSince = Date.now();
+      const errors = this.stats.backendErrors;
+      const n = await this.#retrying(() => this.pollOnce(Math.min(idleMs, 250)), maxOutageMs);
+      // an outage is not idleness: redeliveries may still be on their way
+      if (n > 0 || this.stats.backendErrors > errors) idleSince = Date.now();
       else if (Date.now() - idleSince >= idleMs) break;
     }
-    await this.#finalCheckpoint(maxOutageMs);
+    await this.#retrying(() => this.checkpoint(), maxOutageMs);
     return this.stats;
   }
 
   /** Runs until the signal aborts, then flushes. */
   async run(signal: AbortSignal, maxOutageMs = 300_000): Promise<IngestStats> {
-    while (!this.#closed && !signal.aborted) await this.#resilientPoll(250, maxOutageMs);
-    await this.#finalCheckpoint(maxOutageMs);
+    while (!this.#closed && !signal.aborted) await this.#retrying(() => this.pollOnce(250), maxOutageMs);
+    await this.#retrying(() => this.checkpoint(), maxOutageMs);
     return this.stats;
   }
 
@@ -347,7 +330,7 @@ export class StreamIngestor {
         this.#deadLetters.push({
           event: m.payload,
           reason: `${e.eventType}.event_ts: expected at most ${skew} ms after arrival_ts ${e.arrivalTs}, got ${e.eventTs}`,
-          schemaVersion: `${e.eventType}@1`,
+          schemaVersion: `${e.eventType}@${EVENT_CONTRACT_VERSION}`,
           source: this.topic,
         });
         this.stats.invalid++;
@@ -368,7 +351,7 @@ export class StreamIngestor {
         this.#lateLetters.push({
           event: m.payload,
           reason: `late: arrived ${e.arrivalTs - e.eventTs} ms after event_ts ${e.eventTs}, more than the allowed lateness of ${this.aggregator.allowedLatenessMs} ms; left to the offline correction path`,
-          schemaVersion: `${e.eventType}@1`,
+          schemaVersion: `${e.eventType}@${EVENT_CONTRACT_VERSION}`,
           source: this.topic,
         });
       }

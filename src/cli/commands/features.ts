@@ -38,7 +38,8 @@ function storeDirOf(config: AdnovaConfig, opts: StoreOptions): string {
   return resolve(opts.store ?? join(config.storeDir, 'features'));
 }
 
-function onlineStoreFor(config: AdnovaConfig, dir: string): OnlineStore {
+/** The online store the config names; the stream commands write the same one the feature commands read. */
+export function onlineStoreFor(config: AdnovaConfig, dir: string): OnlineStore {
   return config.onlineStore.kind === 'redis'
     ? new RedisOnlineStore({ url: config.redis.url, keyPrefix: `${config.redis.keyPrefix}features:` })
     : new MemoryOnlineStore({ snapshotPath: join(dir, 'online-snapshot.json') });
@@ -55,7 +56,7 @@ async function withStore<T>(cmd: Command, opts: StoreOptions, fn: (store: Featur
   }
 }
 
-function timeOption(name: string, text: string | undefined, fallback?: number): number {
+export function timeOption(name: string, text: string | undefined, fallback?: number): number {
   if (text === undefined) {
     if (fallback !== undefined) return fallback;
     throw new InvalidInputError(`--${name} is required (ISO-8601 time or epoch milliseconds)`);
@@ -66,7 +67,7 @@ function timeOption(name: string, text: string | undefined, fallback?: number): 
   return ms;
 }
 
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
+export function positiveInt(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new InvalidInputError(`--${name} expects a positive integer, got "${text}"`);

@@ -8,16 +8,8 @@ import {
   loadConfig,
   ManualClock,
   MetricsRegistry,
-  parseTimestampMs,
 } from '../../core/index.js';
-import {
-  FeatureStore,
-  loadDefinitionsFile,
-  MemoryOnlineStore,
-  type OnlineStore,
-  parseWindowMs,
-  RedisOnlineStore,
-} from '../../features/index.js';
+import { FeatureStore, loadDefinitionsFile, MemoryOnlineStore, parseWindowMs } from '../../features/index.js';
 import {
   BusDirtyUserFeed,
   backfillStreamViews,
@@ -37,7 +29,7 @@ import {
 import { readManifest, replayEvents, tableFiles } from '../../world/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
-import { worldDefinitionsPath } from './features.js';
+import { onlineStoreFor, positiveInt, timeOption, worldDefinitionsPath } from './features.js';
 
 const BUS_CHOICES = ['memory', 'redis', 'nats'] as const;
 
@@ -64,19 +56,6 @@ function latenessMs(text: string | undefined): number | undefined {
   } catch {
     throw new InvalidInputError(`--lateness expects a duration such as 30m, 1h or 6h, got "${text}"`);
   }
-}
-
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidInputError(`--${name} expects an integer >= 1, got "${text}"`);
-  return n;
-}
-
-function onlineStoreFor(config: AdnovaConfig, dir: string): OnlineStore {
-  return config.onlineStore.kind === 'redis'
-    ? new RedisOnlineStore({ url: config.redis.url, keyPrefix: `${config.redis.keyPrefix}features:` })
-    : new MemoryOnlineStore({ snapshotPath: join(dir, 'online-snapshot.json') });
 }
 
 /** Replays a World through a bus, ingests it, and compares stream aggregates with DuckDB's; the parity command. */
@@ -320,12 +299,7 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
 }
 
 function timesOption(text: string): number[] {
-  return text.split(',').map((part) => {
-    const ms = parseTimestampMs(part.trim());
-    if (Number.isNaN(ms))
-      throw new InvalidInputError(`--at expects ISO-8601 times or epoch milliseconds, comma-separated; got "${part}"`);
-    return ms;
-  });
+  return text.split(',').map((part) => timeOption('at', part.trim()));
 }
 
 /** The stream stage of `adnova demo`: the World's events through the memory bus into the feature store, then parity. */
