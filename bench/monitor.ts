@@ -1,5 +1,6 @@
 /**
- * Monitor benchmarks. Run: npx tsx bench/monitor.ts [--quick] [--no-scenarios] [--no-speed]
+ * Monitor benchmarks. Run: npx tsx bench/monitor.ts [--quick] [--no-scenarios] [--no-speed] [--worlds DIR]
+ * (`--worlds DIR` keeps the generated World datasets in DIR and reuses them on the next run).
  *
  * 1. Sorting a column (the profile's main cost): native Float64Array.prototype.sort vs our radix sort.
  * 2. Profile + compare throughput: a current window profiled on the reference bins and compared with a stored
@@ -11,7 +12,7 @@
  *
  * The machine is shared while other work runs: figures are noisy; rerun for the README.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -31,9 +32,12 @@ import {
   profileTable,
   serializeProfile,
 } from '../src/monitor/index.js';
+import { ScenarioEffects } from '../src/world/index.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
+const worldsAt = process.argv.indexOf('--worlds');
+const keptWorlds = worldsAt > 0 ? process.argv[worldsAt + 1] : undefined;
 
 function machineLine(): string {
   const c = cpus();
@@ -273,7 +277,6 @@ function verdict(
   day: number,
   ref: ColumnTable,
   cur: ColumnTable,
-  nullJump = false,
   thresholds?: Record<string, LearnedThreshold>,
 ): WindowVerdict {
   const r = detectDrift(
@@ -281,20 +284,20 @@ function verdict(
     { reference: ref.rows, current: cur.rows },
     thresholds ? { thresholds } : {},
   );
-  const flagged = r.features
-    .filter(
-      (f) =>
-        f.drifted || (nullJump && Math.abs(f.comparison.nullShareCurrent - f.comparison.nullShareReference) > 0.05),
-    )
-    .map((f) => f.comparison.name);
-  const bySeverity = [...r.features].sort((a, b) => {
-    const na =
-      Math.abs(a.comparison.nullShareCurrent - a.comparison.nullShareReference) > 0.05 && nullJump ? 1e9 : a.severity;
-    const nb =
-      Math.abs(b.comparison.nullShareCurrent - b.comparison.nullShareReference) > 0.05 && nullJump ? 1e9 : b.severity;
-    return nb - na;
-  });
-  return { day, datasetDrifted: r.drifted, flagged, top: bySeverity.slice(0, 3).map((f) => f.comparison.name) };
+  // a feature is flagged when it drifted or raised a data-quality alarm; features come ranked by severity
+  const flagged = r.features.filter((f) => f.alarm).map((f) => f.comparison.name);
+  return { day, datasetDrifted: r.drifted, flagged, top: r.features.slice(0, 3).map((f) => f.comparison.name) };
+}
+
+/**
+ * Seasonality is a bell around its peak day with no sharp start (it is already 6% up on day 7): its onset here is
+ * the first day the activity effect reaches half its peak (the bell's half maximum).
+ */
+function seasonalityOnset(startTs: number): number {
+  const fx = new ScenarioEffects(['seasonality'], { startTs, days: DAYS, driftDay: ONSET });
+  const effect = Array.from({ length: DAYS }, (_, d) => fx.activityMultiplier(d) - 1);
+  const peak = Math.max(...effect);
+  return effect.findIndex((e) => e >= peak / 2);
 }
 
 interface ScenarioRow {
@@ -314,6 +317,7 @@ function summarize(
   moved: readonly string[],
   verdicts: WindowVerdict[],
   features: number,
+  onset = ONSET,
 ): ScenarioRow {
   let falseAlarms = 0;
   const on = new Map<string, number>();
@@ -324,7 +328,11 @@ function summarize(
     }
   }
   const detection =
-    moved.length === 0 ? undefined : verdicts.find((v) => v.day >= ONSET && v.flagged.some((f) => moved.includes(f)));
+    moved.length === 0 ? undefined : verdicts.find((v) => v.day >= onset && v.flagged.some((f) => moved.includes(f)));
+  const delay = (d: WindowVerdict): string =>
+    onset === ONSET
+      ? `${d.day - onset} d`
+      : `${d.day - onset} d after day ${onset} (${d.day - ONSET} d after day ${ONSET})`;
   const nonMoved = features - moved.length;
   return {
     scenario,
@@ -332,7 +340,7 @@ function summarize(
     windows: verdicts.length,
     datasetAlarms: verdicts.filter((v) => v.datasetDrifted).length,
     falseAlarmRate: nonMoved > 0 ? falseAlarms / (nonMoved * verdicts.length) : 0,
-    detectionDelay: moved.length === 0 ? '-' : detection ? `${detection.day - ONSET} d` : 'missed',
+    detectionDelay: moved.length === 0 ? '-' : detection ? delay(detection) : 'missed',
     topAtDetection: detection ? detection.top.join(', ') : '-',
     falseAlarmsOn: [...on.entries()].map(([f, n]) => `${f} x${n}`).join(', ') || '-',
   };
@@ -341,7 +349,7 @@ function summarize(
 async function scenarioBench(): Promise<void> {
   const world = await import('../src/world/index.js');
   const users = quick ? 1500 : 3000;
-  const root = mkdtempSync(join(tmpdir(), 'adnova-monitor-worlds-'));
+  const root = keptWorlds ?? mkdtempSync(join(tmpdir(), 'adnova-monitor-worlds-'));
   const rows: ScenarioRow[] = [];
   const cbpeLines: string[] = [];
   try {
@@ -354,16 +362,18 @@ async function scenarioBench(): Promise<void> {
       'concept-drift',
     ] as const;
     for (const scenario of scenarios) {
-      const dir = join(root, scenario);
-      const manifest = await world.generateWorld({
-        outDir: dir,
-        users,
-        days: DAYS,
-        seed: 11,
-        driftDay: ONSET,
-        scenarios: [scenario],
-        features: 60,
-      });
+      const dir = join(root, `${scenario}-${users}`);
+      const manifest = existsSync(join(dir, 'manifest.json'))
+        ? world.readManifest(dir)
+        : await world.generateWorld({
+            outDir: dir,
+            users,
+            days: DAYS,
+            seed: 11,
+            driftDay: ONSET,
+            scenarios: [scenario],
+            features: 60,
+          });
       const moves = manifest.timeline.flatMap((e) => e.moves);
       const startTs = manifest.startTs ?? world.DEFAULT_START_TS;
       if (scenario === 'baseline' || scenario === 'unit-change' || scenario === 'seasonality') {
@@ -380,7 +390,16 @@ async function scenarioBench(): Promise<void> {
           src.close();
         }
         const moved = moves.filter((m) => m.startsWith('batch.')).map((m) => m.slice(6).split(' ')[0] as string);
-        rows.push(summarize(scenario, `batch (${names.length} features) | default`, moved, verdicts, names.length));
+        rows.push(
+          summarize(
+            scenario,
+            `batch (${names.length} features) | default`,
+            moved,
+            verdicts,
+            names.length,
+            scenario === 'seasonality' ? seasonalityOnset(startTs) : ONSET,
+          ),
+        );
       }
       if (scenario === 'mix-shift' || scenario === 'baseline') {
         const sends = await (await import('../src/monitor/index.js')).readTable(join(dir, 'sends.parquet'));
@@ -388,18 +407,20 @@ async function scenarioBench(): Promise<void> {
         const names = ['channel', 'vertical', 'goal', 'selection'];
         const ref = takeRows(sends, concatRows(byDay.slice(0, TRAINING_DAYS)), names);
         const moved = moves.filter((m) => m.startsWith('sends.')).map((m) => m.slice(6).split(' ')[0] as string);
-        // Sends cluster by campaign, so days vary more than iid sampling: learn thresholds from the training days.
-        const learned = learnThresholds(ref, { chunkRows: Math.floor(ref.rows / TRAINING_DAYS) });
+        // Sends cluster by campaign, so days vary more than iid sampling: learn thresholds from the training days
+        // (one chunk per day, as the windows compared are days).
+        const learned = learnThresholds(ref, { chunkSizes: byDay.slice(0, TRAINING_DAYS).map((d) => d.length) });
         for (const [kind, th] of [
           ['default', undefined],
           ['learned', learned],
         ] as const) {
           const verdicts = byDay
             .slice(TRAINING_DAYS)
-            .map((r, i) => verdict(TRAINING_DAYS + i, ref, takeRows(sends, r, names), false, th));
+            .map((r, i) => verdict(TRAINING_DAYS + i, ref, takeRows(sends, r, names), th));
           rows.push(summarize(scenario, `sends (4 features) | ${kind}`, moved, verdicts, names.length));
         }
-        await cbpeOnWorld(dir, scenario, startTs, cbpeLines, world);
+        for (const source of ['model', 'truth'] as const)
+          await cbpeOnWorld(dir, scenario, startTs, cbpeLines, world, source);
       }
       if (scenario === 'schema-change' || scenario === 'baseline') {
         const { readTable } = await import('../src/monitor/index.js');
@@ -408,22 +429,24 @@ async function scenarioBench(): Promise<void> {
         const byDay = rowsByDay(events, 'event_ts', startTs);
         const ref = takeRows(events, concatRows(byDay.slice(0, TRAINING_DAYS)), names);
         const moved = moves.filter((m) => m.startsWith('events.')).map((m) => m.slice(7).split(' ')[0] as string);
-        const learned = learnThresholds(ref, { chunkRows: Math.floor(ref.rows / TRAINING_DAYS) });
+        const learned = learnThresholds(ref, { chunkSizes: byDay.slice(0, TRAINING_DAYS).map((d) => d.length) });
         for (const [kind, th] of [
           ['default', undefined],
           ['learned', learned],
         ] as const) {
           const verdicts = byDay
             .slice(TRAINING_DAYS)
-            .map((r, i) => verdict(TRAINING_DAYS + i, ref, takeRows(events, r, names), true, th));
-          rows.push(summarize(scenario, `events (7 features, + null share) | ${kind}`, moved, verdicts, names.length));
+            .map((r, i) => verdict(TRAINING_DAYS + i, ref, takeRows(events, r, names), th));
+          rows.push(summarize(scenario, `events (7 features) | ${kind}`, moved, verdicts, names.length));
         }
       }
-      if (scenario === 'concept-drift') await cbpeOnWorld(dir, scenario, startTs, cbpeLines, world);
-      rmSync(dir, { recursive: true, force: true });
+      if (scenario === 'concept-drift')
+        for (const source of ['model', 'truth'] as const)
+          await cbpeOnWorld(dir, scenario, startTs, cbpeLines, world, source);
+      if (!keptWorlds) rmSync(dir, { recursive: true, force: true });
     }
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    if (!keptWorlds) rmSync(root, { recursive: true, force: true });
   }
   console.log(
     `\n## scenario evaluation (World: ${users} users, ${DAYS} days, onset day ${ONSET}; reference = days 0-6; daily windows 7-20)`,
@@ -437,12 +460,72 @@ async function scenarioBench(): Promise<void> {
       `| ${r.scenario} | ${r.table} | ${r.windows} | ${r.datasetAlarms} | ${(r.falseAlarmRate * 100).toFixed(2)}% | ${r.detectionDelay} | ${r.topAtDetection} | ${r.falseAlarmsOn} |`,
     );
   }
-  console.log("\n## CBPE (scores: the World's true probabilities, a calibrated stand-in until the model module lands)");
   console.log(
-    '| world | outcome | window | sends | estimated AUC (+-3 SE) | realized AUC | abs diff | estimated positive rate (+-3 SE) | realized | concept drift flagged |',
+    "\n## CBPE: a GBDT trained and calibrated on the training week, and the World's true probabilities as a perfectly calibrated reference",
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log(
+    '| world | scores | outcome | window | sends | estimated AUC (+-3 SE) | realized AUC | abs diff | estimated positive rate (+-3 SE) | realized | concept drift flagged |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const l of cbpeLines) console.log(l);
+}
+
+/**
+ * Scores of a GBDT trained like production would: point-in-time features from the feature store (the World's
+ * example definitions over its batch snapshots) plus campaign features, labels that matured by the world's end,
+ * trained on the sends of the training week only (its last 30% for early stopping and isotonic calibration), then
+ * scoring every mature send. Returns send id -> calibrated score.
+ */
+async function modelScores(dir: string, goal: 'open' | 'convert', trainEndTs: number): Promise<Map<string, number>> {
+  const { FeatureStore, loadDefinitionsFile, MemoryOnlineStore } = await import('../src/features/index.js');
+  const { ManualClock } = await import('../src/core/index.js');
+  const model = await import('../src/model/index.js');
+  const world = await import('../src/world/index.js');
+  const manifest = world.readManifest(dir);
+  const fsDir = join(dir, 'bench-feature-store');
+  const tsPath = join(fsDir, 'training-set.parquet');
+  if (!existsSync(tsPath)) {
+    rmSync(fsDir, { recursive: true, force: true });
+    const store = await FeatureStore.open({
+      dir: fsDir,
+      clock: new ManualClock(manifest.endTs),
+      online: new MemoryOnlineStore(),
+    });
+    try {
+      store.apply(loadDefinitionsFile(join(import.meta.dirname, '../src/features/examples/world-features.yaml')));
+      await store.importSource('user_batch', dir);
+      const labels = join(fsDir, 'labels.parquet');
+      await store.offline.execute(
+        `COPY (SELECT user_id, send_ts AS ts, hour(epoch_ms(send_ts)) AS hour_of_day, send_id FROM read_parquet('${join(dir, 'sends.parquet')}')) TO '${labels}' (FORMAT parquet)`,
+      );
+      await store.trainingSet({ service: 'audience_scoring', labelsPath: labels, outPath: tsPath });
+    } finally {
+      await store.close();
+    }
+  }
+  const set = model.buildSendTrainingSet(
+    await model.readTable(tsPath),
+    await model.readTable(join(dir, 'sends.parquet')),
+    await model.readTable(join(dir, 'outcomes.parquet')),
+    { goal, asOfMs: manifest.endTs },
+  );
+  const train: number[] = [];
+  for (let i = 0; i < set.time.length; i++) if ((set.time[i] as number) < trainEndTs) train.push(i);
+  const idx = Uint32Array.from(train);
+  const trained = model.trainModel(
+    model.selectRows(set.matrix, idx),
+    Uint8Array.from(idx, (i) => set.labels[i] as number),
+    set.columns,
+    {
+      time: Float64Array.from(idx, (i) => set.time[i] as number),
+      testFraction: 0,
+      validFraction: 0.3,
+      gbdt: { trees: 300, maxDepth: 4, learningRate: 0.05, seed: 1 },
+      goal,
+    },
+  );
+  const scores = model.compileModel(trained.artifact).predict(set.matrix);
+  return new Map(set.sendIds.map((id, i) => [id, scores[i] as number]));
 }
 
 async function cbpeOnWorld(
@@ -451,6 +534,7 @@ async function cbpeOnWorld(
   startTs: number,
   out: string[],
   world: typeof import('../src/world/index.js'),
+  source: 'truth' | 'model',
 ): Promise<void> {
   const { readTable, estimatePerformance } = await import('../src/monitor/index.js');
   const sends = await readTable(join(dir, 'sends.parquet'), { categorical: [] });
@@ -474,6 +558,8 @@ async function cbpeOnWorld(
   str(truth, 'send_id').forEach((id, i) => {
     truthBySend.set(id as string, probs[i] as number);
   });
+  const driftTs = startTs + ONSET * 86_400_000;
+  const scoreBySend = source === 'model' ? await modelScores(dir, outcome, driftTs) : truthBySend;
   const positive = new Set<string>();
   const kinds = str(outcomes, 'kind');
   str(outcomes, 'send_id').forEach((id, i) => {
@@ -493,7 +579,6 @@ async function cbpeOnWorld(
   const sendIds = str(sends, 'send_id');
   const sendUsers = str(sends, 'user_id');
   const sendTs = num(sends, 'send_ts');
-  const driftTs = startTs + ONSET * 86_400_000;
   const windows = [
     ['days 0-6', 0, 7, false],
     ['days 7-13', 7, 14, false],
@@ -514,9 +599,16 @@ async function cbpeOnWorld(
       const d = Math.floor(((sendTs[i] as number) - startTs) / 86_400_000);
       if (d < from || d >= to) return;
       if (segmentOnly && !segment.has(sendUsers[i] as string)) return;
-      let p = truthBySend.get(id as string) as number;
-      // Concept drift: a model trained before the change keeps predicting the old probability for the segment.
-      if (scenario === 'concept-drift' && (sendTs[i] as number) >= driftTs && segment.has(sendUsers[i] as string)) {
+      let p = scoreBySend.get(id as string);
+      if (p === undefined) return; // immature at the world's end: no label to compare with
+      // Concept drift: a model trained before the change keeps predicting the old probability for the segment
+      // (the trained model does so by itself; the true probabilities are put back to the old ones).
+      if (
+        source === 'truth' &&
+        scenario === 'concept-drift' &&
+        (sendTs[i] as number) >= driftTs &&
+        segment.has(sendUsers[i] as string)
+      ) {
         p = Math.min(1, p / world.CONCEPT_DRIFT_CONVERT_FACTOR);
       }
       scores.push(p);
@@ -526,7 +618,7 @@ async function cbpeOnWorld(
     const m = e.rocAuc;
     const pr = e.positiveRate;
     out.push(
-      `| ${scenario} | ${outcome} | ${label} | ${scores.length} | ${m.estimated.toFixed(4)} +- ${(3 * m.standardError).toFixed(4)} | ${(m.realized as number).toFixed(4)} | ${Math.abs((m.realized as number) - m.estimated).toFixed(4)} | ${pr.estimated.toFixed(4)} +- ${(3 * pr.standardError).toFixed(4)} | ${(pr.realized as number).toFixed(4)} | ${e.conceptDrift ? 'YES' : 'no'} |`,
+      `| ${scenario} | ${source === 'model' ? 'GBDT (trained days 0-6)' : 'true probabilities'} | ${outcome} | ${label} | ${scores.length} | ${m.estimated.toFixed(4)} +- ${(3 * m.standardError).toFixed(4)} | ${(m.realized as number).toFixed(4)} | ${Math.abs((m.realized as number) - m.estimated).toFixed(4)} | ${pr.estimated.toFixed(4)} +- ${(3 * pr.standardError).toFixed(4)} | ${(pr.realized as number).toFixed(4)} | ${e.conceptDrift ? 'YES' : 'no'} |`,
     );
   }
 }

@@ -17,6 +17,8 @@ export interface SendTrainingSet {
   readonly columns: readonly ArtifactColumn[];
   /** Send time per row (epoch ms), for temporal splits. */
   readonly time: Float64Array;
+  /** The send of each row. */
+  readonly sendIds: readonly string[];
   /** Segment values per row (channel, vertical) for metrics by segment. */
   readonly segments: Record<string, string[]>;
   readonly labelStats: Omit<DelayedLabels, 'rows' | 'labels' | 'weights'>;
@@ -110,6 +112,7 @@ export function buildSendTrainingSet(
     weights: Float64Array.from(keepLabel, (k) => labelled.weights[k] as number),
     columns,
     time: Float64Array.from(sendRows, (i) => sendTs[i] as number),
+    sendIds: sendRows.map((i) => sendIds[i] as string),
     segments: Object.fromEntries(
       campaignCols.filter((c) => c.name !== 'goal').map((c) => [c.name, (c.texts ?? []).map((v) => v ?? '(missing)')]),
     ),

@@ -1,111 +1,143 @@
 /**
  * Data quality of a current window against the reference: null share change, values outside the reference range,
- * categories never seen in the reference, and type changes.
+ * categories never seen in the reference, and type changes. Each alarm needs the change to pass both an absolute
+ * floor and the change's own no-drift noise level, so large samples without change stay quiet and small windows
+ * do not fire on sampling noise:
+ * - null share: increase > max(floor, 4 sd) with sd = sqrt(p (1 - p) (1/N1 + 1/N2)), p the pooled null share;
+ * - out of range: share > max(floor, e + 4 sqrt(e / n)) with e = 2 / (n_ref + 1), the chance that a value of the
+ *   same continuous distribution falls outside the reference's min..max;
+ * - unseen categories: share > max(floor, g + 4 sqrt(max(g, 1/n_ref) / n)) with g the reference's singleton share
+ *   (Good-Turing: the mass of categories a reference of that size misses without any drift).
  */
-import type { Column, ColumnKind, ColumnTable } from './column-table.js';
+import type { ColumnKind, ColumnTable } from './column-table.js';
+import { compareProfiles, type FeatureComparison, type QualityMeasures } from './feature-comparison.js';
 import type { DatasetProfile, FeatureProfile } from './profile.js';
-import { nullShare } from './profile.js';
+import { nullShare, profileColumn } from './profile.js';
 
-export interface FeatureQuality {
+export interface DataQualityOptions {
+  /** Floor of the null-share increase that raises an alarm (absolute). */
+  readonly nullShareIncrease: number;
+  /** Floor of the share of values outside the reference range. */
+  readonly outOfRangeShare: number;
+  /** Floor of the share of values in categories the reference never had. */
+  readonly unseenCategoryShare: number;
+  /** Standard deviations of no-drift noise a change must exceed. */
+  readonly noiseSd: number;
+}
+
+export function defaultDataQualityOptions(): DataQualityOptions {
+  return { nullShareIncrease: 0.05, outOfRangeShare: 0.01, unseenCategoryShare: 0.01, noiseSd: 4 };
+}
+
+export interface QualityVerdict {
+  /** Readable alarms, e.g. `null share rose from 0.010 to 0.400`; empty when the feature is fine. */
+  readonly issues: readonly string[];
+  /** Largest measured/threshold ratio over the checks (> 1 for an alarm); ranks features with drift severities. */
+  readonly severity: number;
+}
+
+const ratio = (x: number, threshold: number): number => (threshold > 0 ? x / threshold : x > 0 ? Infinity : 0);
+
+/** The quality alarms of one feature comparison. */
+export function qualityVerdict(c: FeatureComparison, options: Partial<DataQualityOptions> = {}): QualityVerdict {
+  const o = { ...defaultDataQualityOptions(), ...options };
+  const issues: string[] = [];
+  let severity = 0;
+  const total1 = c.countReference + c.reference.nulls;
+  const total2 = c.countCurrent + c.current.nulls;
+  if (total1 > 0 && total2 > 0) {
+    const p = (c.reference.nulls + c.current.nulls) / (total1 + total2);
+    const threshold = Math.max(o.nullShareIncrease, o.noiseSd * Math.sqrt(p * (1 - p) * (1 / total1 + 1 / total2)));
+    const increase = c.nullShareCurrent - c.nullShareReference;
+    severity = Math.max(severity, ratio(increase, threshold));
+    if (increase > threshold)
+      issues.push(`null share rose from ${c.nullShareReference.toFixed(3)} to ${c.nullShareCurrent.toFixed(3)}`);
+  }
+  const q = c.quality;
+  if (q.outOfRangeShare !== null && c.countCurrent > 0 && c.reference.kind === 'numeric') {
+    const e = 2 / (c.countReference + 1);
+    const threshold = Math.max(o.outOfRangeShare, e + o.noiseSd * Math.sqrt(e / c.countCurrent));
+    severity = Math.max(severity, ratio(q.outOfRangeShare, threshold));
+    if (q.outOfRangeShare > threshold)
+      issues.push(
+        `${(q.outOfRangeShare * 100).toFixed(1)}% of values outside the reference range [${c.reference.min}, ${c.reference.max}]`,
+      );
+  }
+  if (q.unseenCategoryShare !== null && c.countCurrent > 0) {
+    const g = q.referenceSingletonShare ?? 0;
+    const threshold = Math.max(
+      o.unseenCategoryShare,
+      g + o.noiseSd * Math.sqrt(Math.max(g, 1 / Math.max(1, c.countReference)) / c.countCurrent),
+    );
+    severity = Math.max(severity, ratio(q.unseenCategoryShare, threshold));
+    if (q.unseenCategoryShare > threshold)
+      issues.push(
+        `${(q.unseenCategoryShare * 100).toFixed(1)}% of values in categories the reference never had (${q.unseenCategories.slice(0, 5).join(', ')})`,
+      );
+  }
+  return { issues, severity };
+}
+
+export interface FeatureQuality extends QualityMeasures {
   readonly name: string;
   readonly kind: ColumnKind;
   readonly nullShareReference: number;
   readonly nullShareCurrent: number;
-  /** Numeric: share of non-null current values below the reference min or above its max. */
-  readonly outOfRangeShare: number | null;
-  /** Categorical: share of non-null current values whose category the reference never had. */
-  readonly unseenCategoryShare: number | null;
-  readonly unseenCategories: readonly string[];
   /** Set when the column's kind differs from the reference's. */
   readonly typeChange: { readonly reference: ColumnKind; readonly current: ColumnKind } | null;
   readonly issues: readonly string[];
 }
 
-export interface DataQualityOptions {
-  /** Flag a null-share increase above this (absolute). */
-  readonly nullShareIncrease: number;
-  readonly outOfRangeShare: number;
-  readonly unseenCategoryShare: number;
-}
-
-export function defaultDataQualityOptions(): DataQualityOptions {
-  return { nullShareIncrease: 0.05, outOfRangeShare: 0.01, unseenCategoryShare: 0.01 };
-}
-
-function colNullShare(c: Column): number {
-  let nulls = 0;
-  if (c.kind === 'numeric') for (const v of c.values) nulls += Number.isNaN(v) ? 1 : 0;
-  else for (const v of c.codes) nulls += v < 0 ? 1 : 0;
-  const n = c.kind === 'numeric' ? c.values.length : c.codes.length;
-  return n === 0 ? 0 : nulls / n;
-}
-
+/** Data quality of every column of `current` that the reference profile has. */
 export function dataQuality(
   reference: DatasetProfile,
   current: ColumnTable,
   options: Partial<DataQualityOptions> = {},
 ): FeatureQuality[] {
-  const o = { ...defaultDataQualityOptions(), ...options };
   const refByName = new Map<string, FeatureProfile>(reference.features.map((f) => [f.name, f]));
   const out: FeatureQuality[] = [];
-  for (const c of current.columns) {
-    const ref = refByName.get(c.name);
+  for (const col of current.columns) {
+    const ref = refByName.get(col.name);
     if (!ref) continue;
-    const issues: string[] = [];
-    const nsRef = nullShare(ref);
-    const nsCur = colNullShare(c);
-    if (nsCur - nsRef > o.nullShareIncrease)
-      issues.push(`null share rose from ${nsRef.toFixed(3)} to ${nsCur.toFixed(3)}`);
-    let outOfRange: number | null = null;
-    let unseenShare: number | null = null;
-    let unseen: string[] = [];
-    const typeChange = ref.kind !== c.kind ? { reference: ref.kind, current: c.kind } : null;
-    if (typeChange) issues.push(`type changed from ${ref.kind} to ${c.kind}`);
-    else if (c.kind === 'numeric' && ref.kind === 'numeric' && ref.count > 0) {
-      let n = 0;
-      let out = 0;
-      for (const v of c.values) {
+    if (ref.kind !== col.kind) {
+      const n = col.kind === 'numeric' ? col.values.length : col.codes.length;
+      let nulls = 0;
+      if (col.kind === 'numeric') for (const v of col.values) nulls += Number.isNaN(v) ? 1 : 0;
+      else for (const v of col.codes) nulls += v < 0 ? 1 : 0;
+      out.push({
+        name: col.name,
+        kind: col.kind,
+        nullShareReference: nullShare(ref),
+        nullShareCurrent: n === 0 ? 0 : nulls / n,
+        outOfRangeShare: null,
+        unseenCategoryShare: null,
+        unseenCategories: [],
+        referenceSingletonShare: null,
+        typeChange: { reference: ref.kind, current: col.kind },
+        issues: [`type changed from ${ref.kind} to ${col.kind}`],
+      });
+      continue;
+    }
+    let c = compareProfiles(ref, profileColumn(col, ref));
+    if (col.kind === 'numeric' && ref.kind === 'numeric' && ref.count > 0) {
+      // the raw column is at hand: count exactly rather than from the sketch
+      let nonNull = 0;
+      let outside = 0;
+      for (const v of col.values) {
         if (Number.isNaN(v)) continue;
-        n++;
-        if (v < ref.min || v > ref.max) out++;
+        nonNull++;
+        if (v < ref.min || v > ref.max) outside++;
       }
-      outOfRange = n > 0 ? out / n : 0;
-      if (outOfRange > o.outOfRangeShare)
-        issues.push(`${(outOfRange * 100).toFixed(1)}% of values outside the reference range [${ref.min}, ${ref.max}]`);
-    } else if (c.kind === 'categorical' && ref.kind === 'categorical') {
-      const known = new Set(ref.categories);
-      const counts = new Float64Array(c.dictionary.length);
-      let n = 0;
-      for (const code of c.codes) {
-        if (code < 0) continue;
-        n++;
-        counts[code] = (counts[code] as number) + 1;
-      }
-      let unseenCount = 0;
-      // With an "other" bucket in the reference, a category missing from the kept list may still be known.
-      if (ref.otherCount === 0) {
-        c.dictionary.forEach((k, code) => {
-          if ((counts[code] as number) > 0 && !known.has(k)) {
-            unseen.push(k);
-            unseenCount += counts[code] as number;
-          }
-        });
-      }
-      unseen = unseen.slice(0, 20);
-      unseenShare = n > 0 ? unseenCount / n : 0;
-      if (unseenShare > o.unseenCategoryShare)
-        issues.push(`${(unseenShare * 100).toFixed(1)}% of values in categories the reference never had`);
+      c = { ...c, quality: { ...c.quality, outOfRangeShare: nonNull === 0 ? 0 : outside / nonNull } };
     }
     out.push({
       name: c.name,
       kind: c.kind,
-      nullShareReference: nsRef,
-      nullShareCurrent: nsCur,
-      outOfRangeShare: outOfRange,
-      unseenCategoryShare: unseenShare,
-      unseenCategories: unseen,
-      typeChange,
-      issues,
+      nullShareReference: c.nullShareReference,
+      nullShareCurrent: c.nullShareCurrent,
+      ...c.quality,
+      typeChange: null,
+      issues: qualityVerdict(c, options).issues,
     });
   }
   return out;

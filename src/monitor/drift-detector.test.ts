@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/index.js';
 import { type Column, type ColumnTable, categoricalFromStrings, numericColumn } from './column-table.js';
-import { detectDrift, jsNoiseFloor, learnThresholds } from './drift-detector.js';
+import { detectDrift, jsNoiseFloor, learnedStdMultiplier, learnThresholds } from './drift-detector.js';
 import { compareTables } from './drift-report.js';
 import { compareProfiles } from './feature-comparison.js';
 import { profileTable } from './profile.js';
+import { normalCdf, studentTPpf } from './special-functions.js';
 
 interface Shift {
   mean?: number;
@@ -113,6 +114,38 @@ describe('drift detection', () => {
     const r = detectDrift(compareTables(ref, shifted), { reference: ref.rows, current: 2000 }, { thresholds: learned });
     expect(r.features[0]?.comparison.name).toBe('f0');
     expect(r.features[0]?.drifted).toBe(true);
+  });
+
+  it('widens the learned bound for few chunks (Student t prediction interval) and tends to 3 std for many', () => {
+    // 7 daily chunks: t(6) at the one-sided coverage of 3 normal sds, sqrt(1 + 1/7), sample vs population std
+    expect(learnedStdMultiplier(7, 3, true)).toBeCloseTo(
+      studentTPpf(normalCdf(3), 6) * Math.sqrt(8 / 7) * Math.sqrt(7 / 6),
+      12,
+    );
+    expect(learnedStdMultiplier(7, 3, true)).toBeGreaterThan(5);
+    expect(learnedStdMultiplier(2000, 3, true)).toBeGreaterThan(3);
+    expect(learnedStdMultiplier(2000, 3, true)).toBeLessThan(3.05);
+    expect(learnedStdMultiplier(7, 3, false)).toBe(3);
+    const ref = table(new Rng(9), 14_000, 3);
+    const plain = learnThresholds(ref, { chunkRows: 2000, smallSampleCorrection: false });
+    const wide = learnThresholds(ref, { chunkRows: 2000 });
+    for (const name of Object.keys(plain))
+      expect(wide[name]?.threshold).toBeGreaterThan(plain[name]?.threshold as number);
+  });
+
+  it('learns from chunks of given sizes (e.g. one per day), the same as equal chunks when the sizes are equal', () => {
+    const ref = table(new Rng(10), 9000, 3);
+    const equal = learnThresholds(ref, { chunkRows: 3000 });
+    const sized = learnThresholds(ref, { chunkSizes: [3000, 3000, 3000] });
+    expect(sized).toEqual(equal);
+    const uneven = learnThresholds(ref, { chunkSizes: [4000, 1000, 2000, 2000] });
+    expect(uneven['f0']?.chunks).toBe(4);
+    expect(() => learnThresholds(ref, { chunkSizes: [5000, 5000] })).toThrow(
+      /add up to 10000 rows but the reference has 9000/,
+    );
+    expect(() => learnThresholds(ref, { chunkSizes: [100, 0, 100] })).toThrow(/integers >= 1, got 0/);
+    expect(() => learnThresholds(ref, { chunkRows: 4000 })).toThrow(/at least 3 reference chunks; got 2/);
+    expect(() => learnThresholds(ref, {})).toThrow(/either chunkRows or chunkSizes/);
   });
 
   it('profile-based comparison agrees with the raw one (exact PSI/JS, sketch KS/Wasserstein close)', () => {

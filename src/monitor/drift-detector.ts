@@ -6,6 +6,7 @@
  */
 import { InvalidInputError } from '../core/index.js';
 import type { ColumnTable } from './column-table.js';
+import { type DataQualityOptions, type QualityVerdict, qualityVerdict } from './data-quality.js';
 import {
   benjaminiHochberg,
   jsDistanceFromCounts,
@@ -16,7 +17,7 @@ import {
 import type { FeatureComparison } from './feature-comparison.js';
 import type { LearnedThreshold } from './profile.js';
 import { categoryCounts } from './profile.js';
-import { chi2Isf } from './special-functions.js';
+import { chi2Isf, normalCdf, studentTPpf } from './special-functions.js';
 
 export const DRIFT_METHODS = ['ks', 'chi2', 'wasserstein', 'jensenshannon', 'none'] as const;
 export type DriftMethod = (typeof DRIFT_METHODS)[number];
@@ -35,6 +36,8 @@ export interface DriftOptions {
   readonly datasetDriftShare: number;
   readonly thresholds?: Readonly<Record<string, LearnedThreshold>>;
   readonly importance?: Readonly<Record<string, number>>;
+  /** Data-quality alarm floors (null share, out of range, unseen categories). */
+  readonly quality?: Partial<DataQualityOptions>;
 }
 
 export function defaultDriftOptions(): DriftOptions {
@@ -55,9 +58,15 @@ export interface FeatureDriftResult {
   readonly score: number | null;
   readonly threshold: number | null;
   readonly drifted: boolean;
-  /** How far past its threshold (>1 means drifted); used to rank features. */
+  /** How far past its threshold (>1 means drifted). */
   readonly severity: number;
   readonly thresholdSource: 'default' | 'learned' | 'fdr';
+  /** Data-quality alarms (null share, out of range, unseen categories), separate from distribution drift. */
+  readonly quality: QualityVerdict;
+  /** Drifted or a data-quality alarm: the feature needs a look. */
+  readonly alarm: boolean;
+  /** max(severity, quality.severity): features are ranked by it. */
+  readonly rank: number;
 }
 
 export interface DatasetDriftResult {
@@ -66,6 +75,9 @@ export interface DatasetDriftResult {
   readonly driftedShare: number;
   readonly weightedDriftedShare: number;
   readonly drifted: boolean;
+  /** Features with a data-quality alarm. */
+  readonly qualityAlarms: number;
+  /** Ranked by `rank`, most alarming first. */
   readonly features: readonly FeatureDriftResult[];
 }
 
@@ -102,7 +114,7 @@ export function detectDrift(
         : Number.NaN,
   );
   const adjusted = benjaminiHochberg(raw);
-  const features = comparisons.map((c, i): FeatureDriftResult => {
+  const distribution = comparisons.map((c, i): Omit<FeatureDriftResult, 'quality' | 'alarm' | 'rank'> => {
     const method = methods[i] as DriftMethod;
     if (method === 'none') {
       return {
@@ -145,6 +157,15 @@ export function detectDrift(
       thresholdSource: learned ? 'learned' : 'default',
     };
   });
+  const features = distribution.map((d): FeatureDriftResult => {
+    const quality = qualityVerdict(d.comparison, o.quality);
+    return {
+      ...d,
+      quality,
+      alarm: d.drifted || quality.issues.length > 0,
+      rank: Math.max(d.severity, quality.severity),
+    };
+  });
   const compared = features.filter((f) => f.method !== 'none');
   const driftedShare = compared.length === 0 ? 0 : compared.filter((f) => f.drifted).length / compared.length;
   let weightedDriftedShare = driftedShare;
@@ -158,50 +179,69 @@ export function detectDrift(
     }
     weightedDriftedShare = total > 0 ? drifted / total : driftedShare;
   }
-  const ranked = [...features].sort(
-    (a, b) => b.severity - a.severity || a.comparison.name.localeCompare(b.comparison.name),
-  );
+  const ranked = [...features].sort((a, b) => b.rank - a.rank || a.comparison.name.localeCompare(b.comparison.name));
   return {
     rowsReference: rows.reference,
     rowsCurrent: rows.current,
     driftedShare,
     weightedDriftedShare,
     drifted: weightedDriftedShare >= o.datasetDriftShare && compared.length > 0,
+    qualityAlarms: features.filter((f) => f.quality.issues.length > 0).length,
     features: ranked,
   };
 }
 
 export interface LearnThresholdOptions {
   /** Rows per chunk; match the size of the windows that will be compared. */
-  readonly chunkRows: number;
+  readonly chunkRows?: number;
+  /**
+   * Or the lengths of consecutive chunks, e.g. the rows of each day when the reference is sorted by time and the
+   * monitor compares daily windows (NannyML's chunking by period): days differ in volume, and a quiet day's
+   * statistics are noisier, which equal-row chunks would smooth away.
+   */
+  readonly chunkSizes?: readonly number[];
   /** Standard deviations above the mean of the chunk scores (NannyML uses 3). */
   readonly stdMultiplier?: number;
+  /**
+   * Widen the bound for few chunks (default true): the mean and std come from k chunk scores, so a new window's
+   * score is bounded by mean + t(k-1) * s * sqrt(1 + 1/k) (Student's t prediction interval, s the sample std) with
+   * t at the same one-sided coverage as `stdMultiplier` normal sds. Tends to mean + 3 std for many chunks; false
+   * uses NannyML's plain mean + 3 (population) std.
+   */
+  readonly smallSampleCorrection?: boolean;
+}
+
+/** The multiplier of the population std of k chunk scores that bounds a new window's score. */
+export function learnedStdMultiplier(k: number, stdMultiplier: number, correct: boolean): number {
+  if (!correct || k < 2) return stdMultiplier;
+  const t = studentTPpf(normalCdf(stdMultiplier), k - 1);
+  // sample std = population std * sqrt(k / (k - 1))
+  return t * Math.sqrt(1 + 1 / k) * Math.sqrt(k / (k - 1));
 }
 
 /**
  * NannyML-style thresholds: split the reference into consecutive chunks of `chunkRows`, score each chunk against
- * the rest of the reference (leaving the chunk out of its own baseline) and set threshold = mean + 3 std
- * (population std) of those scores. Exact statistics; needs at least 3 chunks.
+ * the rest of the reference (leaving the chunk out of its own baseline) and set threshold = mean + m std of those
+ * scores, m = 3 widened for few chunks (see `smallSampleCorrection`). Exact statistics; needs at least 3 chunks.
  */
 export function learnThresholds(
   reference: ColumnTable,
   options: LearnThresholdOptions,
 ): Record<string, LearnedThreshold> {
-  const chunkRows = Math.floor(options.chunkRows);
-  const k = Math.floor(reference.rows / Math.max(1, chunkRows));
-  if (chunkRows < 1 || k < 3) {
-    throw new InvalidInputError(
-      `learning thresholds needs at least 3 reference chunks of ${chunkRows} rows; the reference has ${reference.rows} rows`,
-    );
-  }
-  const mult = options.stdMultiplier ?? 3;
+  const starts = chunkStarts(reference.rows, options);
+  const k = starts.length - 1;
+  const chunkRows = Math.round((starts[k] as number) / k);
+  const m = options.stdMultiplier ?? 3;
+  const correct = options.smallSampleCorrection ?? true;
+  const bound = (scores: readonly number[]): number =>
+    meanPlusStd(scores, learnedStdMultiplier(scores.length, m, correct));
   const out: Record<string, LearnedThreshold> = {};
-  const used = k * chunkRows;
+  const used = starts[k] as number;
   for (const col of reference.columns) {
     const scores: number[] = [];
     if (col.kind === 'numeric') {
       const chunks: Float64Array[] = [];
-      for (let i = 0; i < k; i++) chunks.push(sortedNonNull(col.values.subarray(i * chunkRows, (i + 1) * chunkRows)));
+      for (let i = 0; i < k; i++) chunks.push(sortedNonNull(col.values.subarray(starts[i], starts[i + 1])));
       const { values: all, labels } = mergeLabeled(chunks);
       for (let i = 0; i < k; i++) {
         const chunk = chunks[i] as Float64Array;
@@ -212,12 +252,11 @@ export function learnThresholds(
         const std = Math.sqrt(meanAndVariance(rest).variance);
         scores.push(wassersteinSorted(rest, chunk) / Math.max(std, WASSERSTEIN_MIN_STD));
       }
-      if (scores.length >= 3)
-        out[col.name] = { method: 'wasserstein', threshold: meanPlusStd(scores, mult), chunkRows, chunks: k };
+      if (scores.length >= 3) out[col.name] = { method: 'wasserstein', threshold: bound(scores), chunkRows, chunks: k };
     } else {
       const total = categoryCounts({ ...col, codes: col.codes.subarray(0, used) }).counts;
       for (let i = 0; i < k; i++) {
-        const chunk = categoryCounts({ ...col, codes: col.codes.subarray(i * chunkRows, (i + 1) * chunkRows) }).counts;
+        const chunk = categoryCounts({ ...col, codes: col.codes.subarray(starts[i], starts[i + 1]) }).counts;
         const rest = total.map((t, j) => t - (chunk[j] as number));
         const keep = [...total.keys()].filter((j) => (total[j] as number) > 0);
         const c = Float64Array.from(keep.map((j) => chunk[j] as number));
@@ -226,10 +265,37 @@ export function learnThresholds(
         scores.push(jsDistanceFromCounts(rr, c));
       }
       if (scores.length >= 3)
-        out[col.name] = { method: 'jensenshannon', threshold: meanPlusStd(scores, mult), chunkRows, chunks: k };
+        out[col.name] = { method: 'jensenshannon', threshold: bound(scores), chunkRows, chunks: k };
     }
   }
   return out;
+}
+
+/** Start offsets of the chunks plus the end of the last one. */
+function chunkStarts(rows: number, options: LearnThresholdOptions): number[] {
+  if ((options.chunkRows === undefined) === (options.chunkSizes === undefined)) {
+    throw new InvalidInputError('learning thresholds needs either chunkRows or chunkSizes (exactly one of them)');
+  }
+  let sizes: number[];
+  if (options.chunkSizes) {
+    sizes = [...options.chunkSizes];
+    const bad = sizes.find((x) => !Number.isInteger(x) || x < 1);
+    if (bad !== undefined) throw new InvalidInputError(`chunk sizes must be integers >= 1, got ${bad}`);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (total > rows)
+      throw new InvalidInputError(`chunk sizes add up to ${total} rows but the reference has ${rows} rows`);
+  } else {
+    const chunkRows = Math.floor(options.chunkRows as number);
+    sizes = chunkRows >= 1 ? Array.from({ length: Math.floor(rows / chunkRows) }, () => chunkRows) : [];
+  }
+  if (sizes.length < 3) {
+    throw new InvalidInputError(
+      `learning thresholds needs at least 3 reference chunks; got ${sizes.length} (${options.chunkSizes ? 'chunk sizes given' : `chunks of ${options.chunkRows} rows`}, the reference has ${rows} rows)`,
+    );
+  }
+  const starts = [0];
+  for (const x of sizes) starts.push((starts[starts.length - 1] as number) + x);
+  return starts;
 }
 
 function meanPlusStd(xs: readonly number[], mult: number): number {

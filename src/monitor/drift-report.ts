@@ -17,6 +17,8 @@ export interface DriftReportJson {
     readonly drifted_share: number;
     readonly weighted_drifted_share: number;
     readonly drifted: boolean;
+    /** Features with a data-quality alarm. */
+    readonly quality_alarms: number;
   };
   readonly features: readonly {
     readonly name: string;
@@ -37,6 +39,15 @@ export interface DriftReportJson {
       readonly chi2_pvalue: number | null;
       readonly linf: number | null;
     };
+    /** Data quality against the reference; `issues` empty when fine. */
+    readonly quality: {
+      readonly out_of_range_share: number | null;
+      readonly unseen_category_share: number | null;
+      readonly unseen_categories: readonly string[];
+      readonly issues: readonly string[];
+    };
+    /** Drifted or a data-quality issue. */
+    readonly alarm: boolean;
   }[];
 }
 
@@ -50,6 +61,7 @@ export function driftReportJson(r: DatasetDriftResult): DriftReportJson {
       drifted_share: r.driftedShare,
       weighted_drifted_share: r.weightedDriftedShare,
       drifted: r.drifted,
+      quality_alarms: r.qualityAlarms,
     },
     features: r.features.map((f) => {
       const s = f.comparison.stats;
@@ -72,6 +84,13 @@ export function driftReportJson(r: DatasetDriftResult): DriftReportJson {
           chi2_pvalue: fin(s.chi2Pvalue),
           linf: fin(s.linf),
         },
+        quality: {
+          out_of_range_share: fin(f.comparison.quality.outOfRangeShare),
+          unseen_category_share: fin(f.comparison.quality.unseenCategoryShare),
+          unseen_categories: f.comparison.quality.unseenCategories,
+          issues: f.quality.issues,
+        },
+        alarm: f.alarm,
       };
     }),
   };

@@ -50,6 +50,79 @@ export interface FeatureComparison {
   readonly exact: boolean;
   readonly reference: FeatureProfile;
   readonly current: FeatureProfile;
+  /** Data-quality measurements against the reference (see data-quality.ts for the alarm rules). */
+  readonly quality: QualityMeasures;
+}
+
+export interface QualityMeasures {
+  /** Numeric: share of non-null current values below the reference min or above its max (from the sketch when not exact). */
+  readonly outOfRangeShare: number | null;
+  /** Categorical: share of non-null current values in categories the reference never had; null when the reference
+   * folded categories into "other" (unknown then). */
+  readonly unseenCategoryShare: number | null;
+  /** The unseen categories, most frequent first (at most 20). */
+  readonly unseenCategories: readonly string[];
+  /** Categorical: share of reference values in categories seen once (the Good-Turing estimate of the probability
+   * mass the reference never saw: how often a new category appears without any drift). */
+  readonly referenceSingletonShare: number | null;
+}
+
+const NO_QUALITY: QualityMeasures = {
+  outOfRangeShare: null,
+  unseenCategoryShare: null,
+  unseenCategories: [],
+  referenceSingletonShare: null,
+};
+
+/** Share of sorted values outside [min, max]. */
+function outsideSorted(sorted: Float64Array, min: number, max: number): number {
+  if (sorted.length === 0) return 0;
+  let below = 0;
+  while (below < sorted.length && (sorted[below] as number) < min) below++;
+  let above = 0;
+  while (above < sorted.length - below && (sorted[sorted.length - 1 - above] as number) > max) above++;
+  return (below + above) / sorted.length;
+}
+
+/** Share of a weighted step CDF's weight outside [min, max]. */
+function outsideWeighted(values: Float64Array, cumWeights: Float64Array, min: number, max: number): number {
+  const total = cumWeights[cumWeights.length - 1] as number;
+  if (!(total > 0)) return 0;
+  let below = 0;
+  let atOrBelowMax = total;
+  for (let j = 0; j < values.length; j++) {
+    if ((values[j] as number) < min) below = cumWeights[j] as number;
+    if ((values[j] as number) <= max) atOrBelowMax = cumWeights[j] as number;
+  }
+  return (below + (total - atOrBelowMax)) / total;
+}
+
+function numericQuality(ref: NumericProfile, outOfRangeShare: number): QualityMeasures {
+  return ref.count === 0 ? NO_QUALITY : { ...NO_QUALITY, outOfRangeShare };
+}
+
+function categoricalQuality(ref: CategoricalProfile, cur: CategoricalProfile): QualityMeasures {
+  let singletons = 0;
+  for (const c of ref.counts) if (c === 1) singletons++;
+  const referenceSingletonShare = ref.count > 0 && ref.otherCount === 0 ? singletons / ref.count : null;
+  if (ref.count === 0 || ref.otherCount > 0 || cur.count === 0) {
+    return { ...NO_QUALITY, referenceSingletonShare };
+  }
+  const known = new Set(ref.categories);
+  const unseen: string[] = [];
+  let unseenCount = 0;
+  cur.categories.forEach((k, i) => {
+    if (known.has(k)) return;
+    unseen.push(k);
+    unseenCount += cur.counts[i] as number;
+  });
+  // categories the current side folded into "other" are not known individually: the share is then a lower bound
+  return {
+    outOfRangeShare: null,
+    unseenCategoryShare: unseenCount / cur.count,
+    unseenCategories: unseen.slice(0, 20),
+    referenceSingletonShare,
+  };
 }
 
 const NO_STATS: FeatureDriftStats = {
@@ -82,8 +155,9 @@ function numericFromSorted(
   refSorted: Float64Array,
   curSorted: Float64Array,
 ): FeatureComparison {
+  const quality = numericQuality(ref, outsideSorted(curSorted, ref.min, ref.max));
   if (refSorted.length === 0 || curSorted.length === 0) {
-    return { ...base(ref, cur), cells: ref.binCounts.length, stats: NO_STATS, exact: true };
+    return { ...base(ref, cur), cells: ref.binCounts.length, stats: NO_STATS, exact: true, quality };
   }
   const s = compareNumericSorted(refSorted, curSorted);
   return {
@@ -91,6 +165,7 @@ function numericFromSorted(
     cells: ref.binCounts.length,
     stats: { ...NO_STATS, ...s },
     exact: true,
+    quality,
   };
 }
 
@@ -156,8 +231,9 @@ export function compareProfiles(ref: FeatureProfile, cur: FeatureProfile): Featu
   }
   if (ref.kind === 'categorical' && cur.kind === 'categorical') {
     const { categories, ref: r, cur: c } = alignCategories(ref, cur);
+    const quality = categoricalQuality(ref, cur);
     if (ref.count === 0 || cur.count === 0) {
-      return { ...base(ref, cur), cells: categories.length, stats: NO_STATS, exact: true };
+      return { ...base(ref, cur), cells: categories.length, stats: NO_STATS, exact: true, quality };
     }
     const s = compareCategoricalCounts(r, c);
     return {
@@ -165,18 +241,22 @@ export function compareProfiles(ref: FeatureProfile, cur: FeatureProfile): Featu
       cells: categories.length,
       stats: { ...NO_STATS, ...s },
       exact: ref.otherCount === 0 && cur.otherCount === 0,
+      quality,
     };
   }
   const r = ref as NumericProfile;
   const c = cur as NumericProfile;
   if (r.exactValues && c.exactValues) return numericFromSorted(r, c, r.exactValues, c.exactValues);
   if (r.count === 0 || c.count === 0)
-    return { ...base(r, c), cells: r.binCounts.length, stats: NO_STATS, exact: false };
+    return { ...base(r, c), cells: r.binCounts.length, stats: NO_STATS, exact: false, quality: NO_QUALITY };
   if (r.binCounts.length !== c.binCounts.length) {
     throw new InvalidInputError(`profile of "${r.name}" was not built on the reference's bins`);
   }
   const a = kllSortedView(r.sketch);
   const b = kllSortedView(c.sketch);
+  // the sketch keeps the extremes only approximately, so the exact min/max decide when nothing is outside
+  const outOfRange =
+    c.min >= r.min && c.max <= r.max ? 0 : Math.max(outsideWeighted(b.values, b.cumWeights, r.min, r.max), 1 / c.count);
   const { ks, w1 } = stepCdfDistances(a.values, a.cumWeights, b.values, b.cumWeights);
   const m = Math.max(r.count, c.count);
   const n = Math.min(r.count, c.count);
@@ -193,6 +273,7 @@ export function compareProfiles(ref: FeatureProfile, cur: FeatureProfile): Featu
       jsDistance: jsDistanceFromCounts(r.binCounts, c.binCounts),
     },
     exact: false,
+    quality: numericQuality(r, outOfRange),
   };
 }
 

@@ -78,7 +78,8 @@ export function renderDriftHtml(result: DatasetDriftResult, title = 'adnova drif
       const s = c.stats;
       const cell = (x: number | null, d = 4): string =>
         `<td data-v="${x === null || !Number.isFinite(x) ? '' : x}">${fmt(x, d)}</td>`;
-      return `<tr class="${f.drifted ? 'drift' : ''}"><td data-v="${esc(c.name)}">${esc(c.name)}</td><td data-v="${c.kind}">${c.kind}</td><td data-v="${f.drifted ? 1 : 0}">${f.drifted ? 'DRIFT' : 'ok'}</td><td data-v="${f.method}">${f.method}</td>${cell(f.score)}${cell(f.threshold)}${cell(c.nullShareReference, 3)}${cell(c.nullShareCurrent, 3)}${cell(s.psi)}${cell(s.jsDistance)}${cell(s.wassersteinNorm)}${cell(s.ksStatistic)}${cell(s.chi2Statistic, 2)}${cell(s.linf)}<td>${histogramSvg(f)}</td></tr>`;
+      const verdict = f.drifted ? 'DRIFT' : f.alarm ? 'QUALITY' : 'ok';
+      return `<tr class="${f.alarm ? 'drift' : ''}"><td data-v="${esc(c.name)}">${esc(c.name)}</td><td data-v="${c.kind}">${c.kind}</td><td data-v="${f.rank}">${verdict}</td><td data-v="${f.method}">${f.method}</td>${cell(f.score)}${cell(f.threshold)}${cell(c.nullShareReference, 3)}${cell(c.nullShareCurrent, 3)}${cell(s.psi)}${cell(s.jsDistance)}${cell(s.wassersteinNorm)}${cell(s.ksStatistic)}${cell(s.chi2Statistic, 2)}${cell(s.linf)}<td data-v="${esc(f.quality.issues.join('; '))}" class="q">${esc(f.quality.issues.join('; '))}</td><td>${histogramSvg(f)}</td></tr>`;
     })
     .join('\n');
   const headers = [
@@ -96,6 +97,7 @@ export function renderDriftHtml(result: DatasetDriftResult, title = 'adnova drif
     'KS',
     'chi2',
     'L-inf',
+    'data quality',
     'histogram (ref | cur)',
   ];
   return `<!doctype html>
@@ -105,10 +107,10 @@ body{font:14px system-ui,sans-serif;margin:24px;color:#222}
 table{border-collapse:collapse}th,td{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right;vertical-align:middle}
 td:first-child,th:first-child{text-align:left}th{cursor:pointer;background:#f4f4f4;position:sticky;top:0}
 tr.drift td:nth-child(3){color:#b00;font-weight:bold}.r{fill:#7a9cc6}.c{fill:#e08a3c}
-.summary span{margin-right:24px}
+.summary span{margin-right:24px}td.q{text-align:left;color:#b00;max-width:28em}
 </style></head><body>
 <h1>${esc(title)}</h1>
-<p class="summary"><span>rows: reference ${result.rowsReference}, current ${result.rowsCurrent}</span><span>drifted share ${fmt(result.driftedShare, 3)}</span><span>weighted drifted share ${fmt(result.weightedDriftedShare, 3)}</span><span><b>dataset ${result.drifted ? 'DRIFTED' : 'not drifted'}</b></span></p>
+<p class="summary"><span>rows: reference ${result.rowsReference}, current ${result.rowsCurrent}</span><span>drifted share ${fmt(result.driftedShare, 3)}</span><span>weighted drifted share ${fmt(result.weightedDriftedShare, 3)}</span><span><b>dataset ${result.drifted ? 'DRIFTED' : 'not drifted'}</b></span><span>data-quality alarms ${result.qualityAlarms}</span></p>
 <p>Bars: <span style="color:#7a9cc6">reference</span> vs <span style="color:#e08a3c">current</span> share per reference bin (numeric) or top categories. Click a column header to sort.</p>
 <table id="t"><thead><tr>${headers.map((h, i) => `<th data-i="${i}">${esc(h)}</th>`).join('')}</tr></thead><tbody>
 ${rows}

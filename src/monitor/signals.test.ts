@@ -7,30 +7,92 @@ import { computeSkew } from './skew.js';
 import { labelDrift, predictionDrift } from './target-drift.js';
 
 describe('data quality', () => {
-  it('reports null-share increases, out-of-range values, unseen categories and type changes', () => {
-    const ref = profileTable({
-      rows: 4,
-      columns: [
-        numericColumn('x', Float64Array.of(1, 2, 3, 4)),
-        categoricalFromStrings('c', ['a', 'b', 'a', 'b']),
-        numericColumn('t', Float64Array.of(1, 2, 3, 4)),
-      ],
-    });
+  const rng = new Rng(7);
+  const n = 5000;
+  // reference: uniform 0..1, a 2% null share, 20 common categories plus a long tail of rare ones
+  const refX = Float64Array.from({ length: n }, () => (rng.next() < 0.02 ? Number.NaN : rng.next()));
+  const cat = (): string => (rng.next() < 0.03 ? `rare${rng.int(100_000)}` : `c${rng.int(20)}`);
+  const refC = Array.from({ length: n }, cat);
+  const ref = profileTable({
+    rows: n,
+    columns: [
+      numericColumn('x', refX),
+      categoricalFromStrings('c', refC),
+      numericColumn(
+        't',
+        Float64Array.from({ length: n }, () => rng.next()),
+      ),
+    ],
+  });
+
+  it('stays quiet on a same-distribution window, new rare categories and extremes included', () => {
     const q = dataQuality(ref, {
-      rows: 4,
+      rows: n,
       columns: [
-        numericColumn('x', Float64Array.of(0, 2, Number.NaN, 9)),
-        categoricalFromStrings('c', ['a', 'z', 'z', null]),
-        categoricalFromStrings('t', ['1', '2', 'x', '4']),
+        numericColumn(
+          'x',
+          Float64Array.from({ length: n }, () => (rng.next() < 0.02 ? Number.NaN : rng.next())),
+        ),
+        categoricalFromStrings('c', Array.from({ length: n }, cat)),
+        numericColumn(
+          't',
+          Float64Array.from({ length: n }, () => rng.next()),
+        ),
       ],
     });
-    const [x, c, t] = q;
-    expect(x?.nullShareCurrent).toBe(0.25);
-    expect(x?.outOfRangeShare).toBeCloseTo(2 / 3, 12);
-    expect(x?.issues.length).toBe(2);
-    expect(c?.unseenCategories).toEqual(['z']);
-    expect(c?.unseenCategoryShare).toBeCloseTo(2 / 3, 12);
+    // the rare tail makes ~3% of current values unseen, and the reference's singletons predict it (Good-Turing)
+    expect(q[1]?.unseenCategoryShare).toBeGreaterThan(0.02);
+    expect(q.flatMap((f) => f.issues)).toEqual([]);
+  });
+
+  it('reports null-share increases, out-of-range values, unseen categories and type changes', () => {
+    // 20% nulls, and 10% of the rest above the reference's max
+    const x = Float64Array.from({ length: n }, (_, i) =>
+      i % 5 === 0 ? Number.NaN : i % 10 === 1 ? 2 + rng.next() : rng.next(),
+    );
+    const finiteRef = refX.filter((v) => !Number.isNaN(v));
+    const [lo, hi] = [Math.min(...finiteRef), Math.max(...finiteRef)];
+    const nonNull = x.filter((v) => !Number.isNaN(v));
+    const outside = nonNull.filter((v) => v < lo || v > hi).length / nonNull.length;
+    const q = dataQuality(ref, {
+      rows: n,
+      columns: [
+        numericColumn('x', x),
+        // 8% of values in a brand-new category
+        categoricalFromStrings(
+          'c',
+          Array.from({ length: n }, (_, i) => (i % 25 < 2 ? 'crypto' : `c${rng.int(20)}`)),
+        ),
+        categoricalFromStrings(
+          't',
+          Array.from({ length: n }, (_, i) => String(i)),
+        ),
+      ],
+    });
+    const [qx, c, t] = q;
+    expect(qx?.nullShareCurrent).toBe(0.2);
+    expect(outside).toBeGreaterThanOrEqual(0.125);
+    expect(qx?.outOfRangeShare).toBeCloseTo(outside, 12);
+    expect(qx?.issues).toHaveLength(2);
+    expect(qx?.issues[0]).toMatch(/null share rose from 0\.0\d\d to 0\.200/);
+    expect(c?.unseenCategories).toEqual(['crypto']);
+    expect(c?.unseenCategoryShare).toBeCloseTo(0.08, 12);
+    expect(c?.issues[0]).toMatch(/8\.0% of values in categories the reference never had \(crypto\)/);
     expect(t?.typeChange).toEqual({ reference: 'numeric', current: 'categorical' });
+  });
+
+  it('needs more than sampling noise on small windows', () => {
+    const small = dataQuality(ref, {
+      rows: 20,
+      columns: [
+        numericColumn(
+          'x',
+          Float64Array.from({ length: 20 }, (_, i) => (i < 2 ? Number.NaN : rng.next())),
+        ),
+      ],
+    });
+    // 10% nulls in 20 rows against 2%: within 4 sd of the pooled share
+    expect(small[0]?.issues).toEqual([]);
   });
 });
 

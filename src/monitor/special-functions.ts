@@ -89,3 +89,52 @@ export function normalCdf(z: number): number {
   const q = 0.5 * gammaQ(0.5, (z * z) / 2);
   return z >= 0 ? 1 - q : q;
 }
+
+/**
+ * CDF of Student's t distribution with an integer number of degrees of freedom (the closed-form series of
+ * Abramowitz & Stegun 26.7.3/26.7.4, exact up to rounding for every dof).
+ */
+export function studentTCdf(t: number, dof: number): number {
+  if (!Number.isInteger(dof) || dof < 1) return Number.NaN;
+  if (!Number.isFinite(t)) return Number.isNaN(t) ? Number.NaN : t > 0 ? 1 : 0;
+  const theta = Math.atan(Math.abs(t) / Math.sqrt(dof));
+  const c2 = Math.cos(theta) ** 2;
+  const s = Math.sin(theta);
+  let a: number; // P(|T| <= |t|)
+  if (dof % 2 === 1) {
+    let sum = 0;
+    if (dof > 1) {
+      let term = 1;
+      sum = 1;
+      for (let k = 3; k <= dof - 2; k += 2) {
+        term *= ((k - 1) / k) * c2;
+        sum += term;
+      }
+    }
+    a = (2 / Math.PI) * (theta + (dof > 1 ? s * Math.cos(theta) * sum : 0));
+  } else {
+    let term = 1;
+    let sum = 1;
+    for (let k = 2; k <= dof - 2; k += 2) {
+      term *= ((k - 1) / k) * c2;
+      sum += term;
+    }
+    a = s * sum;
+  }
+  return t >= 0 ? 0.5 + a / 2 : 0.5 - a / 2;
+}
+
+/** Quantile of Student's t (integer dof) by bisection: the t with P(T <= t) = p. */
+export function studentTPpf(p: number, dof: number): number {
+  if (!(p > 0 && p < 1) || !Number.isInteger(dof) || dof < 1) return Number.NaN;
+  if (p < 0.5) return -studentTPpf(1 - p, dof);
+  let lo = 0;
+  let hi = 1;
+  while (studentTCdf(hi, dof) < p) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-13 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTCdf(mid, dof) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}

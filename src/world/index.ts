@@ -25,6 +25,7 @@ export {
   defaultDriftDay,
   parseScenarios,
   SCENARIO_NAMES,
+  ScenarioEffects,
   type ScenarioEvent,
   type ScenarioName,
   UNIT_CHANGE_COLUMN,

@@ -187,6 +187,8 @@ export class ScenarioEffects {
             'batch.orders_30d',
             'batch.lifetime_orders',
             'batch.lifetime_value',
+            'batch.avg_order_value (from lifetime_value)',
+            'batch.ltv_score_ext (from spend)',
             'batch.last_purchase_age_s',
             'batch.days_since_last_active',
             'outcomes.convert (rate)',

@@ -62,6 +62,7 @@ describe('adnova monitor drift', () => {
       'drifted_share',
       'weighted_drifted_share',
       'drifted',
+      'quality_alarms',
     ]);
     expect(report.dataset.rows_reference).toBe(4000);
     expect(report.dataset.rows_current).toBe(3000);
@@ -78,6 +79,14 @@ describe('adnova monitor drift', () => {
         'threshold',
         'drifted',
         'stats',
+        'quality',
+        'alarm',
+      ]);
+      expect(Object.keys(f.quality)).toEqual([
+        'out_of_range_share',
+        'unseen_category_share',
+        'unseen_categories',
+        'issues',
       ]);
       expect(Object.keys(f.stats)).toEqual([
         'ks_statistic',
@@ -100,6 +109,13 @@ describe('adnova monitor drift', () => {
     expect(byName['age'].drifted).toBe(false);
     expect(byName['visits'].null_share_current).toBeGreaterThan(0.05);
     expect(byName['visits'].drifted).toBe(false);
+    // spend x100: most values above the reference max; visits' 10% nulls are as in the reference
+    expect(byName['spend'].quality.out_of_range_share).toBeGreaterThan(0.5);
+    expect(byName['spend'].quality.issues[0]).toMatch(/of values outside the reference range/);
+    expect(byName['spend'].alarm).toBe(true);
+    expect(byName['visits'].quality.issues).toEqual([]);
+    expect(byName['age'].alarm).toBe(false);
+    expect(report.dataset.quality_alarms).toBe(1);
     expect(
       report.features
         .slice(0, 2)

@@ -96,15 +96,16 @@ function loadImportance(opts: DriftCliOptions): Record<string, number> | undefin
 function formatDrift(r: DatasetDriftResult, top = 20): string {
   const lines = [
     `rows: reference ${r.rowsReference}, current ${r.rowsCurrent}`,
-    `drifted share ${r.driftedShare.toFixed(3)}, weighted ${r.weightedDriftedShare.toFixed(3)}: dataset ${r.drifted ? 'DRIFTED' : 'not drifted'}`,
+    `drifted share ${r.driftedShare.toFixed(3)}, weighted ${r.weightedDriftedShare.toFixed(3)}: dataset ${r.drifted ? 'DRIFTED' : 'not drifted'}; data-quality alarms ${r.qualityAlarms}`,
     `${'feature'.padEnd(28)} ${'kind'.padEnd(11)} ${'method'.padEnd(13)} ${'score'.padStart(10)} ${'threshold'.padStart(10)}  verdict`,
   ];
   for (const f of r.features.slice(0, top)) {
     const s = f.score === null ? '' : f.score.toPrecision(4);
     const t = f.threshold === null ? '' : f.threshold.toPrecision(4);
     lines.push(
-      `${f.comparison.name.padEnd(28)} ${f.comparison.kind.padEnd(11)} ${f.method.padEnd(13)} ${s.padStart(10)} ${t.padStart(10)}  ${f.drifted ? 'DRIFT' : 'ok'}`,
+      `${f.comparison.name.padEnd(28)} ${f.comparison.kind.padEnd(11)} ${f.method.padEnd(13)} ${s.padStart(10)} ${t.padStart(10)}  ${f.drifted ? 'DRIFT' : f.alarm ? 'QUALITY' : 'ok'}`,
     );
+    for (const issue of f.quality.issues) lines.push(`${''.padEnd(30)}data quality: ${issue}`);
   }
   if (r.features.length > top) lines.push(`... ${r.features.length - top} more (use --json or --html for all)`);
   return lines.join('\n');
