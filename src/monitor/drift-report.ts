@@ -136,6 +136,72 @@ export function compareTables(reference: ColumnTable, current: ColumnTable): Fea
   return reference.columns.map((c) => compareColumns(c, cur.get(c.name) as (typeof current.columns)[number]));
 }
 
+/**
+ * Chunks for learned thresholds by the value of a column (e.g. a date: one chunk per day): the row order that groups
+ * the reference by it (groups in order of value, rows in file order within one) and the group sizes.
+ */
+export interface ChunkLayout {
+  readonly order: Uint32Array;
+  readonly sizes: readonly number[];
+}
+
+export async function chunkLayoutOf(source: TableSource, column: string): Promise<ChunkLayout> {
+  if (!source.schema.some((c) => c.name === column)) {
+    throw new InvalidInputError(
+      `--chunk-col: the reference has no column "${column}"; columns are ${source.schema.map((c) => c.name).join(', ')}`,
+    );
+  }
+  const col = (await source.readColumns([column])).columns[0] as ColumnTable['columns'][number];
+  const n = col.kind === 'numeric' ? col.values.length : col.codes.length;
+  const keyOf =
+    col.kind === 'numeric'
+      ? (i: number) => col.values[i] as number
+      : (i: number) => {
+          const code = col.codes[i] as number;
+          return code < 0 ? Number.NaN : code;
+        };
+  // numeric keys sort by value; text keys by their text (dates as text sort by date)
+  const rank =
+    col.kind === 'numeric'
+      ? (a: number, b: number) => a - b
+      : (a: number, b: number) => (col.dictionary[a] as string).localeCompare(col.dictionary[b] as string);
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  const nan = (x: number) => Number.isNaN(x);
+  order.sort((a, b) => {
+    const ka = keyOf(a);
+    const kb = keyOf(b);
+    if (nan(ka) || nan(kb)) return nan(ka) === nan(kb) ? a - b : nan(ka) ? 1 : -1;
+    return rank(ka, kb) || a - b;
+  });
+  const sizes: number[] = [];
+  let prev: number | undefined;
+  for (const i of order) {
+    const k = keyOf(i);
+    if (sizes.length === 0 || !(k === prev || (nan(k) && nan(prev as number)))) sizes.push(1);
+    else sizes[sizes.length - 1] = (sizes[sizes.length - 1] as number) + 1;
+    prev = k;
+  }
+  return { order, sizes };
+}
+
+/** The table's rows in the given order. */
+export function reorderRows(t: ColumnTable, order: Uint32Array): ColumnTable {
+  return {
+    rows: order.length,
+    columns: t.columns.map((c) =>
+      c.kind === 'numeric'
+        ? { ...c, values: Float64Array.from(order, (i) => c.values[i] as number) }
+        : { ...c, codes: Int32Array.from(order, (i) => c.codes[i] as number) },
+    ),
+  };
+}
+
+function learnFrom(table: ColumnTable, chunking: { chunkRows?: number; layout?: ChunkLayout }) {
+  return chunking.layout
+    ? learnThresholds(reorderRows(table, chunking.layout.order), { chunkSizes: chunking.layout.sizes })
+    : learnThresholds(table, { chunkRows: chunking.chunkRows as number });
+}
+
 export interface DriftFilesOptions extends ReadTableOptions {
   readonly reference?: string;
   readonly referenceProfile?: DatasetProfile;
@@ -144,6 +210,8 @@ export interface DriftFilesOptions extends ReadTableOptions {
   /** Learn per-feature thresholds from the reference file with chunks of this many rows (default: current rows). */
   readonly learnThresholds?: boolean;
   readonly chunkRows?: number;
+  /** Learn with one chunk per value of this reference column (e.g. a date); the column is not compared. */
+  readonly chunkColumn?: string;
   /** Columns read per group (memory bound for wide files). */
   readonly groupSize?: number;
   /** Also train a domain classifier (needs the reference file, reads all columns of both). */
@@ -175,7 +243,12 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
     let thresholds = options.referenceProfile?.thresholds;
     if (options.referenceProfile) {
       const p = options.referenceProfile;
-      checkSameSchema(p.features, cur.schema, { reference: 'the reference profile', current: options.current });
+      const chunkColumn = options.chunkColumn ?? p.chunkColumn;
+      checkSameSchema(
+        p.features,
+        cur.schema.filter((c) => c.name !== chunkColumn),
+        { reference: 'the reference profile', current: options.current },
+      );
       rowsReference = p.rows;
       const byName = new Map(p.features.map((f) => [f.name, f]));
       const names = p.features.map((f) => f.name);
@@ -190,9 +263,15 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
     } else {
       const ref = await openTable(options.reference as string, options);
       sources.push(ref);
-      checkSameSchema(ref.schema, cur.schema, { reference: options.reference as string, current: options.current });
+      const compared = (schema: readonly ColumnSchema[]) => schema.filter((c) => c.name !== options.chunkColumn);
+      checkSameSchema(compared(ref.schema), compared(cur.schema), {
+        reference: options.reference as string,
+        current: options.current,
+      });
       rowsReference = ref.rows;
-      const names = ref.schema.map((c) => c.name);
+      const names = compared(ref.schema).map((c) => c.name);
+      const layout =
+        options.learnThresholds && options.chunkColumn ? await chunkLayoutOf(ref, options.chunkColumn) : undefined;
       const learned: Record<string, LearnedThreshold> = {};
       for (let g = 0; g < names.length; g += groupSize) {
         const group = names.slice(g, g + groupSize);
@@ -200,7 +279,10 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
         const curTable = await cur.readColumns(group);
         comparisons.push(...compareTables(refTable, curTable));
         if (options.learnThresholds) {
-          Object.assign(learned, learnThresholds(refTable, { chunkRows: options.chunkRows ?? cur.rows }));
+          Object.assign(
+            learned,
+            learnFrom(refTable, layout ? { layout } : { chunkRows: options.chunkRows ?? cur.rows }),
+          );
         }
       }
       if (options.learnThresholds) thresholds = learned;
@@ -220,25 +302,31 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
 /** Reference profile of a file (optionally with learned thresholds), column groups at a time. */
 export async function profileFile(
   path: string,
-  options: ReadTableOptions & { learnChunkRows?: number; groupSize?: number } = {},
+  options: ReadTableOptions & { learnChunkRows?: number; learnChunkColumn?: string; groupSize?: number } = {},
 ): Promise<DatasetProfile> {
   const source = await openTable(path, options);
   try {
     const groupSize = options.groupSize ?? 200;
-    const names = source.schema.map((c) => c.name);
+    const names = source.schema.map((c) => c.name).filter((n) => n !== options.learnChunkColumn);
     const features: DatasetProfile['features'][number][] = [];
     const thresholds: Record<string, LearnedThreshold> = {};
+    const layout = options.learnChunkColumn ? await chunkLayoutOf(source, options.learnChunkColumn) : undefined;
+    const learn = layout !== undefined || options.learnChunkRows !== undefined;
     for (let g = 0; g < names.length; g += groupSize) {
       const table = await source.readColumns(names.slice(g, g + groupSize));
       for (const col of table.columns) features.push(profileColumn(col, undefined));
-      if (options.learnChunkRows)
-        Object.assign(thresholds, learnThresholds(table, { chunkRows: options.learnChunkRows }));
+      if (learn)
+        Object.assign(
+          thresholds,
+          learnFrom(table, layout ? { layout } : { chunkRows: options.learnChunkRows as number }),
+        );
     }
     return {
       format: PROFILE_FORMAT,
       rows: source.rows,
       features,
-      ...(options.learnChunkRows ? { thresholds } : {}),
+      ...(learn ? { thresholds } : {}),
+      ...(options.learnChunkColumn ? { chunkColumn: options.learnChunkColumn } : {}),
     };
   } finally {
     source.close();

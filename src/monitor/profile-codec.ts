@@ -71,6 +71,7 @@ export function serializeProfile(p: DatasetProfile): string {
     format: p.format,
     rows: p.rows,
     ...(p.thresholds ? { thresholds: p.thresholds } : {}),
+    ...(p.chunkColumn ? { chunkColumn: p.chunkColumn } : {}),
     features: p.features.map(encodeFeature),
   });
 }
@@ -136,5 +137,6 @@ export function parseProfile(text: string, source = 'profile'): DatasetProfile {
     rows: Number(o['rows']),
     features: (o['features'] as Record<string, unknown>[]).map(decodeFeature),
     ...(o['thresholds'] ? { thresholds: o['thresholds'] as Record<string, LearnedThreshold> } : {}),
+    ...(typeof o['chunkColumn'] === 'string' ? { chunkColumn: o['chunkColumn'] } : {}),
   };
 }

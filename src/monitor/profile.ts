@@ -66,6 +66,8 @@ export interface DatasetProfile {
   readonly features: readonly FeatureProfile[];
   /** Per-feature thresholds learned from reference chunks (see learnThresholds). */
   readonly thresholds?: Readonly<Record<string, LearnedThreshold>>;
+  /** The column whose values made the chunks (not profiled, and not compared in current files). */
+  readonly chunkColumn?: string;
 }
 
 export interface ProfileOptions {

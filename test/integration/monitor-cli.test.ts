@@ -207,6 +207,93 @@ describe('adnova monitor drift', () => {
     expect(feats.filter((f: { drifted: boolean }) => f.drifted)).toEqual([]);
   });
 
+  it('learns per-day thresholds with --chunk-col for clustered rows (sends come in campaigns)', async () => {
+    // each day's rows come from a handful of campaigns, each with one channel: days differ far more than
+    // independent rows would, and quiet days (fewer campaigns) more than busy ones
+    const rng = new Rng(21);
+    const day = (d: number): string[] => {
+      const out: string[] = [];
+      const campaigns = d % 7 >= 5 ? 4 : 10;
+      for (let c = 0; c < campaigns; c++) {
+        const channel = ['email', 'push', 'in_app'][rng.next() < 0.5 ? 0 : rng.next() < 0.6 ? 1 : 2];
+        const size = 60 + rng.int(80);
+        for (let i = 0; i < size; i++) out.push(`2026-03-${String(2 + d).padStart(2, '0')},${channel},${rng.int(5)}`);
+      }
+      return out;
+    };
+    const header = 'date,channel,opens';
+    const reference = writeCsv('clustered-ref.csv', header, Array.from({ length: 14 }, (_, d) => day(d)).flat());
+    const today = writeCsv('clustered-today.csv', header, day(19)); // a quiet day: 4 campaigns
+    const defaults = await runCliCaptured(['monitor', 'drift', '--reference', reference, '--current', today, '--json']);
+    expect(defaults.code).toBe(0);
+    const plain = JSON.parse(defaults.out);
+    const byName = Object.fromEntries(plain.features.map((f: { name: string }) => [f.name, f]));
+    // compared as a feature, the date is all new (later) values; the channel mix of one day drifts against independent-row noise
+    expect(byName['date'].quality.out_of_range_share).toBe(1); // read as a date: epoch ms
+    expect(byName['channel'].drifted).toBe(true);
+    const learned = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      reference,
+      '--current',
+      today,
+      '--learn-thresholds',
+      '--chunk-col',
+      'date',
+      '--json',
+    ]);
+    expect(learned.code).toBe(0);
+    const report = JSON.parse(learned.out);
+    expect(report.features.map((f: { name: string }) => f.name).sort()).toEqual(['channel', 'opens']);
+    const channel = report.features.find((f: { name: string }) => f.name === 'channel');
+    // the learned threshold sits above a single day's JS distance from the fortnight
+    expect(channel.threshold).toBeGreaterThan(channel.score);
+    expect(channel.drifted).toBe(false);
+    // the same through a stored profile: the chunk column is remembered and skipped in current files
+    const profilePath = join(dir, 'clustered-profile.json');
+    const p = await runCliCaptured([
+      'monitor',
+      'profile',
+      '--data',
+      reference,
+      '--out',
+      profilePath,
+      '--learn-thresholds',
+      '--chunk-col',
+      'date',
+      '--json',
+    ]);
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.out).learned_thresholds).toBe(2);
+    const viaProfile = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference-profile',
+      profilePath,
+      '--current',
+      today,
+      '--json',
+    ]);
+    expect(viaProfile.code).toBe(0);
+    expect(
+      JSON.parse(viaProfile.out).features.find((f: { name: string }) => f.name === 'channel').threshold,
+    ).toBeCloseTo(channel.threshold, 12);
+    const missing = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      reference,
+      '--current',
+      today,
+      '--learn-thresholds',
+      '--chunk-col',
+      'day',
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/--chunk-col: the reference has no column "day"; columns are date, channel, opens/);
+  });
+
   it('rejects files with different columns, a numeric column that became text, and an empty file', async () => {
     const otherCols = writeCsv('other.csv', 'user_id,age,spend,country', ['a,1,2,fr']);
     const r1 = await runCliCaptured(['monitor', 'drift', '--reference', ref, '--current', otherCols]);

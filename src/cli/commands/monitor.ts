@@ -35,6 +35,7 @@ interface DriftCliOptions {
   categorical?: string;
   learnThresholds?: boolean;
   chunkRows?: string;
+  chunkCol?: string;
   driftShare?: string;
   multivariate?: boolean;
   json?: boolean;
@@ -196,6 +197,10 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
     .option('--categorical <cols>', 'comma-separated columns to treat as categorical')
     .option('--learn-thresholds', 'learn per-feature thresholds from reference chunks (mean + 3 std)')
     .option('--chunk-rows <n>', 'rows per reference chunk when learning thresholds (default: current rows)')
+    .option(
+      '--chunk-col <col>',
+      'learn thresholds with one reference chunk per value of this column (e.g. a date); the column is not compared',
+    )
     .option('--drift-share <x>', 'dataset drifts at this (weighted) share of drifted features (default 0.5)')
     .option('--multivariate', 'also train a domain classifier (GBDT) to tell reference from current rows')
     .option('--json', 'print the JSON report')
@@ -218,6 +223,8 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       const importance = loadImportance(opts);
       const driftShare = shareOption(opts.driftShare, '--drift-share');
       const chunkRows = positiveInt(opts.chunkRows, '--chunk-rows');
+      if (opts.chunkCol && chunkRows) throw new InvalidInputError('give --chunk-rows or --chunk-col, not both');
+      if (opts.chunkCol && !opts.learnThresholds) throw new InvalidInputError('--chunk-col needs --learn-thresholds');
       const run = await driftFromFiles({
         ...(opts.reference ? { reference: opts.reference } : {}),
         ...(referenceProfile ? { referenceProfile } : {}),
@@ -226,6 +233,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
         ...(opts.categorical ? { categorical: opts.categorical.split(',').map((s) => s.trim()) } : {}),
         ...(opts.learnThresholds ? { learnThresholds: true } : {}),
         ...(chunkRows ? { chunkRows } : {}),
+        ...(opts.chunkCol ? { chunkColumn: opts.chunkCol } : {}),
         ...(opts.multivariate ? { domainClassifier: true } : {}),
         drift: {
           ...(importance ? { importance } : {}),
@@ -329,6 +337,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
     .option('--categorical <cols>', 'comma-separated columns to treat as categorical')
     .option('--learn-thresholds', 'also learn per-feature thresholds from chunks of the data')
     .option('--chunk-rows <n>', 'rows per chunk for --learn-thresholds (match your monitoring window)')
+    .option('--chunk-col <col>', 'or one chunk per value of this column (e.g. a date); the column is not profiled')
     .option('--json', 'machine-readable summary')
     .action(
       async (opts: {
@@ -338,14 +347,19 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
         categorical?: string;
         learnThresholds?: boolean;
         chunkRows?: string;
+        chunkCol?: string;
         json?: boolean;
       }) => {
         const chunkRows = positiveInt(opts.chunkRows, '--chunk-rows');
-        if (opts.learnThresholds && !chunkRows) throw new InvalidInputError('--learn-thresholds needs --chunk-rows N');
+        if (opts.chunkCol && chunkRows) throw new InvalidInputError('give --chunk-rows or --chunk-col, not both');
+        if (opts.chunkCol && !opts.learnThresholds) throw new InvalidInputError('--chunk-col needs --learn-thresholds');
+        if (opts.learnThresholds && !chunkRows && !opts.chunkCol)
+          throw new InvalidInputError('--learn-thresholds needs --chunk-rows N or --chunk-col COL');
         const profile = await profileFile(opts.data, {
           ...(opts.sep !== undefined ? { sep: opts.sep } : {}),
           ...(opts.categorical ? { categorical: opts.categorical.split(',').map((s) => s.trim()) } : {}),
           ...(opts.learnThresholds && chunkRows ? { learnChunkRows: chunkRows } : {}),
+          ...(opts.learnThresholds && opts.chunkCol ? { learnChunkColumn: opts.chunkCol } : {}),
         });
         const text = serializeProfile(profile);
         writeFileSync(opts.out, text);
