@@ -90,7 +90,12 @@ export {
   type RegistryEntry,
   type RegistryRole,
 } from './model-registry.js';
-export { type FeatureProfile, type ReferenceProfile, SCORE_PROFILE_BINS } from './reference-profile.js';
+export {
+  buildReferenceProfile,
+  type FeatureProfile,
+  type ReferenceProfile,
+  SCORE_PROFILE_BINS,
+} from './reference-profile.js';
 export { buildSendTrainingSet, CAMPAIGN_FEATURES, type SendTrainingSet } from './send-training-set.js';
 export {
   evaluateModelOnTable,

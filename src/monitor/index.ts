@@ -17,6 +17,8 @@ export {
   dataQuality,
   defaultDataQualityOptions,
   type FeatureQuality,
+  type QualityVerdict,
+  qualityVerdict,
 } from './data-quality.js';
 export {
   type DomainClassifierOptions,
@@ -77,6 +79,7 @@ export {
 } from './feature-comparison.js';
 export { renderDriftHtml } from './html-report.js';
 export { DEFAULT_KLL_K, type KllSketch, kllCdf, kllFromSorted, kllQuantile, mergeKll } from './kll-sketch.js';
+export { driftAgainstModel, type ModelDriftOptions, type ModelDriftRun } from './model-reference-drift.js';
 export {
   defaultPerformanceEstimateOptions,
   estimatePerformance,

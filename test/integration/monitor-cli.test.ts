@@ -470,3 +470,63 @@ describe('adnova monitor drift --multivariate and --model', () => {
     expect(bad.err).toMatch(/does not exist/);
   });
 });
+
+describe("adnova monitor drift --model DIR (against the model artifact's training profile)", () => {
+  it("bins current rows with the model's training bins, weights by its importance and adds prediction drift", async () => {
+    const labelled = (seed: number, rows: number, opts: { unitChange?: boolean; mix?: boolean } = {}): string[] => {
+      const rng = new Rng(seed + 100);
+      return window(seed, rows, opts).map((l) => {
+        const [, age, spend, channel, visits] = l.split(',');
+        const p = 1 / (1 + Math.exp(-(Math.log(Number(spend)) + (channel === 'email' ? 0.5 : -0.5))));
+        return `${age},${spend},${channel},${visits},${rng.next() < p ? 1 : 0}`;
+      });
+    };
+    const header = 'age,spend,channel,visits,converted';
+    const train = writeCsv('model-train.csv', header, labelled(1, 4000));
+    const modelDir = join(dir, 'model-artifact');
+    const t = await runCliCaptured([
+      'model',
+      'train',
+      '--data',
+      train,
+      '--label',
+      'converted',
+      '--out',
+      modelDir,
+      '--trees',
+      '20',
+      '--json',
+    ]);
+    expect(t.code, t.err).toBe(0);
+    const same = writeCsv('model-same.csv', header, labelled(2, 3000));
+    const moved = writeCsv('model-moved.csv', header, labelled(3, 3000, { unitChange: true, mix: true }));
+    const quiet = await runCliCaptured(['monitor', 'drift', '--model', modelDir, '--current', same, '--json']);
+    expect(quiet.code, quiet.err).toBe(0);
+    const q = JSON.parse(quiet.out);
+    expect(q.features.map((f: { name: string }) => f.name).sort()).toEqual(['age', 'channel', 'spend', 'visits']);
+    expect(q.features.filter((f: { alarm: boolean }) => f.alarm)).toEqual([]);
+    expect(q.prediction.drifted).toBe(false);
+    expect(q.features.find((f: { name: string }) => f.name === 'spend')).toMatchObject({
+      kind: 'numeric',
+      binned: true,
+      stats: { ks_statistic: null, wasserstein_norm: null },
+    });
+    const loud = await runCliCaptured(['monitor', 'drift', '--model', modelDir, '--current', moved, '--json']);
+    expect(loud.code, loud.err).toBe(0);
+    const l = JSON.parse(loud.out);
+    const byName = Object.fromEntries(l.features.map((f: { name: string }) => [f.name, f]));
+    expect(byName['spend'].drifted).toBe(true);
+    expect(byName['channel'].drifted).toBe(true);
+    expect(byName['age'].drifted).toBe(false);
+    expect(l.prediction.drifted).toBe(true);
+    // spend carries most of the model's gain: the weighted share exceeds the plain one
+    expect(l.dataset.weighted_drifted_share).toBeGreaterThan(l.dataset.drifted_share);
+    const missing = writeCsv('model-missing.csv', 'age,channel', ['30,email']);
+    const bad = await runCliCaptured(['monitor', 'drift', '--model', modelDir, '--current', missing]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/spend/);
+    const noRef = await runCliCaptured(['monitor', 'drift', '--current', same]);
+    expect(noRef.code).toBe(2);
+    expect(noRef.err).toMatch(/--reference FILE, --reference-profile FILE, or --model DIR/);
+  });
+});

@@ -9,6 +9,7 @@ import {
   type DatasetDriftResult,
   type DatasetProfile,
   detectDrift,
+  driftAgainstModel,
   driftFromFiles,
   driftReportJson,
   estimatePerformance,
@@ -112,6 +113,45 @@ function formatDrift(r: DatasetDriftResult, top = 20): string {
   return lines.join('\n');
 }
 
+/** `monitor drift --model DIR --current FILE`: against the model's training profile, on the model's bins. */
+async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promise<void> {
+  for (const [flag, set] of [
+    ['--learn-thresholds', opts.learnThresholds],
+    ['--chunk-rows', opts.chunkRows],
+    ['--chunk-col', opts.chunkCol],
+    ['--multivariate', opts.multivariate],
+    ['--importance', opts.importance],
+  ] as const) {
+    if (set) throw new InvalidInputError(`${flag} needs --reference FILE; against --model DIR it does not apply`);
+  }
+  const driftShare = shareOption(opts.driftShare, '--drift-share');
+  const run = await driftAgainstModel({
+    model: opts.model as string,
+    current: opts.current,
+    ...(opts.sep !== undefined ? { sep: opts.sep } : {}),
+    ...(driftShare !== undefined ? { drift: { datasetDriftShare: driftShare } } : {}),
+  });
+  const base = driftReportJson(run.result);
+  const prediction = driftReportJson({ ...run.result, features: [run.prediction] }).features[0];
+  const report = {
+    ...base,
+    // features keep the model's kind; their statistics are the binned ones (on the model's training bins)
+    features: base.features.map((f) => ({ ...f, kind: run.kinds[f.name] ?? f.kind, binned: true })),
+    prediction: { ...prediction, kind: 'numeric', binned: true },
+  };
+  if (opts.out) writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);
+  if (opts.html) writeFileSync(opts.html, renderDriftHtml(run.result, `adnova drift report against ${opts.model}`));
+  if (opts.json) printJson(io, report);
+  else {
+    io.out(`against the training profile of ${opts.model} (features on the model's bins)`);
+    io.out(formatDrift(run.result));
+    const p = run.prediction;
+    io.out(
+      `prediction drift (model scores): ${p.method} ${p.score === null ? '' : p.score.toPrecision(4)} threshold ${p.threshold === null ? '' : p.threshold.toPrecision(4)}  ${p.drifted ? 'DRIFT' : 'ok'}`,
+    );
+  }
+}
+
 function formatEstimate(e: PerformanceEstimate): string {
   const row = (name: string, m: PerformanceEstimate['rocAuc']): string =>
     `${name.padEnd(10)} estimated ${m.estimated.toFixed(4)} +- ${(3 * m.standardError).toFixed(4)} (3 SE)` +
@@ -191,7 +231,10 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
     .option('--reference <file>', 'reference CSV or Parquet file')
     .option('--reference-profile <file>', 'stored reference profile (from `monitor profile`)')
     .requiredOption('--current <file>', 'current CSV or Parquet file')
-    .option('--model <dir>', 'model artifact directory; its importance.json weights the dataset verdict')
+    .option(
+      '--model <dir>',
+      'model artifact directory: its split gain weights the dataset verdict; without --reference, its training profile is the reference',
+    )
     .option('--importance <file>', 'JSON { feature: weight } for the weighted drifted share')
     .option('--sep <s>', 'CSV separator (auto-detected by default)')
     .option('--categorical <cols>', 'comma-separated columns to treat as categorical')
@@ -207,8 +250,18 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
     .option('--out <file>', 'write the JSON report to a file')
     .option('--html <file>', 'write the self-contained HTML report')
     .action(async (opts: DriftCliOptions) => {
-      if (!opts.reference === !opts.referenceProfile) {
-        throw new InvalidInputError('monitor drift needs exactly one of --reference FILE or --reference-profile FILE');
+      if (opts.reference && opts.referenceProfile) {
+        throw new InvalidInputError(
+          'monitor drift takes one of --reference FILE or --reference-profile FILE, not both',
+        );
+      }
+      if (!opts.reference && !opts.referenceProfile) {
+        if (!opts.model)
+          throw new InvalidInputError(
+            'monitor drift needs a reference: --reference FILE, --reference-profile FILE, or --model DIR (its training profile)',
+          );
+        await driftAgainstModelCommand(opts, io);
+        return;
       }
       const referenceProfile: DatasetProfile | undefined = opts.referenceProfile
         ? parseProfile(
