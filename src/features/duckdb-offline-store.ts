@@ -13,9 +13,10 @@ import {
 import { type FeatureViewDef, type ServiceLayout, storageKeyOf } from './definitions.js';
 import {
   ageColumnOf,
-  buildPitQuery,
+  buildPitPlan,
   LABEL_ROW_COLUMN,
   OFFLINE_KEY_COLUMNS,
+  type PitQueryInput,
   quoteIdent,
   quoteString,
   sqlTypeOf,
@@ -23,6 +24,9 @@ import {
   type ViewScan,
   viewGlob,
 } from './pit-sql.js';
+
+/** Rows per row group of a training set file (also the unit its writer threads share). */
+const TRAINING_ROW_GROUP_ROWS = 100_000;
 
 /** Rows of one view to append: `values` is row-major (`values[row * features + k]`). */
 export interface OfflineRowBatch {
@@ -242,26 +246,59 @@ export class DuckDbOfflineStore {
     if (clash !== undefined)
       throw new InvalidInputError(`label column "${clash}" collides with an output column; rename it`);
     const tsSql = this.#epochMsSql(ts, columns);
-    const range = await this.#conn.runAndReadAll(
-      `SELECT min(${tsSql})::DOUBLE, max(${tsSql})::DOUBLE, count(*)::DOUBLE FROM ${reader}`,
-    );
-    const [minTs, maxTs] = (range.getRows()[0] ?? []).map(Number) as [number, number, number];
-    const query = buildPitQuery({
-      layout: req.layout,
-      labelsRelation: `(SELECT *, ${tsSql} AS __t, (row_number() OVER () - 1)::BIGINT AS ${LABEL_ROW_COLUMN} FROM ${reader})`,
-      labelColumns: [...columns.keys()],
-      scans: this.#scans(req.layout),
-      minTs: Number.isFinite(minTs) ? minTs : 0,
-      maxTs: Number.isFinite(maxTs) ? maxTs : 0,
-      joinKeyOf: req.joinKeyOf,
-      lookbackMs: req.lookbackMs,
-    });
-    const out = resolve(req.outPath);
-    const copied = await this.#sqlRead(
-      `COPY (${query}) TO ${quoteString(out)} (FORMAT parquet, ROW_GROUP_SIZE 100000)`,
-    );
-    const rows = Number(copied.getRows()[0]?.[0] ?? 0);
-    return { rows, columns: req.layout.columns.length, outPath: out, durationMs: performance.now() - started };
+    const stage = `__train_${randomUUID().replaceAll('-', '')}`;
+    const labels = `${stage}_labels`;
+    try {
+      // label_row is the row's position in the file: read in order, numbered once, stored in that order
+      await this.#sql('SET preserve_insertion_order = true');
+      try {
+        await this.#sql(
+          `CREATE TEMP TABLE ${labels} AS SELECT *, ${tsSql} AS __t, (row_number() OVER () - 1)::BIGINT AS ${LABEL_ROW_COLUMN} FROM ${reader}`,
+        );
+      } finally {
+        await this.#sql('SET preserve_insertion_order = false');
+      }
+      const range = await this.#sqlRead(`SELECT min(__t)::DOUBLE, max(__t)::DOUBLE FROM ${labels}`);
+      const [minTs, maxTs] = (range.getRows()[0] ?? []).map(Number) as [number, number];
+      const out = resolve(req.outPath);
+      const rows = await this.#withPitPlan(
+        {
+          layout: req.layout,
+          labelsTable: labels,
+          labelColumns: [...columns.keys()],
+          scans: this.#scans(req.layout),
+          minTs: Number.isFinite(minTs) ? minTs : 0,
+          maxTs: Number.isFinite(maxTs) ? maxTs : 0,
+          joinKeyOf: req.joinKeyOf,
+          lookbackMs: req.lookbackMs,
+        },
+        stage,
+        async (output) => {
+          const copied = await this.#sqlRead(
+            `COPY (${output}) TO ${quoteString(out)} (FORMAT parquet, ROW_GROUP_SIZE ${TRAINING_ROW_GROUP_ROWS})`,
+          );
+          return Number(copied.getRows()[0]?.[0] ?? 0);
+        },
+      );
+      return { rows, columns: req.layout.columns.length, outPath: out, durationMs: performance.now() - started };
+    } finally {
+      await this.#sql(`DROP TABLE IF EXISTS ${labels}`);
+    }
+  }
+
+  /** Creates the plan's stage tables in order, runs `consume` on its output query, then drops them. */
+  async #withPitPlan<T>(input: PitQueryInput, prefix: string, consume: (output: string) => Promise<T>): Promise<T> {
+    const plan = buildPitPlan(input, `${prefix}_`);
+    const created: string[] = [];
+    try {
+      for (const stage of plan.stages) {
+        created.push(stage.table);
+        await this.#sql(`CREATE TEMP TABLE ${stage.table} AS ${stage.select}`);
+      }
+      return await consume(plan.output);
+    } finally {
+      for (const t of created.reverse()) await this.#sql(`DROP TABLE IF EXISTS ${t}`);
+    }
   }
 
   /**
@@ -309,16 +346,11 @@ export class DuckDbOfflineStore {
       } finally {
         app.closeSync();
       }
-      const query = buildPitQuery({
-        layout,
-        labelsRelation: stage,
-        labelColumns: [],
-        scans: this.#scans(layout),
-        minTs,
-        maxTs,
-        joinKeyOf,
-      });
-      const reader = await this.#sqlRead(query);
+      const reader = await this.#withPitPlan(
+        { layout, labelsTable: stage, labelColumns: [], scans: this.#scans(layout), minTs, maxTs, joinKeyOf },
+        stage,
+        (output) => this.#sqlRead(output),
+      );
       const names = reader.columnNames();
       const cols = reader.getColumns();
       const rowOf = (cols[0] as DuckDBValue[]).map((v) => Number(v));
@@ -451,21 +483,36 @@ export class DuckDbOfflineStore {
     this.#instance.closeSync();
   }
 
+  /** The views' files as of now, listed once: row ids (file index, row number) stay valid across the plan's statements. */
   #scans(layout: ServiceLayout): Map<string, ViewScan> {
     const scans = new Map<string, ViewScan>();
     for (const v of layout.inputViews.values()) {
       if (v.source.kind === 'request') continue;
+      const files = this.#filesOf(v);
+      const list = files.map(quoteString).join(', ');
       scans.set(v.name, {
         view: v,
-        source: this.hasData(v) ? (rowIdentity) => this.#viewSource(v, rowIdentity) : undefined,
+        source:
+          files.length === 0
+            ? undefined
+            : `read_parquet([${list}], hive_partitioning = true, union_by_name = true, file_row_number = true)`,
       });
     }
     return scans;
   }
 
-  #viewSource(view: FeatureViewDef, rowIdentity = false): string {
-    const extra = rowIdentity ? ', filename = true, file_row_number = true' : '';
-    return `read_parquet(${quoteString(viewGlob(this.offlineRoot, view))}, hive_partitioning = true, union_by_name = true${extra})`;
+  #filesOf(view: Pick<FeatureViewDef, 'name' | 'version'>): string[] {
+    const dir = join(this.offlineRoot, storageKeyOf(view));
+    if (!existsSync(dir)) return [];
+    const files: string[] = [];
+    for (const d of readdirSync(dir, { withFileTypes: true }))
+      if (d.isDirectory())
+        for (const f of readdirSync(join(dir, d.name))) if (f.endsWith('.parquet')) files.push(join(dir, d.name, f));
+    return files.sort();
+  }
+
+  #viewSource(view: FeatureViewDef): string {
+    return `read_parquet(${quoteString(viewGlob(this.offlineRoot, view))}, hive_partitioning = true, union_by_name = true)`;
   }
 
   #readerFor(path: string, format?: string): string {
