@@ -466,6 +466,7 @@ async function worldSnapshotDrift(worldDir: string, workDir: string): Promise<Re
       drifted: drifted.slice(0, 5),
       driftedCount: drifted.length,
       datasetDrifted: result.drifted,
+      qualityAlarms: result.features.filter((f) => f.quality.issues.length > 0).map((f) => f.comparison.name),
     };
   } finally {
     ref.close();
