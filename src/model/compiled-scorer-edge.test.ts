@@ -29,6 +29,17 @@ function wideCategoryTree(): Tree {
   return b.finish();
 }
 
+/** One categorical split on f1: the listed codes go left, missing goes the given way. */
+function categoricalStump(codes: number[], missingLeft: boolean): Tree {
+  const b = new TreeBuilder();
+  for (let i = 0; i < 3; i++) b.addLeaf(0, 1);
+  b.setCategoricalSplit(0, 1, codes, true, missingLeft, 1);
+  b.setChildren(0, 1, 2);
+  b.value[1] = 0.0625;
+  b.value[2] = -0.03125;
+  return b.finish();
+}
+
 /** One numeric split on f2 with the given threshold, missing right. */
 function thresholdTree(threshold: number): Tree {
   const b = new TreeBuilder();
@@ -80,7 +91,30 @@ function referenceMargins(e: TreeEnsemble, m: { rows: number; values: Float32Arr
 const around = (t: Tree): Tree[] => [mixedTree(), mixedTree(), mixedTree(), mixedTree(), t, mixedTree()];
 
 const ensembles: Array<[string, Tree[]]> = [
-  ['numeric and small-code categorical splits (scratch kernels)', around(mixedTree())],
+  ['numeric and small-code categorical splits (scratch kernels, a column per categorical split)', around(mixedTree())],
+  [
+    // nested go-right sets share a column: {all but 3} contains {all but 2, 3 and missing}
+    'nested small-code categorical splits (scratch kernels, a column per chain of nested splits)',
+    [
+      mixedTree(),
+      categoricalStump([0], true),
+      categoricalStump([1, 29], false),
+      categoricalStump([3], false),
+      categoricalStump([2, 3], true),
+    ],
+  ],
+  [
+    // go-right sets that do not nest, more of them than half the steps a row takes: the per-step select kernel
+    'many unrelated small-code categorical splits (mixed scratch kernel)',
+    [
+      mixedTree(),
+      categoricalStump([0], false),
+      categoricalStump([4], false),
+      categoricalStump([5], false),
+      categoricalStump([6], false),
+      categoricalStump([7], false),
+    ],
+  ],
   ['a category code >= 30 (fallback kernel)', around(wideCategoryTree())],
   ['a -Infinity threshold (fallback kernel)', around(thresholdTree(Number.NEGATIVE_INFINITY))],
   ['a +Infinity threshold', around(thresholdTree(Number.POSITIVE_INFINITY))],

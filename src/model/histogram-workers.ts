@@ -1,10 +1,57 @@
 import { Worker } from 'node:worker_threads';
 
 const HIST_STRIDE = 512;
+/** Above this many features the all-features kernel stays a loop (the generated source grows with features). */
+const MAX_UNROLLED_FEATURES = 1024;
+
+/**
+ * Source of the all-features histogram kernel for `nf` features, unrolled: one line per feature with its
+ * histogram offset as a constant. Against the loop over features it measured 1.5x faster on 9 features
+ * (Hillstrom) and 2.9x on 50; the additions happen in the same order, so the sums are the same.
+ * Parameters: hist, binned, rowIdx, begin, end, gh. With `indexed` false the rows are begin..end themselves
+ * (the root of a tree on all rows; rowIdx is not read): 10-15% faster than reading the identity through rowIdx.
+ */
+export function fullHistogramSource(nf: number, indexed = true): string {
+  let body = '';
+  if (nf <= MAX_UNROLLED_FEATURES) {
+    for (let f = 0; f < nf; f++)
+      body += `k = ${f * HIST_STRIDE} + (binned[base + ${f}] << 1); hist[k] += g; hist[k + 1] += h;\n`;
+  } else {
+    body = `for (let o = 0; o < ${nf * HIST_STRIDE}; o += ${HIST_STRIDE}) { k = o + (binned[base++] << 1); hist[k] += g; hist[k + 1] += h; }`;
+  }
+  return `for (let i = begin; i < end; i++) {
+  const r = ${indexed ? 'rowIdx[i]' : 'i'}; const g = gh[2 * r]; const h = gh[2 * r + 1];
+  let base = r * ${nf}; let k = 0;
+  ${body}
+}`;
+}
+
+export type FullHistogramKernel = (
+  hist: Float64Array,
+  binned: Uint8Array,
+  rowIdx: Uint32Array,
+  begin: number,
+  end: number,
+  gh: Float64Array,
+) => void;
+
+const kernels = new Map<string, FullHistogramKernel>();
+
+/** The all-features histogram kernel for `nf` features (compiled once per feature count and variant). */
+export function fullHistogramKernel(nf: number, indexed = true): FullHistogramKernel {
+  const key = `${nf}:${indexed}`;
+  let k = kernels.get(key);
+  if (!k) {
+    const source = fullHistogramSource(nf, indexed);
+    k = new Function('hist', 'binned', 'rowIdx', 'begin', 'end', 'gh', source) as FullHistogramKernel;
+    kernels.set(key, k);
+  }
+  return k;
+}
 
 // The worker's kernel is plain JavaScript evaluated in the worker (no TypeScript loader needed there, so it runs the
 // same under tsx, vitest and the built CLI). It mirrors buildHistogram in gbdt-trainer.ts.
-const WORKER_SOURCE = `
+const workerSource = (nf: number): string => `
 const { parentPort, workerData } = require('node:worker_threads');
 const { ctrlBuf, binnedBuf, ghBuf, rowIdxBuf, featBuf, histBuf, nf } = workerData;
 const ctrl = new Int32Array(ctrlBuf);
@@ -20,14 +67,7 @@ for (;;) {
   if (full) hist.fill(0, 0, nf * ${HIST_STRIDE});
   else for (let j = 0; j < nsel; j++) hist.fill(0, feats[j] * ${HIST_STRIDE}, (feats[j] + 1) * ${HIST_STRIDE});
   if (full) {
-    for (let i = begin; i < end; i++) {
-      const r = rowIdx[i]; const g = gh[2 * r]; const h = gh[2 * r + 1];
-      let base = r * nf;
-      for (let o = 0; o < nf * ${HIST_STRIDE}; o += ${HIST_STRIDE}) {
-        const k = o + (binned[base++] << 1);
-        hist[k] += g; hist[k + 1] += h;
-      }
-    }
+    ${fullHistogramSource(nf)}
   } else {
     for (let i = begin; i < end; i++) {
       const r = rowIdx[i]; const g = gh[2 * r]; const h = gh[2 * r + 1];
@@ -68,7 +108,7 @@ export class HistogramHelper {
     this.#feats = new Int32Array(featBuf);
     this.#hist = new Float64Array(histBuf);
     this.#nf = nf;
-    this.#worker = new Worker(WORKER_SOURCE, {
+    this.#worker = new Worker(workerSource(nf), {
       eval: true,
       workerData: {
         ctrlBuf,
