@@ -359,13 +359,10 @@ async function benchAggregator(plan: AggregationPlan, envelopes: readonly Envelo
           const end = Math.min(m, start + 5000);
           for (let i = start; i < end; i++) agg.ingest(events[i] as StreamEvent);
           const dirty = agg.takeDirty();
-          const out = new Float32Array(dirty.length * width);
-          for (let i = 0; i < dirty.length; i++) {
-            const id = dirty[i] as string;
-            agg.evaluate(0, id, agg.lastEventTs(id) + 1, out, i * width);
-          }
+          // what a flush does: each changed user's vector as of just after its newest event
+          const { values } = agg.evaluateForWrite(dirty, dirty.length, Number.NaN, false);
           if (end % 50_000 < 5000) agg.evict(); // the ingestor evicts on a timer, not per flush
-          sink += out[0] ?? 0;
+          sink += values[0]![0] ?? 0;
         }
       },
     ],
@@ -378,18 +375,12 @@ async function benchAggregator(plan: AggregationPlan, envelopes: readonly Envelo
           const end = Math.min(m, start + 5000);
           for (let i = start; i < end; i++) agg.ingest(events[i] as StreamEvent);
           const dirty = agg.takeDirty();
-          const out = new Float32Array(dirty.length * width);
-          const eventTs = new Float64Array(dirty.length);
-          for (let i = 0; i < dirty.length; i++) {
-            const id = dirty[i] as string;
-            eventTs[i] = agg.lastEventTs(id);
-            agg.evaluate(0, id, eventTs[i]! + 1, out, i * width);
-          }
+          const { eventTs, values } = agg.evaluateForWrite(dirty, dirty.length, Number.NaN, false);
           await store.write(viewRef, {
             entityIds: dirty,
             eventTs,
             createdTs: new Float64Array(dirty.length).fill(Date.now()),
-            values: out,
+            values: values[0]!,
           });
           if (end % 50_000 < 5000) agg.evict(); // the ingestor evicts on a timer, not per flush
         }

@@ -427,21 +427,9 @@ export class StreamIngestor {
     const expire = o.expireIdleVectors !== false && Number.isFinite(streamTime);
     const due = expire ? agg.takeDue(streamTime) : [];
     const users = dirty.concat(due);
-    const eventTs = new Float64Array(users.length);
-    for (let i = 0; i < dirty.length; i++) eventTs[i] = agg.writeTs(dirty[i]!);
-    eventTs.fill(streamTime, dirty.length);
-    const values = o.plan.views.map((view, v) => {
-      const width = view.features.length;
-      const out = new Float32Array(users.length * width);
-      // the vector as of just after eventTs: exact, since no tile holds a later event
-      for (let i = 0; i < users.length; i++) agg.evaluate(v, users[i]!, eventTs[i]! + 1, out, i * width);
-      return out;
-    });
-    for (let i = 0; i < users.length; i++) {
-      const id = users[i]!;
-      agg.markWritten(id, eventTs[i]!);
-      if (expire) agg.scheduleChange(id, agg.nextChangeAfter(id, eventTs[i]! + 1));
-    }
+    // each user's vectors as of just after its write time (exact: no tile holds a later event); aged users as of
+    // the stream time
+    const { eventTs, values } = agg.evaluateForWrite(users, dirty.length, streamTime, expire);
     for (const id of dirty) this.#unsaved.add(id);
     const now = this.#clock.now();
     // eviction walks every user: once per evictIntervalMs, not per flush

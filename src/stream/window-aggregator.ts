@@ -4,9 +4,8 @@ import {
   type AggregationPlan,
   distinctBit,
   distinctEstimate,
-  matchesFilter,
+  type EventFieldName,
   popcount32,
-  readEventField,
   SLOT_INIT,
   type SlotKind,
   type TileGroup,
@@ -74,7 +73,7 @@ export class WindowAggregator {
   readonly allowedLatenessMs: number;
   readonly #users = new Map<string, UserAggregates>();
   readonly #dirty = new Set<string>();
-  readonly #filterHit: Uint8Array;
+  readonly #update: UpdatePlan;
   readonly #viewPlans: ViewEvalPlan[];
   readonly #pools: TilePool[];
   readonly #retainFromMs: number;
@@ -100,7 +99,7 @@ export class WindowAggregator {
     this.#now = options.now ?? Date.now;
     this.#retainFromMs = options.retainFromMs ?? Number.POSITIVE_INFINITY;
     this.#maxTiles = plan.groups.map((g) => g.maxWindowMs / g.tileMs + 2);
-    this.#filterHit = new Uint8Array(plan.filters.length);
+    this.#update = updatePlan(plan);
     this.#viewPlans = viewEvalPlans(plan);
     this.#pools = plan.groups.map((g) => new TilePool(g));
     this.#groupWindows = plan.groups.map((_, g) => [
@@ -150,13 +149,11 @@ export class WindowAggregator {
     if (ts > user.lastEventTs) user.lastEventTs = ts;
     if (ts > this.#maxEventTs) this.#maxEventTs = ts;
 
-    const filters = this.plan.filters;
-    const hit = this.#filterHit;
-    for (let f = 0; f < filters.length; f++) hit[f] = matchesFilter(filters[f]!, e) ? 1 : 0;
+    const up = this.#update;
+    prepareUpdate(up, e);
     const groups = this.plan.groups;
     for (let g = 0; g < groups.length; g++) {
-      const group = groups[g]!;
-      const idx = Math.floor(ts / group.tileMs);
+      const idx = Math.floor(ts / groups[g]!.tileMs);
       const tiles = user.tiles[g]!;
       const pool = this.#pools[g]!;
       let handle = tiles.get(idx);
@@ -164,7 +161,7 @@ export class WindowAggregator {
         handle = pool.take();
         tiles.set(idx, handle);
       }
-      updateTile(group, pool.slabOf(handle), pool.baseOf(handle), e, hit);
+      updateTile(up.groups[g]!, up, pool.slabOf(handle), pool.baseOf(handle), ts);
       if (tiles.size > this.#maxTiles[g]!) this.#pruneTiles(g, tiles, this.#keepFrom());
     }
     this.counters.accepted++;
@@ -216,36 +213,83 @@ export class WindowAggregator {
     const vp = this.#viewPlans[view];
     if (vp === undefined) throw new InvalidInputError(`no view ${view} in the plan`);
     const user = this.#users.get(userId);
-    const acc = vp.acc;
-    acc.set(vp.init);
-    if (user !== undefined) {
-      // one pass over each tile group's tiles, merging each tile into every feature whose window covers it
-      for (const gp of vp.groups) {
-        const tileMs = gp.tileMs;
-        const from = gp.from;
-        let minFrom = Number.POSITIVE_INFINITY;
-        for (let i = 0; i < gp.items.length; i++) {
-          const f = windowStartMs(atMs, gp.items[i]!.windowMs, tileMs);
-          from[i] = f;
-          if (f < minFrom) minFrom = f;
-        }
-        const pool = this.#pools[gp.group]!;
-        for (const [idx, handle] of user.tiles[gp.group]!) {
-          const start = idx * tileMs;
-          if (start < minFrom || start >= atMs) continue;
-          const slab = pool.slabOf(handle);
-          const base = pool.baseOf(handle);
-          for (let i = 0; i < gp.items.length; i++) {
-            if (start < from[i]!) continue;
-            const item = gp.items[i]!;
-            mergeSlot(item.kind, acc, item.accOffset, slab, base + item.slotOffset);
-          }
+    if (user === undefined) out.set(vp.empty, offset);
+    else this.#evaluateUser(vp, user, atMs, out, offset);
+  }
+
+  /**
+   * A flush's vectors, with one state lookup per user: every view's vector of `userIds[i]` as of its write time
+   * (writeTs for the first `dirtyCount` users, `agedAtMs` for the rest: users whose windows moved on without them),
+   * evaluated just after it (exact, since no tile holds a later event). Each user is marked written and, with
+   * `schedule`, its next time-driven change is scheduled (see nextChangeAfter). Returns the write times and, per
+   * view, the vectors row by row.
+   */
+  evaluateForWrite(
+    userIds: readonly string[],
+    dirtyCount: number,
+    agedAtMs: number,
+    schedule: boolean,
+  ): { eventTs: Float64Array; values: Float32Array[] } {
+    const n = userIds.length;
+    const eventTs = new Float64Array(n);
+    const plans = this.#viewPlans;
+    const values = plans.map((vp) => new Float32Array(n * vp.width));
+    for (let i = 0; i < n; i++) {
+      const id = userIds[i]!;
+      const user = this.#users.get(id);
+      if (user === undefined) {
+        eventTs[i] = i < dirtyCount ? Number.NaN : agedAtMs;
+        for (let v = 0; v < plans.length; v++) values[v]!.set(plans[v]!.empty, i * plans[v]!.width);
+        continue;
+      }
+      const ts = i < dirtyCount ? Math.max(user.lastEventTs, user.writtenTs) : agedAtMs;
+      eventTs[i] = ts;
+      for (let v = 0; v < plans.length; v++)
+        this.#evaluateUser(plans[v]!, user, ts + 1, values[v]!, i * plans[v]!.width);
+      if (ts > user.writtenTs) user.writtenTs = ts;
+      if (schedule) {
+        const at = this.#nextChange(user, ts + 1);
+        if (Number.isFinite(at)) {
+          user.nextChangeTs = at;
+          this.#heapPush(at, id);
         }
       }
     }
-    for (let k = 0; k < vp.features.length; k++) {
-      const f = vp.features[k]!;
-      out[offset + k] = finalize(f.op, acc, f.accOffset, atMs);
+    return { eventTs, values };
+  }
+
+  #evaluateUser(vp: ViewEvalPlan, user: UserAggregates, atMs: number, out: Float32Array, offset: number): void {
+    const groups = vp.groups;
+    for (let g = 0; g < groups.length; g++) {
+      const gp = groups[g]!;
+      const tileMs = gp.tileMs;
+      const windows = gp.windows;
+      const from = gp.from;
+      const bands = windows.length;
+      const width = gp.width;
+      const acc = gp.acc;
+      const init = gp.init;
+      for (let b = 0; b < bands; b++) {
+        from[b] = windowStartMs(atMs, windows[b]!, tileMs);
+        const base = b * width;
+        for (let w = 0; w < width; w++) acc[base + w] = init[w]!;
+      }
+      const minFrom = from[0]!;
+      const pool = this.#pools[gp.group]!;
+      for (const [idx, handle] of user.tiles[gp.group]!) {
+        const start = idx * tileMs;
+        if (start < minFrom || start >= atMs) continue;
+        let b = bands - 1;
+        while (start < from[b]!) b--;
+        mergeInto(gp, acc, b * width, pool.slabOf(handle), pool.baseOf(handle));
+      }
+      // band b += bands b+1.. : each band now holds its whole window
+      for (let b = bands - 2; b >= 0; b--) mergeInto(gp, acc, b * width, acc, (b + 1) * width);
+      const outIndex = gp.outIndex;
+      const opCode = gp.opCode;
+      const accIndex = gp.accIndex;
+      for (let i = 0; i < outIndex.length; i++)
+        out[offset + outIndex[i]!] = finalize(opCode[i]!, acc, accIndex[i]!, atMs);
     }
   }
 
@@ -314,7 +358,10 @@ export class WindowAggregator {
    */
   nextChangeAfter(userId: string, afterMs: number): number {
     const user = this.#users.get(userId);
-    if (user === undefined) return Number.POSITIVE_INFINITY;
+    return user === undefined ? Number.POSITIVE_INFINITY : this.#nextChange(user, afterMs);
+  }
+
+  #nextChange(user: UserAggregates, afterMs: number): number {
     let next = Number.POSITIVE_INFINITY;
     for (let g = 0; g < this.plan.groups.length; g++) {
       const tiles = user.tiles[g]!;
@@ -474,40 +521,223 @@ export class TilePool {
   }
 }
 
-function updateTile(group: TileGroup, tile: Float64Array, b: number, e: AggregatableEvent, hit: Uint8Array): void {
-  const slots = group.slots;
-  for (let s = 0; s < slots.length; s++) {
-    const slot = slots[s]!;
-    if (slot.filter >= 0 && hit[slot.filter] === 0) continue;
-    const o = b + slot.offset;
-    switch (slot.kind) {
-      case 'count':
+/** Slot kinds as small integers for the hot loops. */
+const K_COUNT = 0;
+const K_SUM = 1;
+const K_MIN = 2;
+const K_MAX = 3;
+const K_LAST = 4;
+const K_LAST_TS = 5;
+const K_BITMAP = 6;
+const KIND_CODE: Readonly<Record<SlotKind, number>> = {
+  count: K_COUNT,
+  sum: K_SUM,
+  min: K_MIN,
+  max: K_MAX,
+  last: K_LAST,
+  last_ts: K_LAST_TS,
+  bitmap: K_BITMAP,
+};
+
+/** Event fields as small integers: a switch reads them (a table of closures is a megamorphic call per read). */
+const FIELD_CODE: Readonly<Record<EventFieldName, number>> = {
+  event_type: 0,
+  platform: 1,
+  category: 2,
+  item_id: 3,
+  channel: 4,
+  campaign_id: 5,
+  send_id: 6,
+  order_id: 7,
+  amount: 8,
+  quantity: 9,
+  session_id: 10,
+};
+
+function readField(e: AggregatableEvent, code: number): string | number | undefined {
+  switch (code) {
+    case 0:
+      return e.eventType;
+    case 1:
+      return e.platform;
+    case 2:
+      return e.category;
+    case 3:
+      return e.itemId;
+    case 4:
+      return e.channel;
+    case 5:
+      return e.campaignId;
+    case 6:
+      return e.sendId;
+    case 7:
+      return e.orderId;
+    case 8:
+      return e.amount;
+    case 9:
+      return e.quantity;
+    case 10:
+      return e.sessionId;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * What one event adds, computed once per event and shared by every tile group: groups repeat the same slots (one
+ * aggregation in several windows), so a filter, a field read or a sketch bit is worked out once, not per group.
+ */
+interface UpdatePlan {
+  /** Per filter: its clauses as field codes and value sets. */
+  readonly filters: readonly { readonly fields: Int32Array; readonly values: readonly ReadonlySet<string>[] }[];
+  /** Filters testing only event_type: their outcome per event type is cached. */
+  readonly typeOnly: Uint8Array;
+  readonly typeHits: Map<string, Uint8Array>;
+  readonly hit: Uint8Array;
+  /** Distinct (kind, column, filter) across groups: kind code, field code (-1: none), filter (-1: all events). */
+  readonly uKind: Int32Array;
+  readonly uField: Int32Array;
+  readonly uFilter: Int32Array;
+  /** Per event, per distinct slot: applies (0/1), the numeric value, the sketch bit. */
+  readonly uPass: Uint8Array;
+  readonly uValue: Float64Array;
+  readonly uBit: Int32Array;
+  /** Per tile group: per slot its kind code, word offset and distinct slot. */
+  readonly groups: readonly { readonly kind: Int32Array; readonly offset: Int32Array; readonly u: Int32Array }[];
+}
+
+function updatePlan(plan: AggregationPlan): UpdatePlan {
+  const uKey = new Map<string, number>();
+  const uKind: number[] = [];
+  const uField: number[] = [];
+  const uFilter: number[] = [];
+  const groups = plan.groups.map((group) => {
+    const u = group.slots.map((slot) => {
+      const key = `${slot.kind}:${slot.column ?? ''}:${slot.filter}`;
+      let i = uKey.get(key);
+      if (i === undefined) {
+        i = uKind.length;
+        uKey.set(key, i);
+        uKind.push(KIND_CODE[slot.kind]);
+        uField.push(slot.column === undefined ? -1 : FIELD_CODE[slot.column]);
+        uFilter.push(slot.filter);
+      }
+      return i;
+    });
+    return {
+      kind: Int32Array.from(group.slots, (slot) => KIND_CODE[slot.kind]),
+      offset: Int32Array.from(group.slots, (slot) => slot.offset),
+      u: Int32Array.from(u),
+    };
+  });
+  const n = uKind.length;
+  return {
+    filters: plan.filters.map((f) => ({
+      fields: Int32Array.from(f.clauses, (c) => FIELD_CODE[c.field]),
+      values: f.clauses.map((c) => c.values),
+    })),
+    typeOnly: Uint8Array.from(plan.filters, (f) => (f.clauses.every((c) => c.field === 'event_type') ? 1 : 0)),
+    typeHits: new Map(),
+    hit: new Uint8Array(plan.filters.length),
+    uKind: Int32Array.from(uKind),
+    uField: Int32Array.from(uField),
+    uFilter: Int32Array.from(uFilter),
+    uPass: new Uint8Array(n),
+    uValue: new Float64Array(n),
+    uBit: new Int32Array(n),
+    groups,
+  };
+}
+
+function passes(up: UpdatePlan, f: number, e: AggregatableEvent): number {
+  const filter = up.filters[f]!;
+  for (let c = 0; c < filter.fields.length; c++) {
+    const v = readField(e, filter.fields[c]!);
+    if (v === undefined || !filter.values[c]!.has(typeof v === 'string' ? v : String(v))) return 0;
+  }
+  return 1;
+}
+
+/** Fills `up`'s per-event arrays for `e`. */
+function prepareUpdate(up: UpdatePlan, e: AggregatableEvent): void {
+  const hit = up.hit;
+  let byType = up.typeHits.get(e.eventType);
+  if (byType === undefined) {
+    byType = new Uint8Array(hit.length);
+    for (let f = 0; f < hit.length; f++) if (up.typeOnly[f] === 1) byType[f] = passes(up, f, e);
+    if (up.typeHits.size >= 1024) up.typeHits.clear();
+    up.typeHits.set(e.eventType, byType);
+  }
+  for (let f = 0; f < hit.length; f++) hit[f] = up.typeOnly[f] === 1 ? byType[f]! : passes(up, f, e);
+  const uKind = up.uKind;
+  const uPass = up.uPass;
+  for (let u = 0; u < uKind.length; u++) {
+    const filter = up.uFilter[u]!;
+    if (filter >= 0 && hit[filter] === 0) {
+      uPass[u] = 0;
+      continue;
+    }
+    const kind = uKind[u]!;
+    if (kind === K_COUNT || kind === K_LAST_TS) {
+      uPass[u] = 1;
+    } else if (kind === K_BITMAP) {
+      const v = readField(e, up.uField[u]!);
+      if (v === undefined) uPass[u] = 0;
+      else {
+        uPass[u] = 1;
+        up.uBit[u] = distinctBit(v);
+      }
+    } else {
+      const v = readField(e, up.uField[u]!);
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        uPass[u] = 1;
+        up.uValue[u] = v;
+      } else uPass[u] = 0;
+    }
+  }
+}
+
+function updateTile(gu: UpdatePlan['groups'][number], up: UpdatePlan, tile: Float64Array, b: number, ts: number): void {
+  const kinds = gu.kind;
+  const offsets = gu.offset;
+  const us = gu.u;
+  const pass = up.uPass;
+  for (let s = 0; s < kinds.length; s++) {
+    const u = us[s]!;
+    if (pass[u] === 0) continue;
+    const o = b + offsets[s]!;
+    switch (kinds[s]) {
+      case K_COUNT:
         tile[o]! += 1;
         break;
-      case 'last_ts':
-        if (e.eventTs > tile[o]!) tile[o] = e.eventTs;
+      case K_LAST_TS:
+        if (ts > tile[o]!) tile[o] = ts;
         break;
-      case 'bitmap': {
-        const v = readEventField(e, slot.column!);
-        if (v === undefined) break;
-        const bit = distinctBit(v);
+      case K_BITMAP: {
+        const bit = up.uBit[u]!;
         const word = o + (bit >>> 5);
         tile[word] = ((tile[word]! | (1 << (bit & 31))) >>> 0) as number;
         break;
       }
+      case K_SUM:
+        tile[o]! += up.uValue[u]!;
+        tile[o + 1]! += 1;
+        break;
+      case K_MIN: {
+        const v = up.uValue[u]!;
+        if (v < tile[o]!) tile[o] = v;
+        break;
+      }
+      case K_MAX: {
+        const v = up.uValue[u]!;
+        if (v > tile[o]!) tile[o] = v;
+        break;
+      }
       default: {
-        const v = readEventField(e, slot.column!);
-        if (typeof v !== 'number' || !Number.isFinite(v)) break;
-        if (slot.kind === 'sum') {
-          tile[o]! += v;
-          tile[o + 1]! += 1;
-        } else if (slot.kind === 'min') {
-          if (v < tile[o]!) tile[o] = v;
-        } else if (slot.kind === 'max') {
-          if (v > tile[o]!) tile[o] = v;
-        } else if (e.eventTs > tile[o]! || (e.eventTs === tile[o] && v > tile[o + 1]!)) {
-          // last: the latest event wins; on equal times the largest value, so arrival order never matters
-          tile[o] = e.eventTs;
+        // last: the latest event wins; on equal times the largest value, so arrival order never matters
+        const v = up.uValue[u]!;
+        if (ts > tile[o]! || (ts === tile[o] && v > tile[o + 1]!)) {
+          tile[o] = ts;
           tile[o + 1] = v;
         }
       }
@@ -515,49 +745,33 @@ function updateTile(group: TileGroup, tile: Float64Array, b: number, e: Aggregat
   }
 }
 
-function mergeSlot(kind: SlotKind, acc: Float64Array, a: number, tile: Float64Array, o: number): void {
-  switch (kind) {
-    case 'count':
-      acc[a]! += tile[o]!;
-      break;
-    case 'sum':
-      acc[a]! += tile[o]!;
-      acc[a + 1]! += tile[o + 1]!;
-      break;
-    case 'min':
-      if (tile[o]! < acc[a]!) acc[a] = tile[o]!;
-      break;
-    case 'max':
-    case 'last_ts':
-      if (tile[o]! > acc[a]!) acc[a] = tile[o]!;
-      break;
-    case 'last':
-      if (tile[o]! > acc[a]! || (tile[o] === acc[a] && tile[o + 1]! > acc[a + 1]!)) {
-        acc[a] = tile[o]!;
-        acc[a + 1] = tile[o + 1]!;
-      }
-      break;
-    case 'bitmap':
-      for (let w = 0; w < 8; w++) acc[a + w] = ((acc[a + w]! | tile[o + w]!) >>> 0) as number;
-      break;
-  }
-}
+/** Op codes for finalize (a switch on small integers, not strings). */
+const OP_CODE: Readonly<Record<string, number>> = {
+  count: 0,
+  sum: 1,
+  mean: 2,
+  min: 3,
+  max: 4,
+  last: 5,
+  time_since_last: 6,
+  approx_distinct: 7,
+};
 
-function finalize(op: string, acc: Float64Array, a: number, atMs: number): number {
+function finalize(op: number, acc: Float64Array, a: number, atMs: number): number {
   switch (op) {
-    case 'count':
-    case 'sum':
+    case 0:
+    case 1:
       return acc[a]!;
-    case 'mean':
+    case 2:
       return acc[a + 1]! > 0 ? acc[a]! / acc[a + 1]! : Number.NaN;
-    case 'min':
-    case 'max':
+    case 3:
+    case 4:
       return Number.isFinite(acc[a]) ? acc[a]! : Number.NaN;
-    case 'last':
+    case 5:
       return Number.isFinite(acc[a]) ? acc[a + 1]! : Number.NaN;
-    case 'time_since_last':
+    case 6:
       return Number.isFinite(acc[a]) ? (atMs - acc[a]!) / 1000 : Number.NaN;
-    case 'approx_distinct': {
+    case 7: {
       let bits = 0;
       for (let w = 0; w < 8; w++) bits += popcount32(acc[a + w]!);
       return distinctEstimate(bits);
@@ -567,50 +781,139 @@ function finalize(op: string, acc: Float64Array, a: number, atMs: number): numbe
   }
 }
 
-/** Per view: an accumulator per feature, and the features grouped by tile group for one pass over the tiles. */
-interface ViewEvalPlan {
+/**
+ * One view's reads of one tile group. The group's distinct windows (longest first) cut its tiles into bands: band
+ * b holds the tiles inside window b but outside window b + 1. A read merges each tile once into its band's
+ * accumulator (every slot the view reads, in one loop per slot kind), then folds the bands from the shortest
+ * window up, so band b ends up holding all of window b: one merge per tile and slot, not per tile and feature.
+ */
+interface GroupEvalPlan {
+  readonly group: number;
+  readonly tileMs: number;
+  /** Distinct window lengths, longest first. */
+  readonly windows: Float64Array;
+  /** Scratch: each window's start for the current read (ascending). */
+  readonly from: Float64Array;
+  /** Words per band: the group's tile width, so a slot sits at the same offset in a tile and in a band. */
+  readonly width: number;
+  /** Band accumulators, `windows.length * width` words, and the initial words of one band. */
   readonly acc: Float64Array;
   readonly init: Float64Array;
-  readonly features: readonly { readonly op: string; readonly accOffset: number }[];
-  readonly groups: readonly {
-    readonly group: number;
-    readonly tileMs: number;
-    readonly from: Float64Array;
-    readonly items: readonly { kind: SlotKind; windowMs: number; accOffset: number; slotOffset: number }[];
-  }[];
+  /** Word offsets of the slots the view reads, by how they merge. */
+  readonly add: Int32Array;
+  readonly min: Int32Array;
+  readonly max: Int32Array;
+  /** `last` slots: [event time, value] pairs. */
+  readonly last: Int32Array;
+  /** approx_distinct slots: eight uint32 words each. */
+  readonly bitmap: Int32Array;
+  /** Per feature of the view in this group: its index in the view, op code, and word in `acc`. */
+  readonly outIndex: Int32Array;
+  readonly opCode: Int32Array;
+  readonly accIndex: Int32Array;
+}
+
+interface ViewEvalPlan {
+  readonly width: number;
+  readonly groups: readonly GroupEvalPlan[];
+  /** The vector of a user without state: empty windows (0 for count/sum/approx_distinct, NaN otherwise). */
+  readonly empty: Float32Array;
 }
 
 function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
   return plan.views.map((v) => {
-    const features: { op: string; accOffset: number }[] = [];
-    const init: number[] = [];
-    const byGroup = new Map<number, { kind: SlotKind; windowMs: number; accOffset: number; slotOffset: number }[]>();
-    for (const fi of v.features) {
-      const f = plan.features[fi]!;
-      const group = plan.groups[f.group]!;
-      const slot = group.slots[f.slot]!;
-      const accOffset = init.length;
-      init.push(...SLOT_INIT[slot.kind]);
-      features.push({ op: f.op, accOffset });
-      let items = byGroup.get(f.group);
-      if (items === undefined) {
-        items = [];
-        byGroup.set(f.group, items);
+    const byGroup = new Map<number, number[]>(); // group -> positions in the view
+    v.features.forEach((fi, k) => {
+      const g = plan.features[fi]!.group;
+      const list = byGroup.get(g);
+      if (list === undefined) byGroup.set(g, [k]);
+      else list.push(k);
+    });
+    const groups = [...byGroup].map(([g, positions]): GroupEvalPlan => {
+      const group = plan.groups[g]!;
+      const feats = positions.map((k) => plan.features[v.features[k]!]!);
+      const windows = Float64Array.from(new Set(feats.map((f) => f.windowMs)))
+        .sort()
+        .reverse();
+      const width = Math.max(1, group.width);
+      const init = new Float64Array(width);
+      for (const slot of group.slots) init.set(SLOT_INIT[slot.kind], slot.offset);
+      const used = [...new Set(feats.map((f) => f.slot))].sort((a, b) => a - b).map((s) => group.slots[s]!);
+      const add: number[] = [];
+      const min: number[] = [];
+      const max: number[] = [];
+      const last: number[] = [];
+      const bitmap: number[] = [];
+      for (const slot of used) {
+        const o = slot.offset;
+        if (slot.kind === 'count') add.push(o);
+        else if (slot.kind === 'sum') add.push(o, o + 1);
+        else if (slot.kind === 'min') min.push(o);
+        else if (slot.kind === 'max' || slot.kind === 'last_ts') max.push(o);
+        else if (slot.kind === 'last') last.push(o);
+        else bitmap.push(o);
       }
-      items.push({ kind: slot.kind, windowMs: f.windowMs, accOffset, slotOffset: slot.offset });
+      return {
+        group: g,
+        tileMs: group.tileMs,
+        windows,
+        from: new Float64Array(windows.length),
+        width,
+        acc: new Float64Array(windows.length * width),
+        init,
+        add: Int32Array.from(add),
+        min: Int32Array.from(min),
+        max: Int32Array.from(max),
+        last: Int32Array.from(last),
+        bitmap: Int32Array.from(bitmap),
+        outIndex: Int32Array.from(positions),
+        opCode: Int32Array.from(feats, (f) => OP_CODE[f.op]!),
+        accIndex: Int32Array.from(feats, (f) => windows.indexOf(f.windowMs) * width + group.slots[f.slot]!.offset),
+      };
+    });
+    const empty = new Float32Array(v.features.length);
+    for (const gp of groups) {
+      for (let b = 0; b < gp.windows.length; b++) gp.acc.set(gp.init, b * gp.width);
+      for (let i = 0; i < gp.outIndex.length; i++)
+        empty[gp.outIndex[i]!] = finalize(gp.opCode[i]!, gp.acc, gp.accIndex[i]!, 0);
     }
-    return {
-      acc: new Float64Array(init.length),
-      init: Float64Array.from(init),
-      features,
-      groups: [...byGroup].map(([group, items]) => ({
-        group,
-        tileMs: plan.groups[group]!.tileMs,
-        from: new Float64Array(items.length),
-        items,
-      })),
-    };
+    return { width: v.features.length, groups, empty };
   });
+}
+
+/** Merges the partial aggregates at `src[o...]` (a tile or a band) into the band at `acc[a...]`. */
+function mergeInto(gp: GroupEvalPlan, acc: Float64Array, a: number, src: Float64Array, o: number): void {
+  const add = gp.add;
+  for (let i = 0; i < add.length; i++) {
+    const x = add[i]!;
+    acc[a + x]! += src[o + x]!;
+  }
+  const min = gp.min;
+  for (let i = 0; i < min.length; i++) {
+    const x = min[i]!;
+    if (src[o + x]! < acc[a + x]!) acc[a + x] = src[o + x]!;
+  }
+  const max = gp.max;
+  for (let i = 0; i < max.length; i++) {
+    const x = max[i]!;
+    if (src[o + x]! > acc[a + x]!) acc[a + x] = src[o + x]!;
+  }
+  const last = gp.last;
+  for (let i = 0; i < last.length; i++) {
+    const x = last[i]!;
+    const t = src[o + x]!;
+    // the latest event wins; on equal times the largest value
+    if (t > acc[a + x]! || (t === acc[a + x] && src[o + x + 1]! > acc[a + x + 1]!)) {
+      acc[a + x] = t;
+      acc[a + x + 1] = src[o + x + 1]!;
+    }
+  }
+  const bitmap = gp.bitmap;
+  for (let i = 0; i < bitmap.length; i++) {
+    const x = a + bitmap[i]!;
+    const y = o + bitmap[i]!;
+    for (let w = 0; w < 8; w++) acc[x + w] = ((acc[x + w]! | src[y + w]!) >>> 0) as number;
+  }
 }
 
 const STATE_FORMAT = 3;
