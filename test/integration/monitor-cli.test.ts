@@ -316,7 +316,19 @@ describe('adnova monitor drift', () => {
     expect(r4.err).toMatch(/no data rows/);
     const r5 = await runCliCaptured(['monitor', 'drift', '--current', same]);
     expect(r5.code).toBe(2);
-    expect(r5.err).toMatch(/exactly one of --reference/);
+    expect(r5.err).toMatch(/needs a reference: --reference FILE, --reference-profile FILE, or --model DIR/);
+    const r6 = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      ref,
+      '--reference-profile',
+      ref,
+      '--current',
+      same,
+    ]);
+    expect(r6.code).toBe(2);
+    expect(r6.err).toMatch(/one of --reference FILE or --reference-profile FILE, not both/);
   });
 });
 
