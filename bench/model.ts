@@ -206,40 +206,23 @@ function compare(
   try {
     let model: ReturnType<typeof trainGbdt> | null = null;
     const trainTimes: number[] = [];
+    const params = {
+      trees: p.trees,
+      maxDepth: p.depth,
+      learningRate: p.eta,
+      lambda: p.lambda,
+      minChildWeight: p.minChildWeight,
+      maxBins: p.bins,
+    };
     for (let k = 0; k < runs; k++) {
       const t0 = performance.now();
-      model = trainGbdt(
-        train,
-        yTrain,
-        {
-          trees: p.trees,
-          maxDepth: p.depth,
-          learningRate: p.eta,
-          lambda: p.lambda,
-          minChildWeight: p.minChildWeight,
-          maxBins: p.bins,
-        },
-        { featureKinds: kinds },
-      );
+      model = trainGbdt(train, yTrain, params, { featureKinds: kinds });
       trainTimes.push((performance.now() - t0) / 1000);
     }
     if (!model) throw new Error('no training run');
     const ourTrain = median(trainTimes);
     const t1 = performance.now();
-    trainGbdt(
-      train,
-      yTrain,
-      {
-        trees: p.trees,
-        maxDepth: p.depth,
-        learningRate: p.eta,
-        lambda: p.lambda,
-        minChildWeight: p.minChildWeight,
-        maxBins: p.bins,
-        threads: 2,
-      },
-      { featureKinds: kinds },
-    );
+    trainGbdt(train, yTrain, { ...params, threads: 2 }, { featureKinds: kinds });
     const ourTrain2 = (performance.now() - t1) / 1000;
     const scorer = new CompiledScorer(model.ensemble, { bins: model.bins });
     const ourAuc = rocAuc(yTest, scorer.predict(test));
