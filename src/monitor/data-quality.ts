@@ -36,6 +36,8 @@ export interface QualityVerdict {
   readonly severity: number;
 }
 
+const fmt = (x: number): string => String(Number(x.toPrecision(6)));
+
 const ratio = (x: number, threshold: number): number => (threshold > 0 ? x / threshold : x > 0 ? Infinity : 0);
 
 /** The quality alarms of one feature comparison. */
@@ -60,7 +62,7 @@ export function qualityVerdict(c: FeatureComparison, options: Partial<DataQualit
     severity = Math.max(severity, ratio(q.outOfRangeShare, threshold));
     if (q.outOfRangeShare > threshold)
       issues.push(
-        `${(q.outOfRangeShare * 100).toFixed(1)}% of values outside the reference range [${c.reference.min}, ${c.reference.max}]`,
+        `${(q.outOfRangeShare * 100).toFixed(1)}% of values outside the reference range [${fmt(c.reference.min)}, ${fmt(c.reference.max)}]`,
       );
   }
   if (q.unseenCategoryShare !== null && c.countCurrent > 0) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/index.js';
 import { type Column, type ColumnTable, categoricalFromStrings, numericColumn } from './column-table.js';
+import { qualityVerdict } from './data-quality.js';
 import { detectDrift, jsNoiseFloor, learnedStdMultiplier, learnThresholds } from './drift-detector.js';
 import { compareTables } from './drift-report.js';
 import { compareProfiles } from './feature-comparison.js';
@@ -146,6 +147,37 @@ describe('drift detection', () => {
     expect(() => learnThresholds(ref, { chunkSizes: [100, 0, 100] })).toThrow(/integers >= 1, got 0/);
     expect(() => learnThresholds(ref, { chunkRows: 4000 })).toThrow(/at least 3 reference chunks; got 2/);
     expect(() => learnThresholds(ref, {})).toThrow(/either chunkRows or chunkSizes/);
+  });
+
+  it('measures values outside the reference range from the sketch too, above the max as below the min', () => {
+    const rng = new Rng(12);
+    const ref = profileTable({
+      rows: 5000,
+      columns: [
+        numericColumn(
+          'x',
+          Float64Array.from({ length: 5000 }, () => rng.next()),
+        ),
+      ],
+    });
+    for (const shift of [5, -5]) {
+      const cur = profileTable(
+        {
+          rows: 4000,
+          columns: [
+            numericColumn(
+              'x',
+              Float64Array.from({ length: 4000 }, () => shift + rng.next()),
+            ),
+          ],
+        },
+        { binsFrom: ref },
+      );
+      const c = compareProfiles(ref.features[0]!, cur.features[0]!);
+      expect(c.exact).toBe(false);
+      expect(c.quality.outOfRangeShare).toBe(1);
+      expect(qualityVerdict(c).issues[0]).toMatch(/100\.0% of values outside the reference range \[/);
+    }
   });
 
   it('profile-based comparison agrees with the raw one (exact PSI/JS, sketch KS/Wasserstein close)', () => {

@@ -213,8 +213,9 @@ export interface LearnThresholdOptions {
 
 /** The multiplier of the population std of k chunk scores that bounds a new window's score. */
 export function learnedStdMultiplier(k: number, stdMultiplier: number, correct: boolean): number {
-  if (!correct || k < 2) return stdMultiplier;
-  const t = studentTPpf(normalCdf(stdMultiplier), k - 1);
+  const coverage = normalCdf(stdMultiplier);
+  if (!correct || k < 2 || !(coverage < 1)) return stdMultiplier;
+  const t = studentTPpf(coverage, k - 1);
   // sample std = population std * sqrt(k / (k - 1))
   return t * Math.sqrt(1 + 1 / k) * Math.sqrt(k / (k - 1));
 }

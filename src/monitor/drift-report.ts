@@ -145,6 +145,9 @@ export interface ChunkLayout {
   readonly sizes: readonly number[];
 }
 
+/** Smallest median chunk `--chunk-col` accepts: statistics of fewer rows are mostly noise. */
+export const MIN_CHUNK_ROWS = 20;
+
 export async function chunkLayoutOf(source: TableSource, column: string): Promise<ChunkLayout> {
   if (!source.schema.some((c) => c.name === column)) {
     throw new InvalidInputError(
@@ -173,15 +176,24 @@ export async function chunkLayoutOf(source: TableSource, column: string): Promis
     if (nan(ka) || nan(kb)) return nan(ka) === nan(kb) ? a - b : nan(ka) ? 1 : -1;
     return rank(ka, kb) || a - b;
   });
+  // rows without a value (sorted last) belong to no chunk
+  let kept = n;
+  while (kept > 0 && nan(keyOf(order[kept - 1] as number))) kept--;
   const sizes: number[] = [];
-  let prev: number | undefined;
-  for (const i of order) {
-    const k = keyOf(i);
-    if (sizes.length === 0 || !(k === prev || (nan(k) && nan(prev as number)))) sizes.push(1);
+  let prev = Number.NaN;
+  for (let j = 0; j < kept; j++) {
+    const k = keyOf(order[j] as number);
+    if (sizes.length === 0 || k !== prev) sizes.push(1);
     else sizes[sizes.length - 1] = (sizes[sizes.length - 1] as number) + 1;
     prev = k;
   }
-  return { order, sizes };
+  const median = [...sizes].sort((a, b) => a - b)[Math.floor(sizes.length / 2)] ?? 0;
+  if (median < MIN_CHUNK_ROWS) {
+    throw new InvalidInputError(
+      `--chunk-col ${column}: one chunk per distinct value gives ${sizes.length} chunks of median ${median} rows; chunks need at least ${MIN_CHUNK_ROWS} rows (a timestamp makes one chunk per row: use a date column, or --chunk-rows)`,
+    );
+  }
+  return { order: order.subarray(0, kept), sizes };
 }
 
 /** The table's rows in the given order. */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   benjaminiHochberg,
   binCountsSorted,
+  chi2FromCounts,
   compareCategoricalCounts,
   compareNumericSorted,
   ksTwoSample,
@@ -179,5 +180,15 @@ describe("Student's t matches scipy.stats.t", () => {
       expect(Math.abs(x - c.ppf), `${c.p} ${c.dof}`).toBeLessThan(1e-8 * Math.max(1, Math.abs(c.ppf)));
       expect(Math.abs(studentTCdf(x, c.dof) - c.p)).toBeLessThan(1e-12);
     }
+  });
+});
+
+describe('chi-square with categories empty on both sides', () => {
+  it('leaves them out, as the table without them (scipy refuses zero expected counts)', () => {
+    const withEmpty = chi2FromCounts([500, 0, 500, 0], [50, 0, 450, 0]);
+    const without = chi2FromCounts([500, 500], [50, 450]);
+    expect(withEmpty).toEqual(without);
+    expect(without.dof).toBe(1);
+    expect(Number.isFinite(without.statistic)).toBe(true);
   });
 });

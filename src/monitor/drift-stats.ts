@@ -238,7 +238,10 @@ export function linfFromCounts(ref: ArrayLike<number>, cur: ArrayLike<number>): 
   return m;
 }
 
-/** Pearson chi-square on the 2 x k table (`scipy.stats.chi2_contingency(..., correction=False)`). */
+/**
+ * Pearson chi-square on the 2 x k table (`scipy.stats.chi2_contingency(..., correction=False)`). Categories empty on
+ * both sides are left out (scipy refuses a zero expected count), and the degrees of freedom count the others.
+ */
 export function chi2FromCounts(
   ref: ArrayLike<number>,
   cur: ArrayLike<number>,
@@ -247,11 +250,14 @@ export function chi2FromCounts(
   const nr = total(ref);
   const nc = total(cur);
   const n = nr + nc;
-  const dof = k - 1;
+  let cells = 0;
+  for (let c = 0; c < k; c++) if ((ref[c] as number) + (cur[c] as number) > 0) cells++;
+  const dof = cells - 1;
   if (dof <= 0) return { statistic: 0, pvalue: 1, dof: 0 };
   let stat = 0;
   for (let c = 0; c < k; c++) {
     const col = (ref[c] as number) + (cur[c] as number);
+    if (col === 0) continue;
     const e0 = (nr * col) / n;
     const e1 = (nc * col) / n;
     const d0 = (ref[c] as number) - e0;

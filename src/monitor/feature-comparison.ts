@@ -89,7 +89,7 @@ function outsideWeighted(values: Float64Array, cumWeights: Float64Array, min: nu
   const total = cumWeights[cumWeights.length - 1] as number;
   if (!(total > 0)) return 0;
   let below = 0;
-  let atOrBelowMax = total;
+  let atOrBelowMax = 0;
   for (let j = 0; j < values.length; j++) {
     if ((values[j] as number) < min) below = cumWeights[j] as number;
     if ((values[j] as number) <= max) atOrBelowMax = cumWeights[j] as number;

@@ -3,7 +3,9 @@
  * model's own bins, stored with the model by src/model): each feature is binned with the model's training bins and
  * compared bin by bin (chi-square, JS distance, PSI, L-inf: the categorical statistics on the bin counts, so KS and
  * Wasserstein are null), and the model's scores on the current rows are compared with the training scores'
- * histogram (prediction drift). The detector, thresholds and data-quality checks are those of `detectDrift`.
+ * histogram (prediction drift). The detector and thresholds are those of `detectDrift`; of its data-quality
+ * checks only the null share applies (bins are the same on both sides: values beyond the training range land in
+ * the outer bins and new categories in the "(other)" bin, which show as drift of those bins, not as alarms).
  */
 import { InvalidInputError } from '../core/index.js';
 import {
@@ -43,9 +45,9 @@ export interface ModelDriftRun {
 
 function binLabels(f: ModelFeatureProfile): string[] {
   if (f.kind === 'categorical') {
-    const labels = (f.categories ?? []).map((c) => c.label ?? String(c.code));
-    // the last bin holds categories outside the model's vocabulary
-    return f.binShares.map((_, b) => labels[b] ?? '(other)');
+    const labels = (f.categories ?? []).map((c) => c.label ?? `code ${c.code}`);
+    // the last bin holds categories outside the model's vocabulary; the bin number keeps labels unique
+    return f.binShares.map((_, b) => `${b}: ${labels[b] ?? '(other)'}`);
   }
   const cuts = f.cuts ?? [];
   return f.binShares.map((_, b) =>
@@ -87,9 +89,11 @@ function compareBinned(
   ref: { shares: readonly number[]; rows: number; nullShare: number },
   cur: { shares: readonly number[]; rows: number; nullShare: number },
 ): FeatureComparison {
-  const r = binnedProfile(name, labels, ref.shares, ref.rows, ref.nullShare);
-  const c = binnedProfile(name, labels, cur.shares, cur.rows, cur.nullShare);
-  // empty bins are kept on both sides so the two profiles list the same cells
+  // bins empty on both sides are no cells (they would only inflate the noise floor's degrees of freedom)
+  const keep = labels.map((_, b) => (ref.shares[b] ?? 0) > 0 || (cur.shares[b] ?? 0) > 0);
+  const pick = <T>(xs: readonly T[]): T[] => xs.filter((_, b) => keep[b]);
+  const r = binnedProfile(name, pick(labels), pick(ref.shares), ref.rows, ref.nullShare);
+  const c = binnedProfile(name, pick(labels), pick(cur.shares), cur.rows, cur.nullShare);
   return compareProfiles(r, c);
 }
 

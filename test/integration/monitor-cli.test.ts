@@ -292,6 +292,25 @@ describe('adnova monitor drift', () => {
     ]);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/--chunk-col: the reference has no column "day"; columns are date, channel, opens/);
+    // a column with a value per row (a timestamp) would make one-row chunks: refused, with what to use instead
+    const stamped = writeCsv(
+      'stamped.csv',
+      'ts,channel',
+      Array.from({ length: 400 }, (_, i) => `${1_772_409_600_000 + i * 1000},${i % 3 === 0 ? 'email' : 'push'}`),
+    );
+    const perRow = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      stamped,
+      '--current',
+      stamped,
+      '--learn-thresholds',
+      '--chunk-col',
+      'ts',
+    ]);
+    expect(perRow.code).toBe(2);
+    expect(perRow.err).toMatch(/400 chunks of median 1 rows; chunks need at least 20 rows \(a timestamp/);
   });
 
   it('rejects files with different columns, a numeric column that became text, and an empty file', async () => {
@@ -533,6 +552,16 @@ describe("adnova monitor drift --model DIR (against the model artifact's trainin
     expect(l.prediction.drifted).toBe(true);
     // spend carries most of the model's gain: the weighted share exceeds the plain one
     expect(l.dataset.weighted_drifted_share).toBeGreaterThan(l.dataset.drifted_share);
+    // a small window takes the chi-square branch; bins empty on both sides (most score bins) must not blind it
+    const small = writeCsv('model-moved-small.csv', header, labelled(4, 400, { unitChange: true, mix: true }));
+    const s = JSON.parse(
+      (await runCliCaptured(['monitor', 'drift', '--model', modelDir, '--current', small, '--json'])).out,
+    );
+    const smallByName = Object.fromEntries(s.features.map((f: { name: string }) => [f.name, f]));
+    expect(smallByName['spend'].method).toBe('chi2');
+    expect(smallByName['spend'].drifted).toBe(true);
+    expect(s.prediction.method).toBe('chi2');
+    expect(s.prediction.drifted).toBe(true);
     const missing = writeCsv('model-missing.csv', 'age,channel', ['30,email']);
     const bad = await runCliCaptured(['monitor', 'drift', '--model', modelDir, '--current', missing]);
     expect(bad.code).toBe(2);

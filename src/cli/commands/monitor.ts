@@ -121,8 +121,12 @@ async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promi
     ['--chunk-col', opts.chunkCol],
     ['--multivariate', opts.multivariate],
     ['--importance', opts.importance],
+    ['--categorical', opts.categorical],
   ] as const) {
-    if (set) throw new InvalidInputError(`${flag} needs --reference FILE; against --model DIR it does not apply`);
+    if (set)
+      throw new InvalidInputError(
+        `${flag} does not apply against --model DIR alone (the model fixes the columns, their kinds and their weights); give --reference FILE or --reference-profile FILE with it`,
+      );
   }
   const driftShare = shareOption(opts.driftShare, '--drift-share');
   const run = await driftAgainstModel({
@@ -238,7 +242,10 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
     .option('--importance <file>', 'JSON { feature: weight } for the weighted drifted share')
     .option('--sep <s>', 'CSV separator (auto-detected by default)')
     .option('--categorical <cols>', 'comma-separated columns to treat as categorical')
-    .option('--learn-thresholds', 'learn per-feature thresholds from reference chunks (mean + 3 std)')
+    .option(
+      '--learn-thresholds',
+      'learn per-feature thresholds from reference chunks (mean + 3 std, widened for few chunks)',
+    )
     .option('--chunk-rows <n>', 'rows per reference chunk when learning thresholds (default: current rows)')
     .option(
       '--chunk-col <col>',
