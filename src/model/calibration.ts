@@ -1,6 +1,7 @@
 import { InvalidInputError } from '../core/index.js';
 
-export const CALIBRATION_METHODS = ['none', 'isotonic', 'platt'] as const;
+/** `auto` picks isotonic or Platt by cross-fitted log loss on the calibration rows (see `chooseCalibration`). */
+export const CALIBRATION_METHODS = ['none', 'isotonic', 'platt', 'auto'] as const;
 export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 
 /**
@@ -138,7 +139,49 @@ export function fitCalibration(
 ): Calibration {
   if (method === 'platt') return fitPlatt(probs, labels);
   if (method === 'isotonic') return fitIsotonic(probs, labels);
+  if (method === 'auto') return fitCalibration(chooseCalibration(probs, labels).method, probs, labels);
   return { method: 'none' };
+}
+
+function logLoss(c: Calibration, probs: ArrayLike<number>, labels: ArrayLike<number>, rows: readonly number[]): number {
+  let s = 0;
+  for (const i of rows) {
+    const q = Math.min(Math.max(calibrate(c, probs[i] as number), 1e-15), 1 - 1e-15);
+    s -= (labels[i] as number) === 1 ? Math.log(q) : Math.log(1 - q);
+  }
+  return s / rows.length;
+}
+
+/**
+ * Isotonic or Platt, by 2-fold cross-fitted log loss (rows alternate between the folds, so both span the same
+ * time): each method is fitted on one fold and scored on the other, both ways. Isotonic's steps follow any monotone
+ * shape but over-fit a few thousand rows (and then overstate how well the scores separate); Platt's two parameters
+ * do not. Ties and folds without both classes keep isotonic.
+ */
+export function chooseCalibration(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): { method: 'isotonic' | 'platt'; crossFittedLogLoss: { isotonic: number; platt: number } } {
+  const folds: [number[], number[]] = [[], []];
+  for (let i = 0; i < probs.length; i++) folds[i % 2]?.push(i);
+  const bothClasses = (rows: readonly number[]) => {
+    let pos = 0;
+    for (const i of rows) pos += labels[i] as number;
+    return pos > 0 && pos < rows.length;
+  };
+  if (!folds.every(bothClasses)) return { method: 'isotonic', crossFittedLogLoss: { isotonic: NaN, platt: NaN } };
+  const pick = (xs: ArrayLike<number>, rows: readonly number[]) => Float64Array.from(rows, (i) => xs[i] as number);
+  const score = (method: 'isotonic' | 'platt'): number => {
+    let total = 0;
+    for (const [fit, held] of [folds, [folds[1], folds[0]]] as [number[], number[]][]) {
+      const c = fitCalibration(method, pick(probs, fit), pick(labels, fit));
+      total += logLoss(c, probs, labels, held) * held.length;
+    }
+    return total / probs.length;
+  };
+  const isotonic = score('isotonic');
+  const platt = score('platt');
+  return { method: platt < isotonic ? 'platt' : 'isotonic', crossFittedLogLoss: { isotonic, platt } };
 }
 
 /** Applies a calibration to one probability. */

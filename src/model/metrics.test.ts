@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { calibrate, fitIsotonic, fitPlatt } from './calibration.js';
+import { calibrate, chooseCalibration, fitCalibration, fitIsotonic, fitPlatt } from './calibration.js';
 import {
   averagePrecision,
   binaryMetrics,
@@ -100,6 +100,35 @@ describe('calibration', () => {
     expect(cal.b).toBeCloseTo(0.5, 0);
     const after = Float64Array.from(probs, (p) => calibrate(cal, p));
     expect(logLoss(labels, after)).toBeLessThan(logLoss(labels, probs));
+  });
+
+  it('auto picks Platt for a sigmoid distortion on few rows and isotonic for a step the sigmoid cannot follow', () => {
+    let s = 777;
+    const rand = (): number => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return s / 4294967296;
+    };
+    const sample = (n: number, truth: (p: number) => number): [Float64Array, Uint8Array] => {
+      const probs = new Float64Array(n);
+      const labels = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        probs[i] = 1 / (1 + Math.exp(-(rand() * 4 - 2)));
+        labels[i] = rand() < truth(probs[i] as number) ? 1 : 0;
+      }
+      return [probs, labels];
+    };
+    const logit = (p: number) => Math.log(p / (1 - p));
+    const [p1, y1] = sample(1500, (p) => 1 / (1 + Math.exp(-(2 * logit(p) - 1))));
+    const a = chooseCalibration(p1, y1);
+    expect(a.method).toBe('platt');
+    expect(a.crossFittedLogLoss.platt).toBeLessThan(a.crossFittedLogLoss.isotonic);
+    expect(fitCalibration('auto', p1, y1).method).toBe('platt');
+    const [p2, y2] = sample(20_000, (p) => (p < 0.4 ? 0.05 : p < 0.6 ? 0.5 : 0.55));
+    const b = chooseCalibration(p2, y2);
+    expect(b.method).toBe('isotonic');
+    expect(b.crossFittedLogLoss.isotonic).toBeLessThan(b.crossFittedLogLoss.platt);
+    // a fold with one class only: keep isotonic
+    expect(chooseCalibration([0.1, 0.2, 0.3, 0.4], [0, 0, 0, 1]).method).toBe('isotonic');
   });
 
   it('isotonic calibration is non-decreasing and clips outside the fitted range', () => {

@@ -29,6 +29,7 @@ export interface TrainModelOptions {
   readonly testFraction?: number;
   /** Share of the remaining rows (their end) used for early stopping and calibration. Default 0.2. */
   readonly validFraction?: number;
+  /** Default `auto`: isotonic or Platt, whichever has the lower cross-fitted log loss on the validation rows. */
   readonly calibration?: CalibrationMethod;
   /** Per-row times (epoch ms) for a temporal split; rows are ordered by it before splitting. */
   readonly time?: ArrayLike<number>;
@@ -93,7 +94,7 @@ export function trainModel(
   options: TrainModelOptions = {},
 ): TrainModelResult {
   const algorithm = options.algorithm ?? 'gbdt';
-  const calibrationMethod = options.calibration ?? 'isotonic';
+  const calibrationMethod = options.calibration ?? 'auto';
   const gbdtParams = parseGbdtParams(options.gbdt);
   const split = splitRows(matrix.rows, options.testFraction ?? 0.3, options.validFraction ?? 0.2, options.time);
   const trainM = selectRows(matrix, split.train);

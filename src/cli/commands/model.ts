@@ -145,7 +145,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .option('--early-stopping <n>', 'stop after n rounds without validation improvement (0 = off)', '0')
     .option('--seed <n>', 'random seed', '0')
     .option('--threads <n>', 'training threads: 2 builds large histograms on a helper thread (more count as 2)', '1')
-    .option('--calibration <method>', `${CALIBRATION_METHODS.join(', ')}`, 'isotonic')
+    .option('--calibration <method>', `${CALIBRATION_METHODS.join(', ')}`, 'auto')
     .option('--segments <cols>', 'comma-separated columns to report test metrics by')
     .option('--register <name>', 'also register the model under this name')
     .option('--goal <goal>', 'goal the registered model serves', 'default')
@@ -179,7 +179,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         testFraction: num('--test-fraction', o.testFraction, { min: 0, max: 0.95 }) ?? 0.3,
         ...(o.positive === undefined ? {} : { positive: o.positive }),
         algorithm: oneOf<Algorithm>('--algorithm', o.algorithm, ALGORITHMS) ?? 'gbdt',
-        calibration: oneOf<CalibrationMethod>('--calibration', o.calibration, CALIBRATION_METHODS) ?? 'isotonic',
+        calibration: oneOf<CalibrationMethod>('--calibration', o.calibration, CALIBRATION_METHODS) ?? 'auto',
         segments: list(o.segments),
         gbdt,
         ...(o.register ? { name: o.register, goal: o.goal ?? 'default' } : {}),
