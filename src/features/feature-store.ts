@@ -14,7 +14,7 @@ import { DuckDbOfflineStore, type OfflineRowBatch, type TrainingSetResult } from
 import { FeatureNotFoundError } from './errors.js';
 import { MemoryOnlineStore } from './memory-online-store.js';
 import { fillRequestAndTransforms, type RequestData, readOnlineFeatures, truncateMatrix } from './online-features.js';
-import type { OnlineStore, OnlineWriteBatch, OnlineWriteResult } from './online-store.js';
+import type { OnlineStore, OnlineWriteBatch, OnlineWriteResult, ReadBuffers } from './online-store.js';
 import { type ApplyOutcome, FeatureRegistry } from './registry.js';
 
 export interface FeatureStoreOptions {
@@ -186,7 +186,12 @@ export class FeatureStore {
   async readOnline(
     service: string,
     entityIds: readonly string[],
-    options: { atMs?: number; request?: RequestData } = {},
+    options: {
+      atMs?: number;
+      request?: RequestData;
+      /** Lend the read its memory (see `ReadBuffers`): the result is valid until the next read with them. */
+      buffers?: ReadBuffers;
+    } = {},
   ): Promise<FeatureMatrix> {
     return readOnlineFeatures(
       this.online,
@@ -195,6 +200,7 @@ export class FeatureStore {
       entityIds,
       options.atMs ?? this.clock.now(),
       options.request,
+      options.buffers,
     );
   }
 

@@ -53,6 +53,7 @@ export {
 export { MemoryOnlineStore, type MemoryOnlineStoreOptions } from './memory-online-store.js';
 export { type RequestData, readOnlineFeatures } from './online-features.js';
 export type { OnlineStore, OnlineViewRef, OnlineWriteBatch, OnlineWriteResult } from './online-store.js';
+export { ReadBuffers } from './online-store.js';
 export { ageColumnOf, LABEL_ROW_COLUMN, statusColumnOf } from './pit-sql.js';
 export { RedisOnlineStore, type RedisOnlineStoreOptions } from './redis-online-store.js';
 export {

@@ -9,6 +9,7 @@ import {
   type OnlineViewRef,
   type OnlineWriteBatch,
   type OnlineWriteResult,
+  type ReadBuffers,
   readPlanOf,
   storeReadMatrixFor,
   validateWriteBatch,
@@ -168,13 +169,18 @@ export class MemoryOnlineStore implements OnlineStore {
     return { written, skipped: batch.entityIds.length - written };
   }
 
-  async read(layout: ServiceLayout, entityIds: readonly string[], atMs: number): Promise<FeatureMatrix> {
-    return this.readSync(layout, entityIds, atMs);
+  async read(
+    layout: ServiceLayout,
+    entityIds: readonly string[],
+    atMs: number,
+    buffers?: ReadBuffers,
+  ): Promise<FeatureMatrix> {
+    return this.readSync(layout, entityIds, atMs, buffers);
   }
 
   /** The same read without a promise, for in-process serving hot paths. */
-  readSync(layout: ServiceLayout, entityIds: readonly string[], atMs: number): FeatureMatrix {
-    const m = storeReadMatrixFor(layout, entityIds);
+  readSync(layout: ServiceLayout, entityIds: readonly string[], atMs: number, buffers?: ReadBuffers): FeatureMatrix {
+    const m = storeReadMatrixFor(layout, entityIds, buffers);
     const rows = entityIds.length;
     if (this.#entityOfRow.length < rows) {
       this.#entityOfRow = new Int32Array(rows * 2);

@@ -1,6 +1,6 @@
 import { type FeatureMatrix, FeatureStatusCode, InvalidInputError } from '../core/index.js';
 import { type FeatureDefinitions, type ServiceLayout, withTransformInputs } from './definitions.js';
-import { emptyMatrixFor, type OnlineStore } from './online-store.js';
+import { emptyMatrixFor, type OnlineStore, type ReadBuffers } from './online-store.js';
 import { compileExpressionJs, expressionRefs } from './transform-expression.js';
 
 /** Request-time values by request-view feature name: one number for every row, or one per row. */
@@ -18,6 +18,7 @@ export async function readOnlineFeatures(
   entityIds: readonly string[],
   atMs: number,
   request: RequestData = {},
+  buffers?: ReadBuffers,
 ): Promise<FeatureMatrix> {
   let ext = extended.get(layout);
   if (ext === undefined) {
@@ -25,7 +26,7 @@ export async function readOnlineFeatures(
     extended.set(layout, ext);
   }
   const { layout: full, hiddenFrom } = ext;
-  const m = await store.read(full, entityIds, atMs);
+  const m = await store.read(full, entityIds, atMs, buffers);
   fillRequestAndTransforms(full, m, request);
   return full === layout ? m : truncateMatrix(layout, m, hiddenFrom);
 }

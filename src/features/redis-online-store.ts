@@ -8,10 +8,12 @@ import {
   type OnlineWriteBatch,
   type OnlineWriteResult,
   RECORD_HEADER_BYTES,
+  type ReadBuffers,
   readPlanOf,
   storeReadMatrixFor,
   validateWriteBatch,
 } from './online-store.js';
+import { RespHmgetReader, respEndpointOf } from './resp-hmget-reader.js';
 
 export interface RedisOnlineStoreOptions {
   readonly url: string;
@@ -21,6 +23,11 @@ export interface RedisOnlineStoreOptions {
   readonly gcGraceSeconds?: number;
   /** Entities per write script call. */
   readonly writeChunk?: number;
+  /**
+   * Read through adnova's own pipelined HMGET reader (default true for `redis://` URLs; `rediss://` always uses
+   * ioredis). See resp-hmget-reader.ts for why: it allocates no memory per read outside the JS heap.
+   */
+  readonly directReads?: boolean;
 }
 
 // Compare-and-set per entity in one script call: last write wins by (eventTs, createdTs), so replays are no-ops.
@@ -61,6 +68,7 @@ export class RedisOnlineStore implements OnlineStore {
   readonly #gcGraceSeconds: number;
   readonly #writeChunk: number;
   readonly #decoder = new RecordDecoder();
+  readonly #reader: RespHmgetReader | undefined;
   #connecting: Promise<void> | undefined;
   #closed = false;
 
@@ -68,6 +76,8 @@ export class RedisOnlineStore implements OnlineStore {
     this.#prefix = options.keyPrefix;
     this.#gcGraceSeconds = options.gcGraceSeconds ?? 86_400;
     this.#writeChunk = options.writeChunk ?? 500;
+    const endpoint = options.directReads === false ? undefined : respEndpointOf(options.url);
+    this.#reader = endpoint === undefined ? undefined : new RespHmgetReader({ endpoint });
     this.#client = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: false });
     this.#client.defineCommand('adnovaOnlineWrite', { lua: WRITE_SCRIPT });
     this.#client.on('error', () => {
@@ -107,12 +117,29 @@ export class RedisOnlineStore implements OnlineStore {
     return { written, skipped: n - written };
   }
 
-  async read(layout: ServiceLayout, entityIds: readonly string[], atMs: number): Promise<FeatureMatrix> {
-    const m = storeReadMatrixFor(layout, entityIds);
+  async read(
+    layout: ServiceLayout,
+    entityIds: readonly string[],
+    atMs: number,
+    buffers?: ReadBuffers,
+  ): Promise<FeatureMatrix> {
+    const m = storeReadMatrixFor(layout, entityIds, buffers);
     const plan = readPlanOf(layout);
     const fields = plan.fields as string[];
     const rows = entityIds.length;
     if (fields.length === 0 || rows === 0) return m;
+    if (this.#reader !== undefined) {
+      if (this.#closed) throw new BackendUnavailableError('redis online store is closed (read)');
+      const keys = new Array<string>(rows);
+      for (let row = 0; row < rows; row++) keys[row] = this.keyOf(entityIds[row] as string);
+      const replies = await this.#reader.hmget(keys, fields);
+      try {
+        this.#decoder.fill(m, layout, replies.values, atMs);
+      } finally {
+        replies.release();
+      }
+      return m;
+    }
     let replies: Array<Array<Buffer | null>>;
     if (rows === 1) {
       replies = [
@@ -161,6 +188,7 @@ export class RedisOnlineStore implements OnlineStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#reader?.close();
     this.#client.disconnect();
   }
 

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { describe } from 'vitest';
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/core/index.js';
 import { RedisOnlineStore } from '../../src/features/redis-online-store.js';
+import { RespHmgetReader, respEndpointOf } from '../../src/features/resp-hmget-reader.js';
 import { describeOnlineStore } from '../../src/features/testing/online-store-conformance.js';
 import { serviceAvailability } from './services.js';
 
@@ -13,4 +16,76 @@ describe.skipIf(!redis.available)(`Redis online store${redis.skipNote}`, () => {
     () => new RedisOnlineStore({ url: redis.url, keyPrefix: `test:${randomUUID()}:`, writeChunk: 500 }),
     { cleanup: async (store) => void (await (store as RedisOnlineStore).clear()) },
   );
+  describeOnlineStore(
+    'redis, reads through ioredis',
+    () => new RedisOnlineStore({ url: redis.url, keyPrefix: `test:${randomUUID()}:`, directReads: false }),
+    { cleanup: async (store) => void (await (store as RedisOnlineStore).clear()) },
+  );
+});
+
+describe.skipIf(!redis.available)(`Redis online store's own HMGET reader against real Redis${redis.skipNote}`, () => {
+  it('returns exactly what ioredis returns, with any read-buffer size, and recovers from an error reply', async () => {
+    const prefix = `test:${randomUUID()}:reader:`;
+    const client = new Redis(redis.url);
+    const endpoint = respEndpointOf(redis.url);
+    if (endpoint === undefined) throw new Error(`REDIS_URL ${redis.url} is not a plain redis:// URL`);
+    const readers = [new RespHmgetReader({ endpoint }), new RespHmgetReader({ endpoint, readBufferBytes: 7 })];
+    try {
+      const rng = new Rng(3);
+      const keys = Array.from({ length: 60 }, (_, i) => `${prefix}${i}`);
+      const fields = ['a', 'b', 'c@1', 'd'];
+      for (const key of keys) {
+        const args: Array<string | Buffer> = [];
+        for (const f of fields) {
+          if (rng.next() < 0.2) continue; // a missing field
+          const len = rng.next() < 0.1 ? 0 : Math.floor(rng.next() * 3000);
+          args.push(f, Buffer.from(Array.from({ length: len }, () => Math.floor(rng.next() * 256))));
+        }
+        if (args.length > 0) await client.hset(key, ...args);
+      }
+      const query = [...keys, `${prefix}absent`];
+      const expected = await Promise.all(query.map((k) => client.hmgetBuffer(k, ...fields)));
+      for (const reader of readers) {
+        const got = await reader.hmget(query, fields);
+        expect(got.values.map((r) => r.map((b) => b?.toString('hex') ?? null))).toEqual(
+          expected.map((r) => r.map((b) => b?.toString('hex') ?? null)),
+        );
+        got.release();
+      }
+      // a key of the wrong type fails the read with Redis's message; the connection stays usable
+      await client.set(`${prefix}string`, 'x');
+      const reader = readers[0] as RespHmgetReader;
+      await expect(reader.hmget([keys[0] as string, `${prefix}string`], fields)).rejects.toThrow('WRONGTYPE');
+      const again = await reader.hmget([keys[1] as string], fields);
+      expect(again.values[0]?.map((b) => b?.toString('hex') ?? null)).toEqual(
+        expected[1]?.map((b) => b?.toString('hex') ?? null),
+      );
+      again.release();
+    } finally {
+      for (const r of readers) r.close();
+      const left = await client.keys(`${prefix}*`);
+      if (left.length > 0) await client.del(...left);
+      client.disconnect();
+    }
+  });
+
+  it('selects the URL database', async () => {
+    const key = `test:${randomUUID()}:db`;
+    const url = new URL(redis.url);
+    url.pathname = '/5';
+    const client = new Redis(url.toString());
+    const endpoint = respEndpointOf(url.toString());
+    if (endpoint === undefined) throw new Error('not a plain redis:// URL');
+    const reader = new RespHmgetReader({ endpoint });
+    try {
+      await client.hset(key, 'f', 'in db 5');
+      const got = await reader.hmget([key], ['f']);
+      expect(got.values[0]?.[0]?.toString()).toBe('in db 5');
+      got.release();
+    } finally {
+      reader.close();
+      await client.del(key);
+      client.disconnect();
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FeatureStatusCode, InvalidInputError, viewStatus } from '../../core/index.js';
+import { type FeatureMatrix, FeatureStatusCode, InvalidInputError, viewStatus } from '../../core/index.js';
 import {
   defineEntity,
   defineFeatureService,
@@ -10,7 +10,7 @@ import {
   storageKeyOf,
   ttlMsOf,
 } from '../definitions.js';
-import type { OnlineStore, OnlineViewRef } from '../online-store.js';
+import { type OnlineStore, type OnlineViewRef, ReadBuffers } from '../online-store.js';
 
 /** Two views of the user entity and a service that interleaves them, used by every store under test. */
 export function conformanceDefinitions() {
@@ -164,6 +164,23 @@ export function describeOnlineStore(
       }
       expect(m.status[1 * rows + 200]).toBe(FeatureStatusCode.missing);
       expect(m.values[1 * rows + 200]).toBe(7);
+
+      // reads into lent buffers equal fresh reads, whether the buffers held a larger read (stale cells beyond the
+      // new size, different statuses) or a smaller one (they grow), and whatever other layout used them before
+      const buffers = new ReadBuffers();
+      const plain = (q: string[], layout = mixed, at = T0 + 1) => s.read(layout, q, at);
+      const lent = (q: string[], layout = mixed, at = T0 + 1) => s.read(layout, q, at, buffers);
+      const same = (a: FeatureMatrix, b: FeatureMatrix) => {
+        expect(Array.from(b.values)).toEqual(Array.from(a.values));
+        expect(Array.from(b.status)).toEqual(Array.from(a.status));
+        expect(Array.from(b.ageMs)).toEqual(Array.from(a.ageMs));
+      };
+      same(await plain(query), await lent(query));
+      const fewer = ['nobody-here', ...ids.slice(0, 7)];
+      same(await plain(fewer, all, T0 + 61_000), await lent(fewer, all, T0 + 61_000));
+      same(await plain(ids.slice(0, 400)), await lent(ids.slice(0, 400)));
+      const first = await lent(ids.slice(0, 3));
+      expect(first.values.buffer).toBe((await lent(ids.slice(3, 6))).values.buffer);
     });
 
     it('deletes an entity from every view', async () => {
