@@ -201,6 +201,50 @@ describe('materialization and parity', () => {
     expect(act?.staleRatio).toBeLessThan(1);
     expect(await metrics.text()).toMatch(/adnova_features_stale_entity_ratio\{view="activity"\} 0\.\d+/);
   });
+
+  it('reports the online side apart from the offline side, so a stalled materialization shows', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'adnova-fresh-'));
+    const c = new ManualClock(START + DAY);
+    const m = new MetricsRegistry();
+    const s = await FeatureStore.open({ dir: d, clock: c, metrics: m, online: new MemoryOnlineStore() });
+    try {
+      s.apply(defs);
+      const ids = ['a', 'b', 'c', 'd'];
+      const write = (eventTs: number) =>
+        s.writeOffline('activity', {
+          entityIds: ids,
+          eventTs: new Float64Array(4).fill(eventTs),
+          createdTs: new Float64Array(4).fill(c.now()),
+          values: new Float32Array(12),
+        });
+      await write(START + DAY - 3_600_000);
+      await s.materialize({ asOfMs: c.now() });
+      const first = (await s.freshness()).find((r) => r.view === 'activity');
+      expect(first?.online).toEqual({
+        entities: 4,
+        newestAgeSeconds: first?.newestAgeSeconds,
+        staleEntities: 0,
+        staleRatio: 0,
+        sampled: false,
+      });
+      // two days on, new rows reach the offline store but materialization does not run
+      c.set(START + 3 * DAY);
+      await write(c.now() - 60_000);
+      const stalled = (await s.freshness()).find((r) => r.view === 'activity');
+      expect(stalled?.newestAgeSeconds).toBe(60);
+      expect(stalled?.staleRatio).toBe(0);
+      expect(stalled?.online.newestAgeSeconds).toBe(2 * 86_400 + 3_600);
+      expect(stalled?.online.staleRatio).toBe(1);
+      expect(await m.text()).toMatch(/adnova_features_online_stale_entity_ratio\{view="activity"\} 1/);
+      await s.materialize({ asOfMs: c.now(), incremental: true });
+      const caughtUp = (await s.freshness()).find((r) => r.view === 'activity');
+      expect(caughtUp?.online.newestAgeSeconds).toBe(60);
+      expect(caughtUp?.online.staleRatio).toBe(0);
+    } finally {
+      await s.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('training set inputs', () => {

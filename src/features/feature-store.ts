@@ -79,6 +79,20 @@ export interface FreshnessReport {
   readonly staleEntities: number;
   readonly staleRatio: number;
   readonly slaSeconds: number;
+  /**
+   * The same measures over what the online store serves: the offline figures say what the pipeline produced, these
+   * what reads see (a stalled materialization or stream writer shows here first).
+   */
+  readonly online: OnlineFreshnessReport;
+}
+
+export interface OnlineFreshnessReport {
+  readonly entities: number;
+  readonly newestAgeSeconds: number | null;
+  readonly staleEntities: number;
+  readonly staleRatio: number;
+  /** Counted over a sample of the online entities (Redis: up to `sample`, default 10,000). */
+  readonly sampled: boolean;
 }
 
 interface DefinitionsCache {
@@ -329,8 +343,18 @@ export class FeatureStore {
   }
 
   /** Per batch/stream view: age of the newest value and share of entities past the SLA; exported as gauges. */
-  async freshness(nowMs = this.clock.now()): Promise<FreshnessReport[]> {
+  async freshness(nowMs = this.clock.now(), options: { sample?: number } = {}): Promise<FreshnessReport[]> {
     const out: FreshnessReport[] = [];
+    const onlineAgeGauge = this.#metrics?.gauge({
+      name: 'adnova_features_online_newest_value_age_seconds',
+      help: 'age of the newest value per feature view in the online store',
+      labelNames: ['view'],
+    });
+    const onlineStaleGauge = this.#metrics?.gauge({
+      name: 'adnova_features_online_stale_entity_ratio',
+      help: 'share of online entities whose value is older than the view freshness SLA (sampled on Redis)',
+      labelNames: ['view'],
+    });
     const ageGauge = this.#metrics?.gauge({
       name: 'adnova_features_newest_value_age_seconds',
       help: 'age of the newest value per feature view',
@@ -348,6 +372,21 @@ export class FeatureStore {
       const staleRatio = f.entities === 0 ? 0 : f.staleEntities / f.entities;
       if (newestAgeSeconds !== null) ageGauge?.set({ view: v.name }, newestAgeSeconds);
       staleGauge?.set({ view: v.name }, staleRatio);
+      const o = await this.online.freshness(
+        { storageKey: storageKeyOf(v), width: v.features.length, ttlMs: ttlMsOf(v) },
+        nowMs,
+        v.freshnessSlaSeconds * 1000,
+        options.sample,
+      );
+      const online: OnlineFreshnessReport = {
+        entities: o.entities,
+        newestAgeSeconds: Number.isNaN(o.newestEventTs) ? null : (nowMs - o.newestEventTs) / 1000,
+        staleEntities: o.staleEntities,
+        staleRatio: o.entities === 0 ? 0 : o.staleEntities / o.entities,
+        sampled: o.sampled,
+      };
+      if (online.newestAgeSeconds !== null) onlineAgeGauge?.set({ view: v.name }, online.newestAgeSeconds);
+      onlineStaleGauge?.set({ view: v.name }, online.staleRatio);
       out.push({
         view: v.name,
         entities: f.entities,
@@ -355,6 +394,7 @@ export class FeatureStore {
         staleEntities: f.staleEntities,
         staleRatio,
         slaSeconds: v.freshnessSlaSeconds,
+        online,
       });
     }
     return out;

@@ -47,12 +47,19 @@ export {
   type FreshnessReport,
   type MaterializeOptions,
   type MaterializeViewResult,
+  type OnlineFreshnessReport,
   type ParityOptions,
   type ParityReport,
 } from './feature-store.js';
 export { MemoryOnlineStore, type MemoryOnlineStoreOptions } from './memory-online-store.js';
 export { type RequestData, readOnlineFeatures } from './online-features.js';
-export type { OnlineStore, OnlineViewRef, OnlineWriteBatch, OnlineWriteResult } from './online-store.js';
+export type {
+  OnlineFreshness,
+  OnlineStore,
+  OnlineViewRef,
+  OnlineWriteBatch,
+  OnlineWriteResult,
+} from './online-store.js';
 export { ReadBuffers } from './online-store.js';
 export { ageColumnOf, LABEL_ROW_COLUMN, statusColumnOf } from './pit-sql.js';
 export { RedisOnlineStore, type RedisOnlineStoreOptions } from './redis-online-store.js';

@@ -5,6 +5,7 @@ import type { LayoutRun, ServiceLayout } from './definitions.js';
 import {
   fillStoredRun,
   isNewer,
+  type OnlineFreshness,
   type OnlineStore,
   type OnlineViewRef,
   type OnlineWriteBatch,
@@ -241,6 +242,28 @@ export class MemoryOnlineStore implements OnlineStore {
       n++;
     }
     return n;
+  }
+
+  /** Exact: every entity's record of the view is looked at (`sample` is ignored). */
+  async freshness(view: OnlineViewRef, nowMs: number, slaMs: number): Promise<OnlineFreshness> {
+    const slot = this.#slots.get(view.storageKey);
+    let entities = 0;
+    let stale = 0;
+    let newest = Number.NaN;
+    if (slot !== undefined) {
+      const table = this.#tables[slot] as ViewTable;
+      const rowOf = table.rowOf;
+      for (let e = 0; e < rowOf.length; e++) {
+        const row = rowOf[e] as number;
+        if (row < 0) continue;
+        const ts = table.eventTsOf(row);
+        if (ts > nowMs) continue;
+        entities++;
+        if (ts <= nowMs - slaMs) stale++;
+        if (!(ts <= newest)) newest = ts;
+      }
+    }
+    return { entities, newestEventTs: newest, staleEntities: stale, sampled: false };
   }
 
   /** Writes the snapshot atomically (temp file + rename). */

@@ -54,7 +54,23 @@ export interface OnlineStore {
   ): Promise<FeatureMatrix>;
   /** Removes every view's record of these entities (privacy deletion); returns how many entities had data. */
   deleteEntities(entityIds: readonly string[]): Promise<number>;
+  /**
+   * What serving sees of one view at `nowMs`: how many entities hold a record with `eventTs <= nowMs`, the newest
+   * such `eventTs`, and how many are at least `slaMs` old (the offline store's freshness rule, applied to what
+   * was actually written online). A store may look at a sample of its entities (`sampled`), at most `sample`.
+   */
+  freshness(view: OnlineViewRef, nowMs: number, slaMs: number, sample?: number): Promise<OnlineFreshness>;
   close(): Promise<void>;
+}
+
+/** An online store's freshness of one view (see `OnlineStore.freshness`). */
+export interface OnlineFreshness {
+  readonly entities: number;
+  /** NaN when no entity holds a record at or before the instant. */
+  readonly newestEventTs: number;
+  readonly staleEntities: number;
+  /** True when the counts come from a sample of the view's entities rather than all of them. */
+  readonly sampled: boolean;
 }
 
 /** Packed record: eventTs (f64 LE), createdTs (f64 LE), then `width` float32 LE values. */

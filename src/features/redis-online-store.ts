@@ -3,6 +3,7 @@ import { BackendUnavailableError, describeError, type FeatureMatrix } from '../c
 import type { LayoutRun, ServiceLayout } from './definitions.js';
 import {
   fillStoredRun,
+  type OnlineFreshness,
   type OnlineStore,
   type OnlineViewRef,
   type OnlineWriteBatch,
@@ -56,6 +57,15 @@ end
 return written
 `;
 
+// The newest eventTs offered per view (`<prefix>meta:newest`, one field per view): a rejected write is never newer
+// than the record that beat it, so this is the newest eventTs stored (deletions aside), kept without scanning.
+const NEWEST_SCRIPT = `
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+local ts = tonumber(ARGV[2])
+if not cur or ts > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 0
+`;
+
 /**
  * Production online store. Layout: one hash per entity (`<prefix>e:<id>`), one field per view storage key holding
  * a packed record (eventTs f64, createdTs f64, float32 values). A read is one pipelined HMGET per entity for all
@@ -80,9 +90,14 @@ export class RedisOnlineStore implements OnlineStore {
     this.#reader = endpoint === undefined ? undefined : new RespHmgetReader({ endpoint });
     this.#client = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: false });
     this.#client.defineCommand('adnovaOnlineWrite', { lua: WRITE_SCRIPT });
+    this.#client.defineCommand('adnovaNewest', { lua: NEWEST_SCRIPT, numberOfKeys: 1 });
     this.#client.on('error', () => {
       // surfaced to callers through rejected commands; the listener keeps ioredis from logging unhandled errors
     });
+  }
+
+  get #metaKey(): string {
+    return `${this.#prefix}meta:newest`;
   }
 
   keyOf(entityId: string): string {
@@ -108,6 +123,14 @@ export class RedisOnlineStore implements OnlineStore {
         ...args,
       );
     }
+    let newest = -Infinity;
+    for (let i = 0; i < n; i++) if ((batch.eventTs[i] as number) > newest) newest = batch.eventTs[i] as number;
+    if (n > 0)
+      (pipeline as unknown as Record<string, (...a: unknown[]) => void>)['adnovaNewest']?.(
+        this.#metaKey,
+        view.storageKey,
+        String(newest),
+      );
     const results = await this.#run('write', () => pipeline.exec());
     let written = 0;
     for (const [err, value] of results ?? []) {
@@ -164,6 +187,51 @@ export class RedisOnlineStore implements OnlineStore {
     // synchronous from here on: the decoder's scratch buffers are not shared across awaits
     this.#decoder.fill(m, layout, replies, atMs);
     return m;
+  }
+
+  /**
+   * Counts from a sample of up to `sample` (default 10,000) of the view's entities: the first keys SCAN returns
+   * under this store's prefix, which follow Redis's hash-table order and so are unrelated to entity ids or write
+   * times. The newest eventTs is exact (kept on every write).
+   */
+  async freshness(view: OnlineViewRef, nowMs: number, slaMs: number, sample = 10_000): Promise<OnlineFreshness> {
+    const keys: string[] = [];
+    let cursor = '0';
+    let truncated = false;
+    do {
+      const [next, batch] = await this.#run('freshness', () =>
+        this.#client.scan(cursor, 'MATCH', `${this.#prefix}e:*`, 'COUNT', 1000),
+      );
+      cursor = next;
+      for (const k of batch) {
+        if (keys.length < sample) keys.push(k);
+        else truncated = true;
+      }
+    } while (cursor !== '0' && keys.length < sample);
+    if (cursor !== '0') truncated = true;
+    const pipeline = this.#client.pipeline();
+    for (const k of keys) pipeline.hgetBuffer(k, view.storageKey);
+    pipeline.hget(this.#metaKey, view.storageKey);
+    const results = (await this.#run('freshness', () => pipeline.exec())) ?? [];
+    let entities = 0;
+    let stale = 0;
+    let newestSeen = Number.NaN;
+    for (let i = 0; i < keys.length; i++) {
+      const [err, value] = results[i] ?? [new Error('missing pipeline reply'), null];
+      if (err)
+        throw new BackendUnavailableError(`redis online freshness failed: ${describeError(err)}`, { cause: err });
+      const rec = value as Buffer | null;
+      if (rec === null || rec.length < RECORD_HEADER_BYTES) continue;
+      const ts = rec.readDoubleLE(0);
+      if (ts > nowMs) continue;
+      entities++;
+      if (ts <= nowMs - slaMs) stale++;
+      if (!(ts <= newestSeen)) newestSeen = ts;
+    }
+    const kept = Number(results[keys.length]?.[1] ?? Number.NaN);
+    // the kept newest may be in the future of `nowMs` (reading the past): then only the sample can say
+    const newestEventTs = kept <= nowMs ? kept : newestSeen;
+    return { entities, newestEventTs, staleEntities: stale, sampled: truncated };
   }
 
   async deleteEntities(entityIds: readonly string[]): Promise<number> {

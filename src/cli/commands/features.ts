@@ -262,14 +262,23 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
     features.command('freshness').description('per view: age of the newest value and share of entities past the SLA'),
   )
     .option('--at <time>', 'as of this instant (default now)')
-    .action(async (opts: StoreOptions & { at?: string }, cmd: Command) => {
-      const report = await withStore(cmd, opts, (store) => store.freshness(timeOption('at', opts.at, Date.now())));
+    .option('--sample <n>', 'online entities to look at per view where the store samples (Redis)', '10000')
+    .action(async (opts: StoreOptions & { at?: string; sample: string }, cmd: Command) => {
+      const sample = positiveInt('sample', opts.sample, 10_000);
+      const report = await withStore(cmd, opts, (store) =>
+        store.freshness(timeOption('at', opts.at, Date.now()), { sample }),
+      );
       if (opts.json) printJson(io, report);
       else
-        for (const r of report)
+        for (const r of report) {
+          const age = (s: number | null) => (s === null ? '-' : `${Math.round(s)}s`);
           io.out(
-            `${r.view.padEnd(20)} entities=${r.entities} newest_age=${r.newestAgeSeconds === null ? '-' : `${Math.round(r.newestAgeSeconds)}s`} stale=${(r.staleRatio * 100).toFixed(1)}% (sla ${r.slaSeconds}s)`,
+            `${r.view.padEnd(20)} offline: entities=${r.entities} newest_age=${age(r.newestAgeSeconds)} stale=${(r.staleRatio * 100).toFixed(1)}% (sla ${r.slaSeconds}s)`,
           );
+          io.out(
+            `${''.padEnd(20)} online:  entities=${r.online.entities}${r.online.sampled ? ' (sampled)' : ''} newest_age=${age(r.online.newestAgeSeconds)} stale=${(r.online.staleRatio * 100).toFixed(1)}%`,
+          );
+        }
     });
 }
 

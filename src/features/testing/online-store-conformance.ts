@@ -183,6 +183,40 @@ export function describeOnlineStore(
       expect(first.values.buffer).toBe((await lent(ids.slice(3, 6))).values.buffer);
     });
 
+    it('reports what it serves of a view: entities, newest eventTs, and how many are past the SLA', async () => {
+      const s = await open();
+      const sla = 10_000;
+      const at = T0 + 100_000;
+      const ids = Array.from({ length: 6 }, (_, i) => `f-${i}-${randomUUID().slice(0, 8)}`);
+      // ages 0, 5 s, exactly the SLA (stale), 50 s (stale), and one in the future of `at` (not counted)
+      const ts = Float64Array.of(at, at - 5_000, at - sla, at - 50_000, at + 1);
+      await s.write(statsRef, {
+        entityIds: ids.slice(0, 5),
+        eventTs: ts,
+        createdTs: ts,
+        values: new Float32Array(15),
+      });
+      // an older write to the newest entity is rejected and changes nothing
+      await s.write(statsRef, one(ids[0] as string, at - 90_000, at, [0, 0, 0]));
+      await s.write(prefsRef, one(ids[5] as string, at - 1, at, [1, 1]));
+      expect(await s.freshness(statsRef, at, sla)).toEqual({
+        entities: 4,
+        newestEventTs: at,
+        staleEntities: 2,
+        sampled: false,
+      });
+      // before everything: nothing to count
+      const before = await s.freshness(statsRef, T0, sla);
+      expect(before.entities).toBe(0);
+      expect(before.newestEventTs).toBeNaN();
+      await s.deleteEntities([ids[3] as string]);
+      const after = await s.freshness(statsRef, at, sla);
+      expect([after.entities, after.staleEntities]).toEqual([3, 1]);
+      // a store that samples says so, and never counts more than the sample
+      const two = await s.freshness(statsRef, at, sla, 2);
+      expect(two.entities).toBeLessThanOrEqual(two.sampled ? 2 : 3);
+    });
+
     it('deletes an entity from every view', async () => {
       const s = await open();
       const id = `u-${randomUUID()}`;
