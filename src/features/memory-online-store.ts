@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { BackendUnavailableError, describeError, type FeatureMatrix } from '../core/index.js';
 import type { LayoutRun, ServiceLayout } from './definitions.js';
 import {
+  FreshnessCount,
   fillStoredRun,
   isNewer,
   type OnlineFreshness,
@@ -247,23 +248,16 @@ export class MemoryOnlineStore implements OnlineStore {
   /** Exact: every entity's record of the view is looked at (`sample` is ignored). */
   async freshness(view: OnlineViewRef, nowMs: number, slaMs: number): Promise<OnlineFreshness> {
     const slot = this.#slots.get(view.storageKey);
-    let entities = 0;
-    let stale = 0;
-    let newest = Number.NaN;
+    const count = new FreshnessCount(nowMs, slaMs);
     if (slot !== undefined) {
       const table = this.#tables[slot] as ViewTable;
       const rowOf = table.rowOf;
       for (let e = 0; e < rowOf.length; e++) {
         const row = rowOf[e] as number;
-        if (row < 0) continue;
-        const ts = table.eventTsOf(row);
-        if (ts > nowMs) continue;
-        entities++;
-        if (ts <= nowMs - slaMs) stale++;
-        if (!(ts <= newest)) newest = ts;
+        if (row >= 0) count.add(table.eventTsOf(row));
       }
     }
-    return { entities, newestEventTs: newest, staleEntities: stale, sampled: false };
+    return count.result(false);
   }
 
   /** Writes the snapshot atomically (temp file + rename). */

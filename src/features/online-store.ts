@@ -73,6 +73,30 @@ export interface OnlineFreshness {
   readonly sampled: boolean;
 }
 
+/** Counts records' event times into an `OnlineFreshness`: one rule for every store. */
+export class FreshnessCount {
+  entities = 0;
+  staleEntities = 0;
+  newestEventTs = Number.NaN;
+
+  constructor(
+    readonly nowMs: number,
+    readonly slaMs: number,
+  ) {}
+
+  /** A record with this eventTs: counted when at or before `nowMs`, stale when at least `slaMs` old. */
+  add(eventTs: number): void {
+    if (!(eventTs <= this.nowMs)) return;
+    this.entities++;
+    if (eventTs <= this.nowMs - this.slaMs) this.staleEntities++;
+    if (!(eventTs <= this.newestEventTs)) this.newestEventTs = eventTs;
+  }
+
+  result(sampled: boolean, newestEventTs = this.newestEventTs): OnlineFreshness {
+    return { entities: this.entities, newestEventTs, staleEntities: this.staleEntities, sampled };
+  }
+}
+
 /** Packed record: eventTs (f64 LE), createdTs (f64 LE), then `width` float32 LE values. */
 export const RECORD_HEADER_BYTES = 16;
 

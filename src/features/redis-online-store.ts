@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { BackendUnavailableError, describeError, type FeatureMatrix } from '../core/index.js';
 import type { LayoutRun, ServiceLayout } from './definitions.js';
 import {
+  FreshnessCount,
   fillStoredRun,
   type OnlineFreshness,
   type OnlineStore,
@@ -213,25 +214,17 @@ export class RedisOnlineStore implements OnlineStore {
     for (const k of keys) pipeline.hgetBuffer(k, view.storageKey);
     pipeline.hget(this.#metaKey, view.storageKey);
     const results = (await this.#run('freshness', () => pipeline.exec())) ?? [];
-    let entities = 0;
-    let stale = 0;
-    let newestSeen = Number.NaN;
+    const count = new FreshnessCount(nowMs, slaMs);
     for (let i = 0; i < keys.length; i++) {
       const [err, value] = results[i] ?? [new Error('missing pipeline reply'), null];
       if (err)
         throw new BackendUnavailableError(`redis online freshness failed: ${describeError(err)}`, { cause: err });
       const rec = value as Buffer | null;
-      if (rec === null || rec.length < RECORD_HEADER_BYTES) continue;
-      const ts = rec.readDoubleLE(0);
-      if (ts > nowMs) continue;
-      entities++;
-      if (ts <= nowMs - slaMs) stale++;
-      if (!(ts <= newestSeen)) newestSeen = ts;
+      if (rec !== null && rec.length >= RECORD_HEADER_BYTES) count.add(rec.readDoubleLE(0));
     }
     const kept = Number(results[keys.length]?.[1] ?? Number.NaN);
     // the kept newest may be in the future of `nowMs` (reading the past): then only the sample can say
-    const newestEventTs = kept <= nowMs ? kept : newestSeen;
-    return { entities, newestEventTs, staleEntities: stale, sampled: truncated };
+    return count.result(truncated, kept <= nowMs ? kept : count.newestEventTs);
   }
 
   async deleteEntities(entityIds: readonly string[]): Promise<number> {
