@@ -8,7 +8,7 @@ import {
   resolveService,
 } from './definitions.js';
 import { emptyMatrixFor, fillRun, fillStoredRun, RECORD_HEADER_BYTES, storeReadMatrixFor } from './online-store.js';
-import { RecordDecoder } from './redis-online-store.js';
+import { packBufferReplies, RecordDecoder } from './redis-online-store.js';
 
 // views of width 6 and 3; the service interleaves them, reorders features and repeats view `a` in two runs
 const a = defineFeatureView({
@@ -107,7 +107,8 @@ describe('batched online fill', () => {
           tile.fill(Number.NaN, row * stride, (row + 1) * stride);
           if (rec) tile.set(rec.values, row * stride + 1);
         });
-        fillStoredRun(m, r, run, tile, 1, stride, rowWidth, eventTs, AT);
+        const rowStart = Int32Array.from({ length: rows }, (_, row) => row * stride + 1);
+        fillStoredRun(m, r, run, tile, rowStart, rowWidth, eventTs, AT);
       });
       expect(Array.from(m.values)).toEqual(Array.from(expected.values));
       expect(Array.from(m.status)).toEqual(Array.from(expected.status));
@@ -132,14 +133,14 @@ describe('batched online fill', () => {
     );
     const m = storeReadMatrixFor(layout, ids);
     const decoder = new RecordDecoder();
-    decoder.fill(m, layout, replies, AT);
+    decoder.fill(m, layout, packBufferReplies(replies, 2), AT);
     const expected = referenceRead(ids, recs);
     expect(Array.from(m.values)).toEqual(Array.from(expected.values));
     expect(Array.from(m.status)).toEqual(Array.from(expected.status));
     expect(Array.from(m.ageMs)).toEqual(Array.from(expected.ageMs));
     // the decoder's scratch is reused: a second, smaller read gives the same answer as the reference
     const m2 = storeReadMatrixFor(layout, ids.slice(0, 3));
-    decoder.fill(m2, layout, replies.slice(0, 3), AT);
+    decoder.fill(m2, layout, packBufferReplies(replies.slice(0, 3), 2), AT);
     const e2 = referenceRead(ids.slice(0, 3), recs);
     expect(Array.from(m2.values)).toEqual(Array.from(e2.values));
   });

@@ -228,18 +228,17 @@ export function storeReadMatrixFor(
 
 /**
  * Fills one stored run for every row at once, applying the TTL rule (the same result as `fillRun` per row).
- * Row `row`'s stored vector is `src[base + row * stride ..]`, `rowWidth[row]` floats long, with event time
- * `eventTs[row]` (NaN: no record). Callers first copy each row's record into such a tile (one memcpy per
- * record): the tile stays in cache while the matrix is filled column by column with sequential writes. `rowWidth` is scratch: it is overwritten with 0 for rows that read defaults.
- * Column by column, so the writes into the column-major matrix are sequential.
+ * Row `row`'s stored vector is `src[rowStart[row] ..]`, `rowWidth[row]` floats long, with event time
+ * `eventTs[row]` (NaN: no record). The memory store copies each row's record into a small in-cache tile first; the
+ * Redis store points straight into the aligned buffer its replies were read into. The matrix is filled column by
+ * column, so its writes are sequential. `rowWidth` is scratch: it is overwritten with 0 for rows that read defaults.
  */
 export function fillStoredRun(
   m: FeatureMatrix,
   runIndex: number,
   run: LayoutRun,
   src: Float32Array,
-  base: number,
-  stride: number,
+  rowStart: Int32Array,
   rowWidth: Int32Array,
   eventTs: Float64Array,
   atMs: number,
@@ -267,14 +266,14 @@ export function fillStoredRun(
   if (allFull) {
     for (let k = 0; k < idx.length; k++) {
       const f = idx[k] as number;
-      for (let row = 0, at = base + f; row < rows; row++, dst++, at += stride) out[dst] = src[at] as number;
+      for (let row = 0; row < rows; row++, dst++) out[dst] = src[(rowStart[row] as number) + f] as number;
     }
   } else {
     for (let k = 0; k < idx.length; k++) {
       const f = idx[k] as number;
       const d = defaults[k] as number;
-      for (let row = 0, at = base + f; row < rows; row++, dst++, at += stride)
-        out[dst] = f < (rowWidth[row] as number) ? (src[at] as number) : d;
+      for (let row = 0; row < rows; row++, dst++)
+        out[dst] = f < (rowWidth[row] as number) ? (src[(rowStart[row] as number) + f] as number) : d;
     }
   }
 }

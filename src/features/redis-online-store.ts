@@ -154,11 +154,9 @@ export class RedisOnlineStore implements OnlineStore {
     if (fields.length === 0 || rows === 0) return m;
     if (this.#reader !== undefined) {
       if (this.#closed) throw new BackendUnavailableError('redis online store is closed (read)');
-      const keys = new Array<string>(rows);
-      for (let row = 0; row < rows; row++) keys[row] = this.keyOf(entityIds[row] as string);
-      const replies = await this.#reader.hmget(keys, fields);
+      const replies = await this.#reader.hmget(entityIds, fields, `${this.#prefix}e:`);
       try {
-        this.#decoder.fill(m, layout, replies.values, atMs);
+        this.#decoder.fill(m, layout, replies, atMs);
       } finally {
         replies.release();
       }
@@ -186,7 +184,7 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
     // synchronous from here on: the decoder's scratch buffers are not shared across awaits
-    this.#decoder.fill(m, layout, replies, atMs);
+    this.#decoder.fill(m, layout, packBufferReplies(replies, fields.length), atMs);
     return m;
   }
 
@@ -281,74 +279,92 @@ function packRecord(batch: OnlineWriteBatch, i: number, width: number): Buffer {
 }
 
 /**
- * Turns HMGET replies (`replies[row][field]`, fields in `readPlanOf(layout).fields` order) into a store read's
- * matrix. Internal to the Redis store (exported for its tests); keeps its scratch buffers between reads.
+ * Turns HMGET replies, packed 8-byte aligned (`PackedReplies`), into a store read's matrix without copying them again:
+ * each run is filled straight from the record bytes. Internal to the Redis store (exported for its tests); keeps its
+ * scratch arrays between reads.
  */
 export class RecordDecoder {
   #rowWidth = new Int32Array(128);
+  #rowStart = new Int32Array(128);
   #eventTs = new Float64Array(128);
-  #records = new Float32Array(128 * 256);
 
-  fill(
-    m: FeatureMatrix,
-    layout: ServiceLayout,
-    replies: ReadonlyArray<ReadonlyArray<Buffer | null>>,
-    atMs: number,
-  ): void {
+  fill(m: FeatureMatrix, layout: ServiceLayout, replies: PackedReplies, atMs: number): void {
     const plan = readPlanOf(layout);
-    const rows = replies.length;
+    const rows = replies.rows;
+    const fields = replies.fields;
+    if (fields !== plan.fields.length)
+      throw new Error(`decoder: replies have ${fields} fields, the layout reads ${plan.fields.length}`);
     if (this.#rowWidth.length < rows) {
       this.#rowWidth = new Int32Array(rows * 2);
+      this.#rowStart = new Int32Array(rows * 2);
       this.#eventTs = new Float64Array(rows * 2);
     }
+    const { offsets, lengths, f32, f64 } = replies;
     const rowWidth = this.#rowWidth;
+    const rowStart = this.#rowStart;
     const eventTs = this.#eventTs;
-    for (let f = 0; f < plan.fields.length; f++) {
-      let maxBytes = RECORD_HEADER_BYTES;
-      for (let row = 0; row < rows; row++) {
-        const buf = (replies[row] as ReadonlyArray<Buffer | null>)[f] ?? null;
-        if (buf !== null && buf.length > maxBytes) maxBytes = buf.length;
-      }
-      // each record is copied (one memcpy) into an 8-byte aligned slot of `stride` floats: header, then values
-      const stride = ((maxBytes + 7) >>> 3) << 1;
-      if (this.#records.length < rows * stride) this.#records = new Float32Array(rows * stride * 2);
-      const floats = this.#records;
-      const bytes = new Uint8Array(floats.buffer, 0, rows * stride * 4);
-      const f64 = new Float64Array(floats.buffer, 0, (rows * stride) >>> 1);
-      for (let row = 0; row < rows; row++) {
-        const buf = (replies[row] as ReadonlyArray<Buffer | null>)[f] ?? null;
-        const base = row * stride;
-        if (buf === null || buf.length < RECORD_HEADER_BYTES) {
-          rowWidth[row] = 0;
-          eventTs[row] = Number.NaN;
-          continue;
-        }
-        bytes.set(buf, base * 4);
-        rowWidth[row] = (buf.length - RECORD_HEADER_BYTES) >>> 2;
-        eventTs[row] = f64[base >>> 1] as number;
-      }
+    const header = RECORD_HEADER_BYTES / 4;
+    for (let f = 0; f < fields; f++) {
       const runsOfField = plan.runsOfField[f] as readonly number[];
       for (let i = 0; i < runsOfField.length; i++) {
-        const r = runsOfField[i] as number;
-        // fillStoredRun zeroes rowWidth of rows that read defaults: restore it for the field's next run
-        if (i > 0)
-          for (let row = 0; row < rows; row++) {
-            const buf = (replies[row] as ReadonlyArray<Buffer | null>)[f] ?? null;
-            rowWidth[row] =
-              buf === null || buf.length < RECORD_HEADER_BYTES ? 0 : (buf.length - RECORD_HEADER_BYTES) >>> 2;
+        // (re)set per run: fillStoredRun zeroes rowWidth of rows that read defaults
+        for (let row = 0, slot = f; row < rows; row++, slot += fields) {
+          const len = lengths[slot] as number;
+          if (len < RECORD_HEADER_BYTES) {
+            rowWidth[row] = 0;
+            rowStart[row] = 0;
+            eventTs[row] = Number.NaN;
+            continue;
           }
-        fillStoredRun(
-          m,
-          r,
-          layout.runs[r] as LayoutRun,
-          floats,
-          RECORD_HEADER_BYTES / 4,
-          stride,
-          rowWidth,
-          eventTs,
-          atMs,
-        );
+          const at = offsets[slot] as number;
+          rowWidth[row] = (len - RECORD_HEADER_BYTES) >>> 2;
+          rowStart[row] = (at >>> 2) + header;
+          eventTs[row] = f64[at >>> 3] as number;
+        }
+        const r = runsOfField[i] as number;
+        fillStoredRun(m, r, layout.runs[r] as LayoutRun, f32, rowStart, rowWidth, eventTs, atMs);
       }
     }
   }
+}
+
+/**
+ * HMGET replies of one read: record (row, field) is `lengths[row * fields + field]` bytes (-1: no such field) at
+ * byte `offsets[...]` of the memory `f32`/`f64` view, a multiple of 8, so its header and values read in place.
+ */
+export interface PackedReplies {
+  readonly rows: number;
+  readonly fields: number;
+  readonly offsets: Int32Array;
+  readonly lengths: Int32Array;
+  readonly f32: Float32Array;
+  readonly f64: Float64Array;
+}
+
+/** Packs ioredis's reply buffers (`replies[row][field]`) 8-byte aligned: the read path through ioredis, and tests. */
+export function packBufferReplies(replies: ReadonlyArray<ReadonlyArray<Buffer | null>>, fields: number): PackedReplies {
+  const rows = replies.length;
+  const offsets = new Int32Array(rows * fields);
+  const lengths = new Int32Array(rows * fields);
+  let size = 0;
+  for (let row = 0; row < rows; row++)
+    for (let f = 0; f < fields; f++) {
+      const buf = replies[row]?.[f] ?? null;
+      const slot = row * fields + f;
+      if (buf === null) {
+        lengths[slot] = -1;
+        continue;
+      }
+      offsets[slot] = size;
+      lengths[slot] = buf.length;
+      size = (size + buf.length + 7) & ~7;
+    }
+  const f64 = new Float64Array(size >>> 3);
+  const bytes = new Uint8Array(f64.buffer);
+  for (let row = 0; row < rows; row++)
+    for (let f = 0; f < fields; f++) {
+      const buf = replies[row]?.[f] ?? null;
+      if (buf !== null) bytes.set(buf, offsets[row * fields + f] as number);
+    }
+  return { rows, fields, offsets, lengths, f32: new Float32Array(f64.buffer), f64 };
 }
