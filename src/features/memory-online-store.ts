@@ -141,7 +141,6 @@ export class MemoryOnlineStore implements OnlineStore {
   // read scratch (reads are synchronous, so one set serves every read)
   #entityOfRow = new Int32Array(128);
   #rowWidth = new Int32Array(128);
-  #rowStart = new Int32Array(128);
   #eventTs = new Float64Array(128);
   #tile: Float32Array = new Float32Array(0);
   #tileF64: Float64Array = new Float64Array(0);
@@ -188,7 +187,6 @@ export class MemoryOnlineStore implements OnlineStore {
     if (this.#entityOfRow.length < rows) {
       this.#entityOfRow = new Int32Array(rows * 2);
       this.#rowWidth = new Int32Array(rows * 2);
-      this.#rowStart = new Int32Array(rows * 2);
       this.#eventTs = new Float64Array(rows * 2);
     }
     const entityOfRow = this.#entityOfRow;
@@ -204,8 +202,6 @@ export class MemoryOnlineStore implements OnlineStore {
       // writes) or column by column (scattered reads), measured on the 200-feature bench
       const stride = table.stride;
       if (this.#tile.length < rows * stride) this.#setTile(new Float32Array(rows * stride * 2));
-      const rowStart = this.#rowStart;
-      for (let row = 0; row < rows; row++) rowStart[row] = row * stride + ROW_HEADER;
       const tile = this.#tile;
       const tileF64 = this.#tileF64;
       const tileI32 = this.#tileI32;
@@ -230,7 +226,7 @@ export class MemoryOnlineStore implements OnlineStore {
         // fillStoredRun zeroes rowWidth of rows that read defaults: restore it for the field's next run
         if (i > 0) for (let row = 0; row < rows; row++) rowWidth[row] = tileI32[row * stride + 2] as number;
         const r = runsOfField[i] as number;
-        fillStoredRun(m, r, layout.runs[r] as LayoutRun, tile, rowStart, rowWidth, eventTs, atMs);
+        fillStoredRun(m, r, layout.runs[r] as LayoutRun, tile, { base: ROW_HEADER, stride }, rowWidth, eventTs, atMs);
       }
     }
     return m;

@@ -107,8 +107,10 @@ describe('batched online fill', () => {
           tile.fill(Number.NaN, row * stride, (row + 1) * stride);
           if (rec) tile.set(rec.values, row * stride + 1);
         });
-        const rowStart = Int32Array.from({ length: rows }, (_, row) => row * stride + 1);
-        fillStoredRun(m, r, run, tile, rowStart, rowWidth, eventTs, AT);
+        // both addressing forms: uniform stride, and a start per row
+        const starts =
+          trial % 2 === 0 ? { base: 1, stride } : Int32Array.from({ length: rows }, (_, row) => row * stride + 1);
+        fillStoredRun(m, r, run, tile, starts, rowWidth, eventTs, AT);
       });
       expect(Array.from(m.values)).toEqual(Array.from(expected.values));
       expect(Array.from(m.status)).toEqual(Array.from(expected.status));
