@@ -129,6 +129,14 @@ describe('CompiledScorer on edge values', () => {
       const want = referenceMargins(e, m);
       const scorer = new CompiledScorer(e);
       expect(Array.from(scorer.predictMargin(m))).toEqual(Array.from(want));
+      // the JavaScript kernels (without WebAssembly), and short inputs: one tail block, fewer rows than eight
+      const js = new CompiledScorer(e, { webAssembly: false });
+      expect(js.usesWebAssembly).toBe(false);
+      expect(Array.from(js.predictMargin(m))).toEqual(Array.from(want));
+      for (const rows of [1, 7, 9]) {
+        const short = edgeMatrix(rows);
+        expect(Array.from(scorer.predictMargin(short))).toEqual(Array.from(referenceMargins(e, short)));
+      }
       const row = new Float32Array(3);
       for (let r = 0; r < m.rows; r++) {
         for (let c = 0; c < 3; c++) row[c] = m.values[c * m.rows + r] as number;
@@ -136,6 +144,15 @@ describe('CompiledScorer on edge values', () => {
       }
     });
   }
+
+  it('runs the WebAssembly kernel unless a split needs the fallback or the mixed kernel', () => {
+    const uses = (trees: Tree[]): boolean =>
+      new CompiledScorer({ numFeatures: 3, baseMargin: 0, trees }).usesWebAssembly;
+    expect(uses([thresholdTree(1.5), thresholdTree(-0)])).toBe(true);
+    expect(uses(around(mixedTree()))).toBe(true);
+    expect(uses(around(wideCategoryTree()))).toBe(false);
+    expect(uses(around(thresholdTree(Number.NEGATIVE_INFINITY)))).toBe(false);
+  });
 
   it('a categorical split sends missing values its default way and unknown codes to the not-listed side', () => {
     const e: TreeEnsemble = { numFeatures: 3, baseMargin: 0, trees: [mixedTree()] };

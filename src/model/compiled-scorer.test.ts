@@ -60,6 +60,12 @@ describe('CompiledScorer', () => {
       expect(maxAbsDiff(scorer.predictMargin(m), model.trainMargins)).toBeLessThan(1e-6);
       const binned = binColumnMajor(model.bins, m);
       expect(maxAbsDiff(scorer.predictBinnedMargin(binned, m.rows), model.trainMargins)).toBeLessThan(1e-6);
+      // the JavaScript kernels give the same margins as the WebAssembly kernel
+      expect(scorer.usesWebAssembly).toBe(true);
+      const js = new CompiledScorer(model.ensemble, { bins: model.bins, webAssembly: false });
+      expect(js.usesWebAssembly).toBe(false);
+      expect(maxAbsDiff(js.predictMargin(m), scorer.predictMargin(m))).toBe(0);
+      expect(maxAbsDiff(js.predictBinnedMargin(binned, m.rows), scorer.predictBinnedMargin(binned, m.rows))).toBe(0);
       const row = new Float32Array(m.columns.length);
       for (let r = 0; r < 300; r++) {
         for (let c = 0; c < row.length; c++) row[c] = m.values[c * m.rows + r] as number;
@@ -78,6 +84,26 @@ describe('CompiledScorer', () => {
     expect(maxAbsDiff(raw, binned)).toBe(0);
     const probs = scorer.predict(fresh.m);
     for (let r = 0; r < 10; r++) expect(probs[r]).toBeCloseTo(1 / (1 + Math.exp(-(raw[r] as number))), 12);
+  });
+
+  it('scores unseen categorical codes and missing values the same on raw values and on training bins', () => {
+    const train = data(3000, 5);
+    const fresh = data(1003, 6);
+    // codes never seen in training (other bin), non-integer, negative, and missing codes
+    const odd = [40, 2.5, -1, Number.NaN, 12, 1e9];
+    for (let r = 0; r < fresh.m.rows; r += 5) fresh.m.values[2 * fresh.m.rows + r] = odd[r % odd.length] as number;
+    const model = trainGbdt(train.m, train.y, { trees: 30, maxDepth: 5 }, { featureKinds: train.kinds });
+    const bins = binColumnMajor(model.bins, fresh.m);
+    for (const webAssembly of [true, false]) {
+      const scorer = new CompiledScorer(model.ensemble, { bins: model.bins, webAssembly });
+      const raw = scorer.predictMargin(fresh.m);
+      expect(maxAbsDiff(raw, scorer.predictBinnedMargin(bins, fresh.m.rows))).toBe(0);
+      const row = new Float32Array(fresh.m.columns.length);
+      for (let r = 0; r < 200; r++) {
+        for (let c = 0; c < row.length; c++) row[c] = fresh.m.values[c * fresh.m.rows + r] as number;
+        expect(scorer.predictRowMargin(row)).toBe(raw[r]);
+      }
+    }
   });
 
   it('rejects inputs of the wrong shape', () => {
