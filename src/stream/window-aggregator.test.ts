@@ -230,6 +230,108 @@ describe('WindowAggregator (tiles) against the window rule', () => {
     }
   });
 
+  it('restores tiles saved in any order (older states kept insertion order) and reads them as before', () => {
+    const plan = compileAggregationPlan(defs);
+    const events = makeEvents(1500, 13);
+    const agg = new WindowAggregator(plan, { allowedLatenessMs: 2 * D, retainFromMs: T0 });
+    for (const e of events) agg.ingest(e);
+    const a = new Float32Array(plan.features.length);
+    const b = new Float32Array(plan.features.length);
+    for (const user of ['u0', 'u5']) {
+      const bytes = agg.exportUser(user)!;
+      // the same state with each group's tiles reversed: [format, lastEventTs, writtenTs, per group: n, n x (idx, words)]
+      const copy = bytes.slice();
+      const f = new Float64Array(copy.buffer, 0, Math.floor(copy.byteLength / 8));
+      let o = 3;
+      for (const group of plan.groups) {
+        const n = f[o++]!;
+        const size = 1 + group.width;
+        const tiles = Array.from({ length: n }, (_, k) => f.slice(o + k * size, o + (k + 1) * size));
+        expect(n).toBeGreaterThan(1);
+        for (const [k, t] of tiles.reverse().entries()) f.set(t, o + k * size);
+        o += n * size;
+      }
+      const restored = new WindowAggregator(plan, { allowedLatenessMs: 2 * D, retainFromMs: T0 });
+      restored.restore(agg.meta(), [[user, copy]]);
+      for (const at of [T0 + 5 * D, T0 + 12 * D, agg.lastEventTs(user) + 1]) {
+        agg.evaluate(0, user, at, a);
+        restored.evaluate(0, user, at, b);
+        expect([...b]).toEqual([...a]);
+      }
+      // and new events land in the right tiles
+      const late = { eventId: 'x', userId: user, eventType: 'purchase', amount: 5, itemId: 'i1' };
+      for (const target of [agg, restored]) {
+        target.ingest({ ...late, eventTs: T0 + 10 * D + 7 });
+        target.ingest({ ...late, eventId: 'y', eventTs: T0 + 19 * D + 7 });
+      }
+      agg.evaluate(0, user, T0 + 20 * D, a);
+      restored.evaluate(0, user, T0 + 20 * D, b);
+      expect([...b]).toEqual([...a]);
+    }
+  });
+
+  it('hands out changed users once each, in the order they changed, through deletes, evictions and retries', () => {
+    const plan = compileAggregationPlan(defs);
+    let now = 0;
+    const agg = new WindowAggregator(plan, { allowedLatenessMs: H, dedupRetentionMs: 0, now: () => now });
+    const ev = (eventId: string, userId: string, eventTs: number) => ({
+      eventId,
+      userId,
+      eventType: 'app_open',
+      eventTs,
+    });
+    agg.ingest(ev('1', 'u1', T0));
+    agg.ingest(ev('2', 'u2', T0 + 1));
+    agg.ingest(ev('3', 'u1', T0 + 2));
+    agg.ingest(ev('4', 'u3', T0 + 3));
+    expect(agg.deleteUsers(['u2'])).toBe(1);
+    expect(agg.takeDirty()).toEqual(['u1', 'u3']);
+    agg.markDirty(['u3', 'nobody', 'u1', 'u3']);
+    agg.ingest(ev('5', 'u2', T0 + 4)); // a deleted user comes back
+    expect(agg.takeDirty()).toEqual(['u3', 'u1', 'u2']);
+    // a changed user evicted before the flush (all its tiles and ids past use) is handed out once, without state
+    agg.ingest(ev('6', 'u4', T0 + 5));
+    now = 1;
+    agg.ingest(ev('7', 'u5', T0 + 60 * D));
+    expect(agg.evict()).toBeGreaterThan(0);
+    expect(Number.isNaN(agg.writeTs('u4'))).toBe(true);
+    agg.ingest({ ...ev('8', 'u4', T0 + 60 * D + 1), arrivalTs: T0 + 60 * D + 2 }); // and comes back before it
+    const dirty = agg.takeDirty();
+    expect(dirty).toEqual(['u4', 'u5']);
+    const { eventTs } = agg.evaluateForWrite(dirty, dirty.length, Number.NaN, false);
+    expect([...eventTs]).toEqual([T0 + 60 * D + 1, T0 + 60 * D]);
+    // an evicted user whose id is still listed is read as missing, not from its old state
+    agg.ingest(ev('9', 'u6', T0 + 60 * D + 2));
+    now = 2;
+    agg.ingest(ev('10', 'u5', T0 + 120 * D));
+    agg.evict();
+    const again = agg.takeDirty();
+    expect(again).toEqual(['u6', 'u5']);
+    const r = agg.evaluateForWrite(again, again.length, Number.NaN, false);
+    expect(Number.isNaN(r.eventTs[0]!)).toBe(true);
+    expect(r.eventTs[1]).toBe(T0 + 120 * D);
+  });
+
+  it('forgets dedup ids only behind the watermark and past their retention, keeping the rest', () => {
+    const plan = compileAggregationPlan(defs);
+    let now = 0;
+    const agg = new WindowAggregator(plan, { allowedLatenessMs: H, dedupRetentionMs: 1000, now: () => now });
+    const ev = (eventId: string, eventTs: number) => ({ eventId, userId: 'u1', eventType: 'app_open', eventTs });
+    agg.ingest(ev('old', T0));
+    now = 5000;
+    agg.ingest(ev('recent', T0 + 1));
+    agg.ingest(ev('new', T0 + 3 * H));
+    now = 5500;
+    agg.evict(); // 'old': behind the watermark and seen 5.5 s ago; 'recent' seen 0.5 s ago; 'new' on time
+    expect(agg.ingest(ev('old', T0 + 3 * H))).toBe('accepted');
+    expect(agg.ingest(ev('recent', T0 + 3 * H))).toBe('duplicate');
+    expect(agg.ingest(ev('new', T0 + 3 * H))).toBe('duplicate');
+    const bytes = agg.exportUser('u1')!;
+    const restored = new WindowAggregator(plan, { allowedLatenessMs: H, dedupRetentionMs: 1000, now: () => now });
+    restored.restore(agg.meta(), [['u1', bytes]]);
+    for (const id of ['old', 'recent', 'new']) expect(restored.ingest(ev(id, T0 + 3 * H))).toBe('duplicate');
+  });
+
   it('gives the same values as DuckDB over the same events (batch execution of the same definitions)', async () => {
     const plan = compileAggregationPlan(defs);
     const events = makeEvents(4000, 3);

@@ -36,17 +36,21 @@ export interface WindowAggregatorOptions {
   readonly retainFromMs?: number;
 }
 
-/** One user's partial aggregates: per tile group, tile index -> tile handle (see TilePool); recent event ids. */
+/** One user's partial aggregates: per tile group, its tiles (see TileList); recent event ids. */
 export interface UserAggregates {
   /** Newest accepted event time. */
   lastEventTs: number;
-  readonly tiles: Map<number, number>[];
-  /** Event id -> [event time, Clock time seen], for dedup. */
-  readonly seen: Map<string, [number, number]>;
+  readonly tiles: TileList[];
+  /** Recent event ids, for dedup (see DedupIds). */
+  readonly seen: DedupIds;
   /** When the user's vector next changes with no new event (a tile leaving a window); not persisted. */
   nextChangeTs: number;
   /** The `event_ts` of the last vector written for the user: later writes must not go back in time. */
   writtenTs: number;
+  /** In the aggregator's dirty list (changed since the last takeDirty); not persisted. */
+  dirty: boolean;
+  /** No longer the aggregator's state for its id (evicted, deleted, replaced by a restore). */
+  removed: boolean;
 }
 
 export interface AggregatorCounters {
@@ -72,7 +76,17 @@ export class WindowAggregator {
   readonly plan: AggregationPlan;
   readonly allowedLatenessMs: number;
   readonly #users = new Map<string, UserAggregates>();
-  readonly #dirty = new Set<string>();
+  /**
+   * Users changed since the last takeDirty, in the order they first changed: a flag on the user and a list, not a
+   * set of ids, so an event costs no hash lookup beyond its user's. The list keeps the user objects too, so the
+   * flush that follows reads them without looking them up again (see evaluateForWrite).
+   */
+  #dirtyIds: string[] = [];
+  #dirtyUsers: UserAggregates[] = [];
+  /** Dirty users evicted since the last takeDirty: their id may be in the list twice (rare; deduplicated then). */
+  #dirtyRemoved = 0;
+  /** What the last takeDirty returned, with the users, for evaluateForWrite. */
+  #taken: { ids: string[]; users: UserAggregates[] } = { ids: [], users: [] };
   readonly #update: UpdatePlan;
   readonly #viewPlans: ViewEvalPlan[];
   readonly #pools: TilePool[];
@@ -135,17 +149,19 @@ export class WindowAggregator {
     if (user === undefined) {
       user = {
         lastEventTs: Number.NEGATIVE_INFINITY,
-        tiles: this.plan.groups.map(() => new Map()),
-        seen: new Map(),
+        tiles: this.plan.groups.map((): TileList => []),
+        seen: new DedupIds(),
         nextChangeTs: Number.POSITIVE_INFINITY,
         writtenTs: Number.NEGATIVE_INFINITY,
+        dirty: false,
+        removed: false,
       };
       this.#users.set(e.userId, user);
     } else if (user.seen.has(e.eventId)) {
       this.counters.duplicates++;
       return 'duplicate';
     }
-    user.seen.set(e.eventId, [ts, this.#now()]);
+    user.seen.add(e.eventId, ts, this.#now());
     if (ts > user.lastEventTs) user.lastEventTs = ts;
     if (ts > this.#maxEventTs) this.#maxEventTs = ts;
 
@@ -156,29 +172,62 @@ export class WindowAggregator {
       const idx = Math.floor(ts / groups[g]!.tileMs);
       const tiles = user.tiles[g]!;
       const pool = this.#pools[g]!;
-      let handle = tiles.get(idx);
-      if (handle === undefined) {
+      // events come mostly in time order: their tile is the newest or close to it, so search from the end
+      let i = tiles.length - 2;
+      while (i >= 0 && tiles[i]! > idx) i -= 2;
+      let handle: number;
+      if (i >= 0 && tiles[i] === idx) handle = tiles[i + 1]!;
+      else {
         handle = pool.take();
-        tiles.set(idx, handle);
+        if (i + 2 === tiles.length) tiles.push(idx, handle);
+        else tiles.splice(i + 2, 0, idx, handle);
       }
       updateTile(up.groups[g]!, up, pool.slabOf(handle), pool.baseOf(handle), ts);
-      if (tiles.size > this.#maxTiles[g]!) this.#pruneTiles(g, tiles, this.#keepFrom());
+      if (tiles.length > 2 * this.#maxTiles[g]!) this.#pruneTiles(g, tiles, this.#keepFrom());
     }
     this.counters.accepted++;
-    this.#dirty.add(e.userId);
+    if (!user.dirty) this.#pushDirty(e.userId, user);
     return 'accepted';
   }
 
-  /** Users whose aggregates changed since the last call, each once. */
+  #pushDirty(id: string, user: UserAggregates): void {
+    user.dirty = true;
+    this.#dirtyIds.push(id);
+    this.#dirtyUsers.push(user);
+  }
+
+  /** Users whose aggregates changed since the last call, each once, in the order they first changed. */
   takeDirty(): string[] {
-    const out = [...this.#dirty];
-    this.#dirty.clear();
-    return out;
+    const ids = this.#dirtyIds;
+    const users = this.#dirtyUsers;
+    const seen = this.#dirtyRemoved > 0 ? new Set<string>() : undefined;
+    const outIds: string[] = [];
+    const outUsers: UserAggregates[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const user = users[i]!;
+      if (!user.dirty) continue; // deleted since
+      user.dirty = false;
+      const id = ids[i]!;
+      if (seen !== undefined) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+      }
+      outIds.push(id);
+      outUsers.push(user);
+    }
+    this.#dirtyIds = [];
+    this.#dirtyUsers = [];
+    this.#dirtyRemoved = 0;
+    this.#taken = { ids: outIds, users: outUsers };
+    return outIds;
   }
 
   /** Marks users changed again (a flush that failed hands its users back). */
   markDirty(userIds: readonly string[]): void {
-    for (const id of userIds) if (this.#users.has(id)) this.#dirty.add(id);
+    for (const id of userIds) {
+      const user = this.#users.get(id);
+      if (user !== undefined && !user.dirty) this.#pushDirty(id, user);
+    }
   }
 
   /**
@@ -234,9 +283,14 @@ export class WindowAggregator {
     const eventTs = new Float64Array(n);
     const plans = this.#viewPlans;
     const values = plans.map((vp) => new Float32Array(n * vp.width));
+    // the users takeDirty handed out, found again by position (a flush passes its result first) without a lookup
+    const taken = this.#taken;
+    const takenN = Math.min(n, taken.ids.length);
     for (let i = 0; i < n; i++) {
       const id = userIds[i]!;
-      const user = this.#users.get(id);
+      let user: UserAggregates | undefined;
+      if (i < takenN && taken.ids[i] === id && !taken.users[i]!.removed) user = taken.users[i]!;
+      else user = this.#users.get(id);
       if (user === undefined) {
         eventTs[i] = i < dirtyCount ? Number.NaN : agedAtMs;
         for (let v = 0; v < plans.length; v++) values[v]!.set(plans[v]!.empty, i * plans[v]!.width);
@@ -276,12 +330,16 @@ export class WindowAggregator {
       }
       const minFrom = from[0]!;
       const pool = this.#pools[gp.group]!;
-      for (const [idx, handle] of user.tiles[gp.group]!) {
-        const start = idx * tileMs;
-        if (start < minFrom || start >= atMs) continue;
-        let b = bands - 1;
+      const tiles = user.tiles[gp.group]!;
+      // newest first: tiles are in ascending order, so the first one before the longest window ends the walk
+      let b = bands - 1;
+      for (let i = tiles.length - 2; i >= 0; i -= 2) {
+        const start = tiles[i]! * tileMs;
+        if (start >= atMs) continue;
+        if (start < minFrom) break;
         while (start < from[b]!) b--;
-        mergeInto(gp, acc, b * width, pool.slabOf(handle), pool.baseOf(handle));
+        const handle = tiles[i + 1]!;
+        mergeTile(gp, acc, b * width, pool.slabOf(handle), pool.baseOf(handle));
       }
       // band b += bands b+1.. : each band now holds its whole window
       for (let b = bands - 2; b >= 0; b--) mergeInto(gp, acc, b * width, acc, (b + 1) * width);
@@ -306,19 +364,19 @@ export class WindowAggregator {
     return Math.min(this.#retainFromMs, this.watermark - this.allowedLatenessMs);
   }
 
-  #pruneTiles(g: number, tiles: Map<number, number>, keepFromMs: number): number {
+  #pruneTiles(g: number, tiles: TileList, keepFromMs: number): number {
     if (!Number.isFinite(keepFromMs)) return 0;
     const group = this.plan.groups[g]!;
     const minIdx = Math.floor(keepFromMs / group.tileMs) - group.maxWindowMs / group.tileMs;
-    let dropped = 0;
-    for (const [idx, handle] of tiles) {
-      if (idx < minIdx) {
-        this.#pools[g]!.give(handle);
-        tiles.delete(idx);
-        dropped++;
-      }
+    // ascending: the tiles to drop are a prefix
+    let i = 0;
+    const pool = this.#pools[g]!;
+    while (i < tiles.length && tiles[i]! < minIdx) {
+      pool.give(tiles[i + 1]!);
+      i += 2;
     }
-    return dropped;
+    if (i > 0) tiles.splice(0, i);
+    return i / 2;
   }
 
   evict(keepFromMs = this.#keepFrom()): number {
@@ -329,8 +387,12 @@ export class WindowAggregator {
     const groups = this.plan.groups;
     for (const [id, user] of this.#users) {
       for (let g = 0; g < groups.length; g++) dropped += this.#pruneTiles(g, user.tiles[g]!, keepFromMs);
-      for (const [eventId, [ts, seenAt]] of user.seen) if (ts < wm && seenAt < forgetBefore) user.seen.delete(eventId);
-      if (user.seen.size === 0 && user.tiles.every((t) => t.size === 0)) this.#users.delete(id);
+      user.seen.forget(wm, forgetBefore);
+      if (user.seen.size === 0 && user.tiles.every((t) => t.length === 0)) {
+        this.#users.delete(id);
+        user.removed = true;
+        if (user.dirty) this.#dirtyRemoved++;
+      }
     }
     return dropped;
   }
@@ -342,12 +404,17 @@ export class WindowAggregator {
       const user = this.#users.get(id);
       if (user !== undefined) {
         user.tiles.forEach((tiles, g) => {
-          for (const handle of tiles.values()) this.#pools[g]!.give(handle);
+          for (let i = 1; i < tiles.length; i += 2) this.#pools[g]!.give(tiles[i]!);
         });
         this.#users.delete(id);
+        user.removed = true;
+        user.dirty = false;
         n++;
       }
-      this.#dirty.delete(id);
+      // an evicted user may still be listed dirty
+      if (this.#dirtyRemoved > 0)
+        for (let i = 0; i < this.#dirtyIds.length; i++)
+          if (this.#dirtyIds[i] === id) this.#dirtyUsers[i]!.dirty = false;
     }
     return n;
   }
@@ -365,10 +432,10 @@ export class WindowAggregator {
     let next = Number.POSITIVE_INFINITY;
     for (let g = 0; g < this.plan.groups.length; g++) {
       const tiles = user.tiles[g]!;
-      if (tiles.size === 0) continue;
       const s = this.plan.groups[g]!.tileMs;
       const windows = this.#groupWindows[g]!;
-      for (const idx of tiles.keys()) {
+      for (let i = 0; i < tiles.length; i += 2) {
+        const idx = tiles[i]!;
         for (let w = 0; w < windows.length; w++) {
           const at = idx * s + s + windows[w]!;
           if (at > afterMs && at < next) next = at;
@@ -457,8 +524,12 @@ export class WindowAggregator {
 
   /** Restores a checkpoint: meta and every user's bytes as exportUser produced them. */
   restore(meta: AggregatorMeta, users: Iterable<[string, Uint8Array]>): void {
+    for (const user of this.#users.values()) user.removed = true;
     this.#users.clear();
-    this.#dirty.clear();
+    this.#dirtyIds = [];
+    this.#dirtyUsers = [];
+    this.#dirtyRemoved = 0;
+    this.#taken = { ids: [], users: [] };
     this.#maxEventTs = meta.maxEventTs;
     Object.assign(this.counters, meta.counters);
     for (const [id, bytes] of users) this.#users.set(id, decodeUserState(this.plan, bytes, id, this.#pools));
@@ -467,6 +538,60 @@ export class WindowAggregator {
   }
 }
 
+/**
+ * One user's recent event ids, for dedup: id -> position in two arrays of numbers (event time, Clock time seen),
+ * not a [ts, seenAt] pair per id: no object per event, so nothing for the collector to trace.
+ */
+export class DedupIds {
+  readonly index = new Map<string, number>();
+  ts: number[] = [];
+  seenAt: number[] = [];
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  has(id: string): boolean {
+    return this.index.has(id);
+  }
+
+  /** Adds an id not yet present (check `has` first). */
+  add(id: string, ts: number, seenAt: number): void {
+    this.index.set(id, this.ts.length);
+    this.ts.push(ts);
+    this.seenAt.push(seenAt);
+  }
+
+  /** Forgets the ids of events before `beforeTs` seen before `seenBefore`; the rest keep their order. */
+  forget(beforeTs: number, seenBefore: number): void {
+    const ts = this.ts;
+    const seenAt = this.seenAt;
+    let kept = 0;
+    for (const [id, k] of this.index) {
+      if (ts[k]! < beforeTs && seenAt[k]! < seenBefore) this.index.delete(id);
+      else kept++;
+    }
+    if (kept === ts.length) return;
+    const nextTs: number[] = [];
+    const nextSeenAt: number[] = [];
+    // re-setting an existing key keeps its place in the Map's order
+    for (const [id, k] of this.index) {
+      this.index.set(id, nextTs.length);
+      nextTs.push(ts[k]!);
+      nextSeenAt.push(seenAt[k]!);
+    }
+    this.ts = nextTs;
+    this.seenAt = nextSeenAt;
+  }
+}
+
+/**
+ * One user's tiles of one group, ascending by tile index, flat: `[index, handle, index, handle, ...]`. A small
+ * array of small integers (no Map, no entry objects): an event's tile is found from the end, a read walks it
+ * newest first and stops at the longest window, and pruning drops a prefix.
+ */
+export type TileList = number[];
+
 const TILES_PER_SLAB = 4096;
 
 /**
@@ -474,16 +599,29 @@ const TILES_PER_SLAB = 4096;
  * a new tile costs a free-list pop and a copy of the initial words; dropped tiles are reused.
  */
 export class TilePool {
+  /**
+   * Words per tile: the touched-slot mask (bit s of word w set when slot 32w + s may differ from its initial
+   * words), then the group's slot words. The mask comes first, in the cache line of the first slots.
+   */
   readonly width: number;
+  readonly maskWords: number;
+  /** The group's slot words (what a checkpoint saves), from `slotsAt` in a tile. */
+  readonly slotWords: number;
+  readonly slotsAt: number;
+  readonly #group: TileGroup;
   readonly #init: Float64Array;
   readonly #slabs: Float64Array[] = [];
   #free: number[] = [];
   #next = 0;
 
   constructor(group: TileGroup) {
-    this.width = Math.max(1, group.width);
+    this.#group = group;
+    this.maskWords = maskWordsOf(group);
+    this.slotsAt = this.maskWords;
+    this.slotWords = group.width;
+    this.width = this.maskWords + this.slotWords;
     this.#init = new Float64Array(this.width);
-    for (const slot of group.slots) this.#init.set(SLOT_INIT[slot.kind], slot.offset);
+    for (const slot of group.slots) this.#init.set(SLOT_INIT[slot.kind], this.slotsAt + slot.offset);
   }
 
   take(): number {
@@ -501,10 +639,24 @@ export class TilePool {
     return handle;
   }
 
-  /** A tile holding these words (restoring a checkpoint). */
+  /** A tile holding these slot words (restoring a checkpoint); its mask marks the slots not at their initial words. */
   takeCopy(words: Float64Array): number {
     const handle = this.take();
-    this.slabOf(handle).set(words, this.baseOf(handle));
+    const slab = this.slabOf(handle);
+    const base = this.baseOf(handle);
+    slab.set(words.subarray(0, this.slotWords), base + this.slotsAt);
+    const slots = this.#group.slots;
+    for (let s = 0; s < slots.length; s++) {
+      const slot = slots[s]!;
+      const init = SLOT_INIT[slot.kind];
+      for (let w = 0; w < init.length; w++) {
+        if (!Object.is(words[slot.offset + w], init[w])) {
+          const m = base + (s >>> 5);
+          slab[m] = slab[m]! | (1 << (s & 31));
+          break;
+        }
+      }
+    }
     return handle;
   }
 
@@ -519,6 +671,11 @@ export class TilePool {
   baseOf(handle: number): number {
     return (handle % TILES_PER_SLAB) * this.width;
   }
+}
+
+/** Words of a tile's touched-slot mask: 32 slots a word. */
+function maskWordsOf(group: TileGroup): number {
+  return Math.max(1, Math.ceil(group.slots.length / 32));
 }
 
 /** Slot kinds as small integers for the hot loops. */
@@ -602,7 +759,7 @@ interface UpdatePlan {
   readonly uPass: Uint8Array;
   readonly uValue: Float64Array;
   readonly uBit: Int32Array;
-  /** Per tile group: per slot its kind code, word offset and distinct slot. */
+  /** Per tile group: per slot its kind code, word offset in a tile (past the mask) and distinct slot. */
   readonly groups: readonly { readonly kind: Int32Array; readonly offset: Int32Array; readonly u: Int32Array }[];
 }
 
@@ -626,7 +783,7 @@ function updatePlan(plan: AggregationPlan): UpdatePlan {
     });
     return {
       kind: Int32Array.from(group.slots, (slot) => KIND_CODE[slot.kind]),
-      offset: Int32Array.from(group.slots, (slot) => slot.offset),
+      offset: Int32Array.from(group.slots, (slot) => maskWordsOf(group) + slot.offset),
       u: Int32Array.from(u),
     };
   });
@@ -702,45 +859,56 @@ function updateTile(gu: UpdatePlan['groups'][number], up: UpdatePlan, tile: Floa
   const offsets = gu.offset;
   const us = gu.u;
   const pass = up.uPass;
-  for (let s = 0; s < kinds.length; s++) {
+  const maskAt = b;
+  const last = kinds.length - 1;
+  // the slots touched, 32 a word, ORed into the tile's mask as each word completes (reads merge only those)
+  let mask = 0;
+  for (let s = 0; s <= last; s++) {
     const u = us[s]!;
-    if (pass[u] === 0) continue;
-    const o = b + offsets[s]!;
-    switch (kinds[s]) {
-      case K_COUNT:
-        tile[o]! += 1;
-        break;
-      case K_LAST_TS:
-        if (ts > tile[o]!) tile[o] = ts;
-        break;
-      case K_BITMAP: {
-        const bit = up.uBit[u]!;
-        const word = o + (bit >>> 5);
-        tile[word] = ((tile[word]! | (1 << (bit & 31))) >>> 0) as number;
-        break;
-      }
-      case K_SUM:
-        tile[o]! += up.uValue[u]!;
-        tile[o + 1]! += 1;
-        break;
-      case K_MIN: {
-        const v = up.uValue[u]!;
-        if (v < tile[o]!) tile[o] = v;
-        break;
-      }
-      case K_MAX: {
-        const v = up.uValue[u]!;
-        if (v > tile[o]!) tile[o] = v;
-        break;
-      }
-      default: {
-        // last: the latest event wins; on equal times the largest value, so arrival order never matters
-        const v = up.uValue[u]!;
-        if (ts > tile[o]! || (ts === tile[o] && v > tile[o + 1]!)) {
-          tile[o] = ts;
-          tile[o + 1] = v;
+    if (pass[u] !== 0) {
+      mask |= 1 << (s & 31);
+      const o = b + offsets[s]!;
+      switch (kinds[s]) {
+        case K_COUNT:
+          tile[o]! += 1;
+          break;
+        case K_LAST_TS:
+          if (ts > tile[o]!) tile[o] = ts;
+          break;
+        case K_BITMAP: {
+          const bit = up.uBit[u]!;
+          const word = o + (bit >>> 5);
+          tile[word] = ((tile[word]! | (1 << (bit & 31))) >>> 0) as number;
+          break;
+        }
+        case K_SUM:
+          tile[o]! += up.uValue[u]!;
+          tile[o + 1]! += 1;
+          break;
+        case K_MIN: {
+          const v = up.uValue[u]!;
+          if (v < tile[o]!) tile[o] = v;
+          break;
+        }
+        case K_MAX: {
+          const v = up.uValue[u]!;
+          if (v > tile[o]!) tile[o] = v;
+          break;
+        }
+        default: {
+          // last: the latest event wins; on equal times the largest value, so arrival order never matters
+          const v = up.uValue[u]!;
+          if (ts > tile[o]! || (ts === tile[o] && v > tile[o + 1]!)) {
+            tile[o] = ts;
+            tile[o + 1] = v;
+          }
         }
       }
+    }
+    if (((s & 31) === 31 || s === last) && mask !== 0) {
+      const m = maskAt + (s >>> 5);
+      tile[m] = tile[m]! | mask;
+      mask = 0;
     }
   }
 }
@@ -807,6 +975,12 @@ interface GroupEvalPlan {
   readonly last: Int32Array;
   /** approx_distinct slots: eight uint32 words each. */
   readonly bitmap: Int32Array;
+  /** Per slot of the group: kind code and word offset; the slots the view reads as mask words (see TilePool). */
+  readonly slotKind: Int32Array;
+  readonly slotOffset: Int32Array;
+  readonly usedMask: Int32Array;
+  /** Where a tile's slot words start (past its mask). */
+  readonly slotsAt: number;
   /** Per feature of the view in this group: its index in the view, op code, and word in `acc`. */
   readonly outIndex: Int32Array;
   readonly opCode: Int32Array;
@@ -838,7 +1012,10 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
       const width = Math.max(1, group.width);
       const init = new Float64Array(width);
       for (const slot of group.slots) init.set(SLOT_INIT[slot.kind], slot.offset);
-      const used = [...new Set(feats.map((f) => f.slot))].sort((a, b) => a - b).map((s) => group.slots[s]!);
+      const usedSlots = [...new Set(feats.map((f) => f.slot))].sort((a, b) => a - b);
+      const used = usedSlots.map((s) => group.slots[s]!);
+      const usedMask = new Int32Array(maskWordsOf(group));
+      for (const s of usedSlots) usedMask[s >>> 5]! |= 1 << (s & 31);
       const add: number[] = [];
       const min: number[] = [];
       const max: number[] = [];
@@ -866,6 +1043,10 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
         max: Int32Array.from(max),
         last: Int32Array.from(last),
         bitmap: Int32Array.from(bitmap),
+        slotKind: Int32Array.from(group.slots, (slot) => KIND_CODE[slot.kind]),
+        slotOffset: Int32Array.from(group.slots, (slot) => slot.offset),
+        usedMask,
+        slotsAt: maskWordsOf(group),
         outIndex: Int32Array.from(positions),
         opCode: Int32Array.from(feats, (f) => OP_CODE[f.op]!),
         accIndex: Int32Array.from(feats, (f) => windows.indexOf(f.windowMs) * width + group.slots[f.slot]!.offset),
@@ -881,7 +1062,56 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
   });
 }
 
-/** Merges the partial aggregates at `src[o...]` (a tile or a band) into the band at `acc[a...]`. */
+/**
+ * Merges the tile at `src[o...]` into the band at `acc[a...]`: only the slots the view reads that the tile's mask
+ * marks as touched (an untouched slot holds its initial words, which merge as a no-op). Tiles are sparse (an event
+ * touches a few of a group's slots), so this is a few words rather than the whole tile.
+ */
+function mergeTile(gp: GroupEvalPlan, acc: Float64Array, a: number, src: Float64Array, o: number): void {
+  const used = gp.usedMask;
+  const kinds = gp.slotKind;
+  const offsets = gp.slotOffset;
+  const slotsAt = o + gp.slotsAt;
+  for (let w = 0; w < used.length; w++) {
+    let m = src[o + w]! & used[w]!;
+    while (m !== 0) {
+      const low = m & -m;
+      m ^= low;
+      const s = (w << 5) + 31 - Math.clz32(low);
+      const x = a + offsets[s]!;
+      const y = slotsAt + offsets[s]!;
+      switch (kinds[s]) {
+        case K_COUNT:
+          acc[x]! += src[y]!;
+          break;
+        case K_SUM:
+          acc[x]! += src[y]!;
+          acc[x + 1]! += src[y + 1]!;
+          break;
+        case K_MIN:
+          if (src[y]! < acc[x]!) acc[x] = src[y]!;
+          break;
+        case K_MAX:
+        case K_LAST_TS:
+          if (src[y]! > acc[x]!) acc[x] = src[y]!;
+          break;
+        case K_LAST: {
+          // the latest event wins; on equal times the largest value
+          const t = src[y]!;
+          if (t > acc[x]! || (t === acc[x] && src[y + 1]! > acc[x + 1]!)) {
+            acc[x] = t;
+            acc[x + 1] = src[y + 1]!;
+          }
+          break;
+        }
+        default:
+          for (let k = 0; k < 8; k++) acc[x + k] = ((acc[x + k]! | src[y + k]!) >>> 0) as number;
+      }
+    }
+  }
+}
+
+/** Merges the partial aggregates at `src[o...]` (a band) into the band at `acc[a...]`. */
 function mergeInto(gp: GroupEvalPlan, acc: Float64Array, a: number, src: Float64Array, o: number): void {
   const add = gp.add;
   for (let i = 0; i < add.length; i++) {
@@ -934,11 +1164,11 @@ function idBytes(id: string): Uint8Array | undefined {
  */
 export function encodeUserState(plan: AggregationPlan, user: UserAggregates, pools: readonly TilePool[]): Uint8Array {
   let words = 3;
-  for (let g = 0; g < plan.groups.length; g++) words += 1 + user.tiles[g]!.size * (1 + plan.groups[g]!.width);
+  for (let g = 0; g < plan.groups.length; g++) words += 1 + (user.tiles[g]!.length / 2) * (1 + plan.groups[g]!.width);
   words += 1 + 3 * user.seen.size;
   let textBytes = 0;
   const unicode: (Uint8Array | undefined)[] = [];
-  for (const id of user.seen.keys()) {
+  for (const id of user.seen.index.keys()) {
     const b = idBytes(id);
     unicode.push(b);
     textBytes += b === undefined ? id.length : b.length;
@@ -952,13 +1182,14 @@ export function encodeUserState(plan: AggregationPlan, user: UserAggregates, poo
   f[o++] = user.writtenTs;
   for (let g = 0; g < plan.groups.length; g++) {
     const tiles = user.tiles[g]!;
-    f[o++] = tiles.size;
+    f[o++] = tiles.length / 2;
     const pool = pools[g]!;
     const width = plan.groups[g]!.width;
-    for (const [idx, handle] of tiles) {
-      f[o++] = idx;
+    for (let i = 0; i < tiles.length; i += 2) {
+      const handle = tiles[i + 1]!;
+      f[o++] = tiles[i]!;
       const slab = pool.slabOf(handle);
-      const base = pool.baseOf(handle);
+      const base = pool.baseOf(handle) + pool.slotsAt;
       for (let w = 0; w < width; w++) f[o + w] = slab[base + w]!;
       o += width;
     }
@@ -966,10 +1197,12 @@ export function encodeUserState(plan: AggregationPlan, user: UserAggregates, poo
   f[o++] = user.seen.size;
   let t = words * 8;
   let i = 0;
-  for (const [id, [ts, seenAt]] of user.seen) {
+  const seenTs = user.seen.ts;
+  const seenAt = user.seen.seenAt;
+  for (const [id, k] of user.seen.index) {
     const b = unicode[i++];
-    f[o++] = ts;
-    f[o++] = seenAt;
+    f[o++] = seenTs[k]!;
+    f[o++] = seenAt[k]!;
     if (b === undefined) {
       f[o++] = id.length;
       for (let c = 0; c < id.length; c++) bytes[t++] = id.charCodeAt(c);
@@ -1006,34 +1239,49 @@ export function decodeUserState(
   if (f[o++] !== STATE_FORMAT) bad(`format ${f[0]}, expected ${STATE_FORMAT}`);
   const lastEventTs = f[o++]!;
   const writtenTs = f[o++]!;
-  const tiles: Map<number, number>[] = [];
+  const tiles: TileList[] = [];
   for (let g = 0; g < plan.groups.length; g++) {
     const width = plan.groups[g]!.width;
     need(1);
     const n = f[o++]!;
-    const map = new Map<number, number>();
+    const entries: [number, number][] = [];
     for (let k = 0; k < n; k++) {
       need(1 + width);
       const idx = f[o++]!;
+      if (!Number.isInteger(idx)) bad(`tile index ${idx}`);
       const words = f.subarray(o, o + width);
-      map.set(idx, pools[g]!.takeCopy(words));
+      entries.push([idx, pools[g]!.takeCopy(words)]);
       o += width;
     }
-    tiles.push(map);
+    // saved in any order (older states: insertion order); kept ascending
+    entries.sort((x, y) => x[0] - y[0]);
+    for (let k = 1; k < entries.length; k++)
+      if (entries[k]![0] === entries[k - 1]![0]) bad(`tile index ${entries[k]![0]} twice`);
+    tiles.push(entries.flat());
   }
   need(1);
   const nIds = f[o++]!;
   need(3 * nIds);
-  const seen = new Map<string, [number, number]>();
+  const seen = new DedupIds();
   let t = o * 8 + 3 * nIds * 8;
   for (let k = 0; k < nIds; k++) {
     const ts = f[o++]!;
     const seenAt = f[o++]!;
     const len = f[o++]!;
     if (t + len > aligned.byteLength) bad(`id ${k} runs past the end`);
-    seen.set(fromUtf8.decode(aligned.subarray(t, t + len)), [ts, seenAt]);
+    const id = fromUtf8.decode(aligned.subarray(t, t + len));
+    if (seen.has(id)) bad(`event id ${JSON.stringify(id)} twice`);
+    seen.add(id, ts, seenAt);
     t += len;
   }
   if (t !== aligned.byteLength) bad(`${aligned.byteLength - t} bytes left over`);
-  return { lastEventTs, tiles, seen, nextChangeTs: Number.POSITIVE_INFINITY, writtenTs };
+  return {
+    lastEventTs,
+    tiles,
+    seen,
+    nextChangeTs: Number.POSITIVE_INFINITY,
+    writtenTs,
+    dirty: false,
+    removed: false,
+  };
 }
