@@ -10,6 +10,10 @@
  * Batch scoring is also timed with the JavaScript kernels (`webAssembly: false`, the baseline of the WebAssembly
  * kernel), and the synthetic section adds the issue's scoring target whatever the flags: 100 trees of depth 6 on
  * 100 features (random trees; see targetThroughput).
+ * The scorer pool line scores 1M rows of 100 features with the same 100 trees of depth 6 on 2 worker threads
+ * (ScorerPool) against CompiledScorer on the calling thread, in the same run (see poolThroughput):
+ *   npx tsx bench/model.ts --pool-only [--pool-sizes]     (only that line; --pool-sizes adds the batch-size sweep
+ *                                                          behind SCORER_POOL_MIN_ROWS)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +30,7 @@ import {
   type ModelMatrix,
   readTable,
   rocAuc,
+  ScorerPool,
   selectRows,
   trainGbdt,
 } from '../src/model/index.js';
@@ -195,7 +200,7 @@ function singleRowLatencyUs(scorer: CompiledScorer, test: ModelMatrix): { p50: n
 const fmt = (v: number, d = 0): string =>
   v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-function compare(
+async function compare(
   title: string,
   train: ModelMatrix,
   test: ModelMatrix,
@@ -204,7 +209,7 @@ function compare(
   kinds: FeatureKind[],
   p: BenchParams,
   target = false,
-): void {
+): Promise<void> {
   console.log(
     `\n## ${title}: ${train.rows} train / ${test.rows} test rows, ${train.columns.length} features, ${p.trees} trees, depth ${p.depth}, eta ${p.eta}, lambda ${p.lambda}, ${p.bins} bins, 1 thread`,
   );
@@ -304,6 +309,7 @@ function compare(
         '',
         `${(t.rows / 1e6).toFixed(2)}x the 1M target; JavaScript kernels ${fmt(t.jsRows)}`,
       ]);
+      rows.push(...poolRows(await poolThroughput()));
     }
     const lat = (l: { p50: number; p99: number }): string => `${fmt(l.p99, 1)} (p50 ${fmt(l.p50, 1)})`;
     rows.push(['single row p99, us', lat(ourLat), xgb ? `${fmt(xgb.singleRowP99Us, 1)} (via Python)` : 'n/a', '']);
@@ -340,6 +346,137 @@ function compare(
  * synthetic data. Scoring cost depends on the trees' shape, not on what they learned.
  */
 function targetThroughput(): { rows: number; jsRows: number } {
+  const ensemble = targetEnsemble();
+  const test = synthetic(40_000, 100, 3).m;
+  const out = new Float64Array(test.rows);
+  const wasm = new CompiledScorer(ensemble);
+  const js = new CompiledScorer(ensemble, { webAssembly: false });
+  return {
+    rows: throughput(() => wasm.predictMargin(test, out), test.rows),
+    jsRows: throughput(() => js.predictMargin(test, out), test.rows),
+  };
+}
+
+interface PoolFigures {
+  rows: number;
+  oneThread: number;
+  twoWorkers: number;
+  twoWorkersShared: number;
+  oneWorker: number;
+  startMs: number;
+}
+
+/**
+ * The scorer pool on the issue's scoring case at 1M rows: 100 trees of depth 6 on 100 features (targetEnsemble).
+ * "1 thread" is CompiledScorer on the calling thread; the pool's figures include the copy of the (ordinary)
+ * input into shared memory, except the "shared input" one, whose matrix already lives in a SharedArrayBuffer.
+ * The four are timed in turn in each of 7 rounds (after 2 warm-up rounds), so load changes on the shared machine
+ * hit them alike; medians. Worker start-up (module load and model compile in each worker) is timed apart, once.
+ */
+async function poolThroughput(rows = 1_000_000): Promise<PoolFigures> {
+  const ensemble = targetEnsemble();
+  const test = synthetic(rows, 100, 3).m;
+  const out = new Float64Array(rows);
+  const local = new CompiledScorer(ensemble);
+  const t0 = performance.now();
+  const pool = new ScorerPool(ensemble, { threads: 2, minRows: 0 });
+  await pool.ready();
+  const startMs = performance.now() - t0;
+  const one = new ScorerPool(ensemble, { threads: 1, minRows: 0 });
+  const sharedValues = new Float32Array(new SharedArrayBuffer(test.values.byteLength));
+  sharedValues.set(test.values);
+  const sharedOut = new Float64Array(new SharedArrayBuffer(8 * rows));
+  const variants: Array<() => unknown> = [
+    () => local.predictMargin(test, out),
+    () => pool.predictMargin(test, out),
+    () => pool.predictMargin({ rows, values: sharedValues }, sharedOut),
+    () => one.predictMargin(test, out),
+  ];
+  const times = variants.map((): number[] => []);
+  try {
+    for (let k = 0; k < 9; k++) {
+      for (let v = 0; v < variants.length; v++) {
+        const t = performance.now();
+        await (variants[v] as () => unknown)();
+        if (k >= 2) times[v]?.push(performance.now() - t);
+      }
+    }
+  } finally {
+    await Promise.all([pool.close(), one.close()]);
+  }
+  const [oneThread, twoWorkers, twoWorkersShared, oneWorker] = times.map((ts) => rows / (median(ts) / 1000)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { rows, oneThread, twoWorkers, twoWorkersShared, oneWorker, startMs };
+}
+
+function poolRows(p: PoolFigures): string[][] {
+  const label = `${p.rows / 1e6}M rows x 100 features, 100 trees of depth 6`;
+  return [
+    [`batch scoring, ${label}, 1 thread (calling thread), rows/s`, fmt(p.oneThread), '', ''],
+    [
+      `batch scoring, ${label}, ScorerPool 2 threads, rows/s`,
+      fmt(p.twoWorkers),
+      '',
+      `${(p.twoWorkers / p.oneThread).toFixed(2)}x 1 thread (input copied to shared memory)`,
+    ],
+    [
+      `batch scoring, ${label}, ScorerPool 2 threads, shared input, rows/s`,
+      fmt(p.twoWorkersShared),
+      '',
+      `${(p.twoWorkersShared / p.oneThread).toFixed(2)}x 1 thread`,
+    ],
+    [
+      `batch scoring, ${label}, ScorerPool 1 thread, rows/s`,
+      fmt(p.oneWorker),
+      '',
+      `${(p.oneWorker / p.oneThread).toFixed(2)}x 1 thread (off the calling thread); pool start ${fmt(p.startMs)} ms`,
+    ],
+  ];
+}
+
+/**
+ * Pool (2 workers, ordinary input) against the calling thread by batch size, alternating the two per size: where
+ * SCORER_POOL_MIN_ROWS should sit.
+ */
+async function poolSizeSweep(): Promise<void> {
+  const ensemble = targetEnsemble();
+  const local = new CompiledScorer(ensemble);
+  const pool = new ScorerPool(ensemble, { threads: 2, minRows: 0 });
+  await pool.ready();
+  console.log('\n| rows | 1 thread, ms | pool 2 threads, ms | pool / 1 thread time |');
+  try {
+    for (const rows of [5_000, 10_000, 20_000, 50_000, 100_000, 200_000]) {
+      const test = synthetic(rows, 100, 4).m;
+      const out = new Float64Array(rows);
+      const a: number[] = [];
+      const b: number[] = [];
+      for (let k = 0; k < 4; k++) {
+        local.predictMargin(test, out);
+        await pool.predictMargin(test, out);
+      }
+      for (let k = 0; k < 15; k++) {
+        let t = performance.now();
+        local.predictMargin(test, out);
+        a.push(performance.now() - t);
+        t = performance.now();
+        await pool.predictMargin(test, out);
+        b.push(performance.now() - t);
+      }
+      console.log(
+        `| ${fmt(rows)} | ${fmt(median(a), 2)} | ${fmt(median(b), 2)} | ${(median(b) / median(a)).toFixed(2)} |`,
+      );
+    }
+  } finally {
+    await pool.close();
+  }
+}
+
+/** 100 complete trees of depth 6 on 100 features: random split features and thresholds, random missing sides. */
+function targetEnsemble(): { numFeatures: number; baseMargin: number; trees: Tree[] } {
   const nf = 100;
   const depth = 6;
   const rng = new Rng(7);
@@ -357,15 +494,7 @@ function targetThroughput(): { rows: number; jsRows: number } {
     grow(0);
     trees.push(b.finish());
   }
-  const ensemble = { numFeatures: nf, baseMargin: 0, trees };
-  const test = synthetic(40_000, nf, 3).m;
-  const out = new Float64Array(test.rows);
-  const wasm = new CompiledScorer(ensemble);
-  const js = new CompiledScorer(ensemble, { webAssembly: false });
-  return {
-    rows: throughput(() => wasm.predictMargin(test, out), test.rows),
-    jsRows: throughput(() => js.predictMargin(test, out), test.rows),
-  };
+  return { numFeatures: nf, baseMargin: 0, trees };
 }
 
 function synthetic(n: number, nf: number, seed: number): { m: ModelMatrix; y: Uint8Array } {
@@ -398,12 +527,18 @@ async function main(): Promise<void> {
     minChildWeight: 1,
     bins: 255,
   };
+  if (process.argv.includes('--pool-only')) {
+    const rows = poolRows(await poolThroughput());
+    for (const r of rows) console.log(`| ${r.filter((c) => c !== '').join(' | ')} |`);
+    if (process.argv.includes('--pool-sizes')) await poolSizeSweep();
+    return;
+  }
   if (!process.argv.includes('--skip-synthetic')) {
     const rows = arg('rows', 200_000);
     const nf = arg('features', 50);
     const train = synthetic(rows, nf, 1);
     const test = synthetic(Math.max(20_000, Math.floor(rows / 5)), nf, 2);
-    compare(
+    await compare(
       'synthetic',
       train.m,
       test.m,
@@ -426,7 +561,7 @@ async function main(): Promise<void> {
   const cut = Math.floor(n * 0.7);
   const idx = (a: number, b: number): Uint32Array => Uint32Array.from({ length: b - a }, (_, i) => a + i);
   // XGBoost gets the same matrix; text columns are integer codes there (numeric splits), categorical here
-  compare(
+  await compare(
     'Hillstrom (label visit; first 70% train, last 30% test)',
     selectRows(ds.matrix, idx(0, cut)),
     selectRows(ds.matrix, idx(cut, n)),

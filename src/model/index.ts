@@ -96,6 +96,12 @@ export {
   type ReferenceProfile,
   SCORE_PROFILE_BINS,
 } from './reference-profile.js';
+export {
+  SCORER_POOL_MIN_ROWS,
+  ScorerPool,
+  ScorerPoolError,
+  type ScorerPoolOptions,
+} from './scorer-pool.js';
 export { buildSendTrainingSet, CAMPAIGN_FEATURES, type SendTrainingSet } from './send-training-set.js';
 export {
   evaluateModelOnTable,

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidInputError, loadConfig, Rng } from '../../core/index.js';
@@ -22,6 +23,7 @@ import {
   REGISTRY_ROLES,
   type RegistryRole,
   readTable,
+  SCORER_POOL_MIN_ROWS,
   saveArtifact,
   scoreTableFile,
   trainModel,
@@ -209,12 +211,19 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .requiredOption('--data <file>', 'CSV or Parquet file with the model columns')
     .requiredOption('--out <file>', 'output file: .parquet for Parquet, otherwise CSV')
     .option('--sep <char>', 'CSV field separator of the input')
+    .option(
+      '--threads <n>',
+      `scoring threads: tree models on files of at least ${SCORER_POOL_MIN_ROWS.toLocaleString('en-US')} rows are scored on n worker threads (1: on the main thread)`,
+      String(availableParallelism()),
+    )
     .option('--json', 'machine-readable output')
-    .action(async (o: { model: string; data: string; out: string; sep?: string; json?: boolean }) => {
+    .action(async (o: { model: string; data: string; out: string; sep?: string; threads?: string; json?: boolean }) => {
+      const threads = num('--threads', o.threads, { integer: true, min: 1 }) ?? 1;
       const r = await scoreTableFile({
         model: o.model,
         data: o.data,
         out: o.out,
+        threads,
         ...(o.sep === undefined ? {} : { sep: o.sep }),
       });
       if (o.json) printJson(io, r);
