@@ -29,6 +29,12 @@ export interface BusConsumer {
   readonly group: string;
   readonly name: string;
   /**
+   * How many messages the group may hold delivered and unacknowledged before the broker stops delivering (NATS:
+   * the group's max_ack_pending); undefined when the bus has no such limit. A consumer that holds messages until a
+   * checkpoint acknowledges them must checkpoint before it reaches this, or its pulls come back empty.
+   */
+  readonly maxUnacked?: number | undefined;
+  /**
    * Up to `maxMessages` messages: first those whose ack deadline passed (taken by a member that never acked),
    * then new ones. Waits up to `waitMs` for the first one; resolves empty when none came.
    */

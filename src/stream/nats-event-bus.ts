@@ -41,7 +41,11 @@ export interface NatsEventBusOptions {
   /** Stream `${streamPrefix}_${topic}` holds subject `${streamPrefix}.${topic}`. */
   readonly streamPrefix: string;
   readonly ackWaitMs?: number;
-  /** Unacknowledged messages a group may have out at once (JetStream max_ack_pending). Default 20,000. */
+  /**
+   * Unacknowledged messages a group may have out at once (JetStream max_ack_pending), for groups this bus creates.
+   * Default 100,000: the ingestor acknowledges per checkpoint (every 50,000 messages by default), and each
+   * checkpoint re-encodes every user changed since the last, so fewer, larger checkpoints cost less per event.
+   */
   readonly maxAckPending?: number;
   /** How long one publish waits for its PubAck before it is retried (same msg id, so no duplicate). Default 5,000. */
   readonly publishTimeoutMs?: number;
@@ -57,6 +61,12 @@ const DUPLICATE_WINDOW_MS = 120_000;
 /** How long past its expiry a fetch may run before the client ends it itself. */
 const FETCH_GRACE_MS = 2000;
 const ACK_CONFIRM_TIMEOUT_MS = 5000;
+const DEFAULT_MAX_ACK_PENDING = 100_000;
+
+/** JetStream reports "no limit" as -1 (or leaves the field out). */
+function positiveOrUndefined(n: number | undefined): number | undefined {
+  return n !== undefined && n > 0 ? n : undefined;
+}
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -164,8 +174,10 @@ export class NatsEventBus implements EventBus {
     if (this.#closed) throw closedError('nats event bus');
     await this.#ensureStream(topic);
     const stream = this.streamName(topic);
+    let maxUnacked: number | undefined;
     try {
-      await this.#jsm.consumers.info(stream, options.group);
+      // an existing group keeps the limit it was created with
+      maxUnacked = positiveOrUndefined((await this.#jsm.consumers.info(stream, options.group)).config.max_ack_pending);
     } catch (err) {
       if (!isNotFound(err)) throw this.#unavailable(`cannot read group ${options.group} of ${topic}`, err);
       const config: Partial<ConsumerConfig> = {
@@ -173,17 +185,18 @@ export class NatsEventBus implements EventBus {
         ack_policy: AckPolicy.Explicit,
         ack_wait: nanos(ackWaitMs),
         max_deliver: -1,
-        max_ack_pending: this.#options.maxAckPending ?? 20_000,
+        max_ack_pending: this.#options.maxAckPending ?? DEFAULT_MAX_ACK_PENDING,
         filter_subject: this.subject(topic),
         ...deliverPolicy(startAt),
       };
       try {
-        await this.#jsm.consumers.add(stream, config);
+        maxUnacked = positiveOrUndefined((await this.#jsm.consumers.add(stream, config)).config.max_ack_pending);
       } catch (addErr) {
         // another member may have created it between info and add
-        await this.#jsm.consumers.info(stream, options.group).catch(() => {
+        const info = await this.#jsm.consumers.info(stream, options.group).catch(() => {
           throw this.#unavailable(`cannot create group ${options.group} on ${topic}`, addErr);
         });
+        maxUnacked = positiveOrUndefined(info.config.max_ack_pending);
       }
     }
     const groupKey = `${topic}/${options.group}`;
@@ -200,6 +213,7 @@ export class NatsEventBus implements EventBus {
       options.group,
       options.name,
       ackWaitMs,
+      maxUnacked,
       inFlight,
       (c) => this.#consumers.delete(c),
     );
@@ -384,7 +398,18 @@ function isNotFound(err: unknown): boolean {
   return code === 404 || /not found/i.test(describeError(err));
 }
 
-type InFlight = Map<string, { msg: JsMsg; at: number }>;
+/**
+ * Per position: the reply subject an ack goes to, and when it was delivered. Only the subject, not the JsMsg: a
+ * message is held until its checkpoint (tens of thousands of them), and the JsMsg would keep its payload bytes
+ * alive that long.
+ */
+type InFlight = Map<
+  string,
+  { reply: string; msg?: undefined; at: number } | { reply?: undefined; msg: JsMsg; at: number }
+>;
+
+/** What JsMsg.ack() sends to the message's reply subject. */
+const ACK = Uint8Array.of(43, 65, 67, 75); // "+ACK"
 
 class NatsBusConsumer implements BusConsumer {
   readonly #nc: NatsConnection;
@@ -406,6 +431,7 @@ class NatsBusConsumer implements BusConsumer {
     readonly group: string,
     readonly name: string,
     ackWaitMs: number,
+    readonly maxUnacked: number | undefined,
     inFlight: InFlight,
     onClose: (c: NatsBusConsumer) => void,
   ) {
@@ -436,9 +462,17 @@ class NatsBusConsumer implements BusConsumer {
         const guard = setTimeout(() => fetch.stop(), remaining + FETCH_GRACE_MS);
         this.#fetch = fetch;
         try {
+          // one delivery time per pull (only pruning reads it, at 10 ack deadlines), not a clock read per message
+          const at = Date.now();
           for await (const msg of fetch) {
             const message = this.#message(msg);
-            this.#inFlight.set(message.position, { msg, at: Date.now() });
+            // JsMsg.reply exists at runtime (ack() publishes to it) but not in nats.js's types: keep the JsMsg if
+            // it is ever missing
+            const reply = (msg as JsMsg & { readonly reply?: unknown }).reply;
+            this.#inFlight.set(
+              message.position,
+              typeof reply === 'string' && reply !== '' ? { reply, at } : { msg, at },
+            );
             out.push(message);
           }
         } finally {
@@ -470,7 +504,8 @@ class NatsBusConsumer implements BusConsumer {
       if (message.topic !== this.topic) continue;
       const entry = this.#inFlight.get(message.position);
       if (entry === undefined) continue;
-      entry.msg.ack();
+      if (entry.reply !== undefined) this.#nc.publish(entry.reply, ACK);
+      else entry.msg.ack();
       this.#inFlight.delete(message.position);
       sent++;
     }

@@ -4,8 +4,15 @@ import { defineEntity, defineFeatures, defineFeatureView, type OfflineRowBatch }
 import { compileAggregationPlan } from './aggregation-plan.js';
 import { MemoryAggregatorStateStore } from './aggregator-state-store.js';
 import { type DeadLetterInput, MemoryDeadLetterSink } from './dead-letter.js';
+import type { BusConsumer, BusMessage, ConsumerOptions, EventBus } from './event-bus.js';
 import { MemoryEventBus } from './memory-event-bus.js';
-import { MemoryDirtyUserFeed, StreamIngestor, type StreamIngestorOptions } from './stream-ingestor.js';
+import {
+  checkpointEveryOf,
+  DEFAULT_CHECKPOINT_EVERY_MESSAGES,
+  MemoryDirtyUserFeed,
+  StreamIngestor,
+  type StreamIngestorOptions,
+} from './stream-ingestor.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 2, 2, 8);
@@ -173,6 +180,84 @@ describe('StreamIngestor', () => {
     expect(sink.rows.get('u1')).toEqual({ eventTs: T0 + 1000, values: [1, 10] });
     expect(sink.rows.get('u2')?.values).toEqual([1, 0]);
     expect(ingestor.pendingCount).toBe(0);
+    await bus.close();
+  });
+
+  it('caps the checkpoint message count below the bus limit of unacknowledged messages', () => {
+    expect(checkpointEveryOf({}, undefined)).toBe(DEFAULT_CHECKPOINT_EVERY_MESSAGES);
+    expect(checkpointEveryOf({ checkpointEveryMessages: 7 }, undefined)).toBe(7);
+    // limit - (a flush's worth + a pull and its prefetch)
+    expect(checkpointEveryOf({}, 20_000)).toBe(13_000);
+    expect(checkpointEveryOf({ flushEveryMessages: 1000, pullMax: 500 }, 20_000)).toBe(18_000);
+    expect(checkpointEveryOf({ checkpointEveryMessages: 2000 }, 20_000)).toBe(2000);
+    expect(checkpointEveryOf({}, 100_000)).toBe(DEFAULT_CHECKPOINT_EVERY_MESSAGES);
+    // a tiny limit: a checkpoint per pull
+    expect(checkpointEveryOf({ pullMax: 100 }, 50)).toBe(100);
+  });
+
+  it('acknowledges before the bus limit of unacknowledged messages is reached, and acks every message once', async () => {
+    const inner = new MemoryEventBus();
+    const limit = 4000;
+    let outstanding = 0;
+    let maxOutstanding = 0;
+    let acked = 0;
+    // a bus that reports a limit of `limit` unacknowledged messages (as NATS max_ack_pending) and counts them
+    const bus: EventBus = {
+      kind: 'memory',
+      publish: (topic, events) => inner.publish(topic, events),
+      async consumer(topic: string, options: ConsumerOptions): Promise<BusConsumer> {
+        const c = await inner.consumer(topic, options);
+        return {
+          topic: c.topic,
+          group: c.group,
+          name: c.name,
+          maxUnacked: limit,
+          async pull(o) {
+            const ms = await c.pull(o);
+            outstanding += ms.length;
+            maxOutstanding = Math.max(maxOutstanding, outstanding);
+            return ms;
+          },
+          async ack(ms: readonly BusMessage[]) {
+            // the ingestor acks with handles that drop the payload: topic and position are what count
+            for (const m of ms) expect(m.payload).toBeUndefined();
+            await c.ack(ms);
+            outstanding -= ms.length;
+            acked += ms.length;
+          },
+          close: () => c.close(),
+        };
+      },
+      deleteTopic: (topic) => inner.deleteTopic(topic),
+      close: () => inner.close(),
+    };
+    const sink = new LastRowSink();
+    const ingestor = await StreamIngestor.start({
+      bus,
+      topic: 'events',
+      plan,
+      features: sink,
+      state: new MemoryAggregatorStateStore(),
+      deadLetters: new MemoryDeadLetterSink(),
+      lateEvents: new MemoryDeadLetterSink(),
+      pullMax: 200,
+      flushEveryMessages: 500,
+      checkpointIntervalMs: 600_000,
+    });
+    const n = 10_000;
+    await bus.publish(
+      'events',
+      Array.from({ length: n }, (_, i) => envelope(`u${i % 300}`, T0 + i)),
+    );
+    await ingestor.runUntilIdle(200);
+    await ingestor.close();
+    expect(ingestor.stats.accepted).toBe(n);
+    expect(acked).toBe(n);
+    expect(maxOutstanding).toBeLessThanOrEqual(limit);
+    expect(ingestor.stats.checkpoints).toBeGreaterThanOrEqual(3);
+    // nothing comes back: every message was acknowledged for the group
+    const again = await inner.consumer('events', { group: 'stream-aggregates', name: 'ingestor-2' });
+    expect(await again.pull({ maxMessages: 10, waitMs: 0 })).toEqual([]);
     await bus.close();
   });
 

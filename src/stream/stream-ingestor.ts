@@ -85,9 +85,12 @@ export interface StreamIngestorOptions {
   /** ...or this long after the first unflushed message. Default 1,000 ms. */
   readonly flushIntervalMs?: number;
   /**
-   * Save the aggregator state and acknowledge every this many ms (default 5,000) or flushed messages (default
-   * 10,000; keep it below the bus's limit of unacknowledged messages, 20,000 for the NATS bus). Flushes make
-   * changes visible more often; a checkpoint makes them durable, once per user per interval.
+   * Save the aggregator state and acknowledge every this many ms (default 5,000) or processed messages (default
+   * 50,000). Flushes make changes visible more often; a checkpoint makes them durable, once per user per interval.
+   * A checkpoint encodes every user changed since the last one, so a busy user costs an encoding per checkpoint:
+   * at 10,000 messages that encoding was about a quarter of a 60,000-event catch-up over 30K users (bench/stream.ts
+   * 1b), at 50,000 about 40% of that. The message count is capped below the bus's limit of unacknowledged messages (BusConsumer.maxUnacked,
+   * e.g. NATS max_ack_pending) less what can be pulled while a checkpoint is written, so pulls never stall.
    */
   readonly checkpointIntervalMs?: number;
   readonly checkpointEveryMessages?: number;
@@ -118,6 +121,41 @@ export interface IngestStats {
   usersAged: number;
   /** Bus or store calls that failed and were retried. */
   backendErrors: number;
+}
+
+export const DEFAULT_CHECKPOINT_EVERY_MESSAGES = 50_000;
+
+/**
+ * What acknowledging a message needs (topic and position; the rest kept for the record), without its payload:
+ * messages wait for their checkpoint, tens of thousands of them, and holding every parsed payload that long moves
+ * it to the old generation of the heap, where collecting it costs far more.
+ */
+function ackHandle(m: BusMessage): BusMessage {
+  return {
+    topic: m.topic,
+    key: m.key,
+    payload: undefined,
+    position: m.position,
+    publishedTs: m.publishedTs,
+    deliveryCount: m.deliveryCount,
+  };
+}
+
+/**
+ * The checkpoint's message threshold: the option (default 50,000), capped so that the unacknowledged messages never
+ * reach the bus's limit. Between reaching the threshold and the acks landing, the ingestor may pull a flush's worth
+ * more messages (the checkpoint writes while the next batches are processed) plus a prefetched pull: that margin is
+ * kept free. At least one pull's worth, so a tiny limit still checkpoints every batch.
+ */
+export function checkpointEveryOf(
+  options: Pick<StreamIngestorOptions, 'checkpointEveryMessages' | 'flushEveryMessages' | 'pullMax'>,
+  maxUnacked: number | undefined,
+): number {
+  const every = options.checkpointEveryMessages ?? DEFAULT_CHECKPOINT_EVERY_MESSAGES;
+  if (maxUnacked === undefined) return every;
+  const pull = options.pullMax ?? 1000;
+  const margin = (options.flushEveryMessages ?? 5000) + 2 * pull;
+  return Math.max(1, Math.min(every, Math.max(pull, maxUnacked - margin)));
 }
 
 const LAG_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400];
@@ -155,6 +193,8 @@ export class StreamIngestor {
   readonly #contractMetrics: ContractMetrics | undefined;
   readonly #outcomes: CounterMetric | undefined;
   readonly #lag: HistogramMetric | undefined;
+  /** Messages processed but not acknowledged at which a checkpoint is due (see checkpointEveryMessages). */
+  readonly #checkpointEvery: number;
   #pending: BusMessage[] = [];
   #deadLetters: DeadLetterInput[] = [];
   #lateLetters: DeadLetterInput[] = [];
@@ -185,6 +225,7 @@ export class StreamIngestor {
     this.#clock = options.clock ?? systemClock;
     this.#planKey = planKeyOf(options.plan);
     this.detector = new SchemaChangeDetector();
+    this.#checkpointEvery = checkpointEveryOf(options, consumer.maxUnacked);
     const m = options.metrics;
     if (m !== undefined) {
       this.#contractMetrics = new ContractMetrics(m);
@@ -310,7 +351,7 @@ export class StreamIngestor {
     if (this.#pending.length === 0) this.#firstPendingAt = now;
     const skew = this.#o.maxFutureSkewMs ?? 5 * 60_000;
     for (const m of messages) {
-      this.#pending.push(m);
+      this.#pending.push(ackHandle(m));
       this.stats.received++;
       const result: ContractResult = validateEnvelope(m.payload);
       this.detector.observe(result);
@@ -388,7 +429,7 @@ export class StreamIngestor {
     if (this.#unacked.length === 0 && this.#unsaved.size === 0 && this.#pending.length === 0) return false;
     const now = this.#clock.now();
     return (
-      this.#unacked.length + this.#pending.length >= (this.#o.checkpointEveryMessages ?? 10_000) ||
+      this.#unacked.length + this.#pending.length >= this.#checkpointEvery ||
       now - this.#lastCheckpointAt >= (this.#o.checkpointIntervalMs ?? 5000) ||
       now < this.#lastCheckpointAt
     );
