@@ -15,7 +15,7 @@ import {
   storeReadMatrixFor,
   validateWriteBatch,
 } from './online-store.js';
-import { RespHmgetReader, respEndpointOf } from './resp-hmget-reader.js';
+import { type PackedReplies, RespHmgetReader, respEndpointOf } from './resp-hmget-reader.js';
 
 export interface RedisOnlineStoreOptions {
   readonly url: string;
@@ -326,19 +326,6 @@ export class RecordDecoder {
       }
     }
   }
-}
-
-/**
- * HMGET replies of one read: record (row, field) is `lengths[row * fields + field]` bytes (-1: no such field) at
- * byte `offsets[...]` of the memory `f32`/`f64` view, a multiple of 8, so its header and values read in place.
- */
-export interface PackedReplies {
-  readonly rows: number;
-  readonly fields: number;
-  readonly offsets: Int32Array;
-  readonly lengths: Int32Array;
-  readonly f32: Float32Array;
-  readonly f64: Float64Array;
 }
 
 /** Packs ioredis's reply buffers (`replies[row][field]`) 8-byte aligned: the read path through ioredis, and tests. */

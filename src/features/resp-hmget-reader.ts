@@ -45,17 +45,20 @@ export function respEndpointOf(url: string): RespEndpoint | undefined {
 }
 
 /**
- * Replies of one pipelined read, packed: record (row, field) is `lengths[row * fields + field]` bytes (-1: no such
- * field) at byte `offsets[...]` of `f32`/`f64`, 8-byte aligned. The memory is the reader's and is reused: valid
- * until `release()`; decode it synchronously, then release.
+ * HMGET replies of one read: record (row, field) is `lengths[row * fields + field]` bytes (-1: no such field) at
+ * byte `offsets[...]` of the memory `f32`/`f64` view, a multiple of 8, so its header and values read in place.
  */
-export interface HmgetReplies {
+export interface PackedReplies {
   readonly rows: number;
   readonly fields: number;
   readonly offsets: Int32Array;
   readonly lengths: Int32Array;
   readonly f32: Float32Array;
   readonly f64: Float64Array;
+}
+
+/** A read's packed replies in the reader's reused memory: valid until `release()`; decode, then release. */
+export interface HmgetReplies extends PackedReplies {
   release(): void;
 }
 

@@ -1669,7 +1669,9 @@ function kernelModuleBytes(): Uint8Array {
   const SELECT = 0x1b;
   const store = (offset: number): number[] => [0x36, 2, ...uleb(offset)];
   const store8 = (offset: number): number[] => [0x3a, 0, ...uleb(offset)];
-  const fillCode = [
+  // both fills: for each column address in the list at param 0 (param 1 entries), for each of its param 2 rows
+  // (elements of `width` bytes), run `element` with local A at the element; the list advances 4 bytes an entry
+  const overUsedColumns = (width: 1 | 4, element: number[]): number[] => [
     ...get(0),
     ...get(1),
     ...c32(2),
@@ -1687,8 +1689,7 @@ function kernelModuleBytes(): Uint8Array {
     ...set(A),
     ...get(A),
     ...get(2),
-    ...c32(2),
-    SHL,
+    ...(width === 4 ? [...c32(2), SHL] : []),
     ADD,
     ...set(E),
     ...BLOCK,
@@ -1697,6 +1698,24 @@ function kernelModuleBytes(): Uint8Array {
     ...get(E),
     GE_U,
     ...brIf(1),
+    ...element,
+    ...get(A),
+    ...c32(width),
+    ADD,
+    ...set(A),
+    ...br(0),
+    END,
+    END,
+    ...get(0),
+    ...c32(4),
+    ADD,
+    ...set(0),
+    ...br(0),
+    END,
+    END,
+    END,
+  ];
+  const fillCode = overUsedColumns(4, [
     ...get(A),
     ...load(0),
     ...set(B),
@@ -1732,51 +1751,11 @@ function kernelModuleBytes(): Uint8Array {
     ...get(NAN),
     SELECT,
     ...store(4 * SCRATCH_ROWS),
-    ...get(A),
-    ...c32(4),
-    ADD,
-    ...set(A),
-    ...br(0),
-    END,
-    END,
-    ...get(0),
-    ...c32(4),
-    ADD,
-    ...set(0),
-    ...br(0),
-    END,
-    END,
-    END,
-  ];
+  ]);
   const fill = [...vec([[...uleb(6), I32]]), ...fillCode];
   const fillType = [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])];
   // fillBins(used, n, len): the same on the bin block, bin 255 (missing) becoming 0 in the lo column
-  const fillBinsCode = [
-    ...get(0),
-    ...get(1),
-    ...c32(2),
-    SHL,
-    ADD,
-    ...set(END_USED),
-    ...BLOCK,
-    ...LOOP,
-    ...get(0),
-    ...get(END_USED),
-    GE_U,
-    ...brIf(1),
-    ...get(0),
-    ...load(0),
-    ...set(A),
-    ...get(A),
-    ...get(2),
-    ADD,
-    ...set(E),
-    ...BLOCK,
-    ...LOOP,
-    ...get(A),
-    ...get(E),
-    GE_U,
-    ...brIf(1),
+  const fillBinsCode = overUsedColumns(1, [
     ...get(A),
     0x2d,
     0,
@@ -1793,22 +1772,7 @@ function kernelModuleBytes(): Uint8Array {
     0x46,
     SELECT,
     ...store8(0),
-    ...get(A),
-    ...c32(1),
-    ADD,
-    ...set(A),
-    ...br(0),
-    END,
-    END,
-    ...get(0),
-    ...c32(4),
-    ADD,
-    ...set(0),
-    ...br(0),
-    END,
-    END,
-    END,
-  ];
+  ]);
   const fillBins = [...vec([[...uleb(6), I32]]), ...fillBinsCode];
   return Uint8Array.from([
     0x00,
