@@ -14,7 +14,7 @@ import { DuckDbOfflineStore, type OfflineRowBatch, type TrainingSetResult } from
 import { FeatureNotFoundError } from './errors.js';
 import { MemoryOnlineStore } from './memory-online-store.js';
 import { fillRequestAndTransforms, type RequestData, readOnlineFeatures, truncateMatrix } from './online-features.js';
-import type { OnlineStore, OnlineWriteBatch, OnlineWriteResult, ReadBuffers } from './online-store.js';
+import type { OnlineStore, OnlineViewRef, OnlineWriteBatch, OnlineWriteResult, ReadBuffers } from './online-store.js';
 import { type ApplyOutcome, FeatureRegistry } from './registry.js';
 
 export interface FeatureStoreOptions {
@@ -182,7 +182,7 @@ export class FeatureStore {
 
   async writeOnline(viewName: string, batch: OnlineWriteBatch): Promise<OnlineWriteResult> {
     const v = this.view(viewName);
-    return this.online.write({ storageKey: storageKeyOf(v), width: v.features.length, ttlMs: ttlMsOf(v) }, batch);
+    return this.online.write(onlineViewRef(v), batch);
   }
 
   /** Appends a view's declared Parquet/CSV source (paths relative to `sourceRoot`) to the offline store. */
@@ -372,12 +372,7 @@ export class FeatureStore {
       const staleRatio = f.entities === 0 ? 0 : f.staleEntities / f.entities;
       if (newestAgeSeconds !== null) ageGauge?.set({ view: v.name }, newestAgeSeconds);
       staleGauge?.set({ view: v.name }, staleRatio);
-      const o = await this.online.freshness(
-        { storageKey: storageKeyOf(v), width: v.features.length, ttlMs: ttlMsOf(v) },
-        nowMs,
-        v.freshnessSlaSeconds * 1000,
-        options.sample,
-      );
+      const o = await this.online.freshness(onlineViewRef(v), nowMs, v.freshnessSlaSeconds * 1000, options.sample);
       const online: OnlineFreshnessReport = {
         entities: o.entities,
         newestAgeSeconds: Number.isNaN(o.newestEventTs) ? null : (nowMs - o.newestEventTs) / 1000,
@@ -436,4 +431,9 @@ export class FeatureStore {
 /** Float32 equality where NaN equals NaN (a missing value on both sides agrees). */
 function sameValue(a: number, b: number): boolean {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));
+}
+
+/** What the online store needs of a view: its storage key, width and TTL. */
+function onlineViewRef(v: FeatureViewDef): OnlineViewRef {
+  return { storageKey: storageKeyOf(v), width: v.features.length, ttlMs: ttlMsOf(v) };
 }

@@ -67,6 +67,16 @@ if not cur or ts > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 0
 `;
 
+// The first 8 bytes (eventTs) of one view's record for many entities: freshness needs only that, not the values.
+const HEADS_SCRIPT = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local rec = redis.call('HGET', key, ARGV[1])
+  if rec then out[i] = string.sub(rec, 1, 8) else out[i] = false end
+end
+return out
+`;
+
 /**
  * Production online store. Layout: one hash per entity (`<prefix>e:<id>`), one field per view storage key holding
  * a packed record (eventTs f64, createdTs f64, float32 values). A read is one pipelined HMGET per entity for all
@@ -92,6 +102,7 @@ export class RedisOnlineStore implements OnlineStore {
     this.#client = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: false });
     this.#client.defineCommand('adnovaOnlineWrite', { lua: WRITE_SCRIPT });
     this.#client.defineCommand('adnovaNewest', { lua: NEWEST_SCRIPT, numberOfKeys: 1 });
+    this.#client.defineCommand('adnovaHeads', { lua: HEADS_SCRIPT });
     this.#client.on('error', () => {
       // surfaced to callers through rejected commands; the listener keeps ioredis from logging unhandled errors
     });
@@ -208,19 +219,28 @@ export class RedisOnlineStore implements OnlineStore {
       }
     } while (cursor !== '0' && keys.length < sample);
     if (cursor !== '0') truncated = true;
+    // event times only (8 bytes a key, not the records), in script calls of `writeChunk` keys
     const pipeline = this.#client.pipeline();
-    for (const k of keys) pipeline.hgetBuffer(k, view.storageKey);
+    for (let start = 0; start < keys.length; start += this.#writeChunk) {
+      const chunk = keys.slice(start, start + this.#writeChunk);
+      (pipeline as unknown as Record<string, (...a: unknown[]) => void>)['adnovaHeadsBuffer']?.(
+        chunk.length,
+        ...chunk,
+        view.storageKey,
+      );
+    }
     pipeline.hget(this.#metaKey, view.storageKey);
     const results = (await this.#run('freshness', () => pipeline.exec())) ?? [];
     const count = new FreshnessCount(nowMs, slaMs);
-    for (let i = 0; i < keys.length; i++) {
-      const [err, value] = results[i] ?? [new Error('missing pipeline reply'), null];
+    const calls = results.length - 1;
+    for (let c = 0; c < calls; c++) {
+      const [err, value] = results[c] ?? [new Error('missing pipeline reply'), null];
       if (err)
         throw new BackendUnavailableError(`redis online freshness failed: ${describeError(err)}`, { cause: err });
-      const rec = value as Buffer | null;
-      if (rec !== null && rec.length >= RECORD_HEADER_BYTES) count.add(rec.readDoubleLE(0));
+      for (const head of value as Array<Buffer | null>)
+        if (head !== null && head.length === 8) count.add(head.readDoubleLE(0));
     }
-    const kept = Number(results[keys.length]?.[1] ?? Number.NaN);
+    const kept = Number(results[calls]?.[1] ?? Number.NaN);
     // the kept newest may be in the future of `nowMs` (reading the past): then only the sample can say
     return count.result(truncated, kept <= nowMs ? kept : count.newestEventTs);
   }

@@ -129,7 +129,6 @@ export class HmgetReplyParser {
   #lineLength = 0;
   /** elements still to come in the current array reply, -1 between replies */
   #elementsLeft = -1;
-  #element = 0;
   #bulkLeft = 0;
   #bulkAt = 0;
   #skip = 0;
@@ -235,7 +234,7 @@ export class HmgetReplyParser {
       // inside an HMGET array: only bulk strings (or nulls) belong here
       if (type !== 36 /* $ */) throw new Error(`unexpected reply type ${String.fromCharCode(type ?? 0)} in an array`);
       const len = this.#int(1, end);
-      const slot = e.done * e.fields + this.#element;
+      const slot = e.done * e.fields + (e.fields - this.#elementsLeft);
       if (len < 0) {
         e.lengths[slot] = -1;
         this.#elementDone();
@@ -263,10 +262,7 @@ export class HmgetReplyParser {
       if (e.kind !== 'hmget' || count !== e.fields)
         throw new Error(`expected an array of ${e.fields} values, got one of ${count}`);
       if (count === 0) this.#replyDone(undefined);
-      else {
-        this.#elementsLeft = count;
-        this.#element = 0;
-      }
+      else this.#elementsLeft = count;
     } else if (type === 45 /* - */) this.#replyDone(this.#text(1, end));
     else if (type === 43 /* + */ || type === 58 /* : */) {
       if (e.kind !== 'status') throw new Error('expected an array reply, got a status');
@@ -275,7 +271,6 @@ export class HmgetReplyParser {
   }
 
   #elementDone(): void {
-    this.#element++;
     if (--this.#elementsLeft === 0) {
       this.#elementsLeft = -1;
       this.#replyDone(undefined);
@@ -301,7 +296,7 @@ export interface RespHmgetReaderOptions {
   /** A read (and a connect) that takes longer fails, and the connection is dropped. */
   readonly timeoutMs?: number;
   /** Size of the one socket read buffer; tests make it tiny to split every reply. */
-  readBufferBytes?: number;
+  readonly readBufferBytes?: number;
 }
 
 /**

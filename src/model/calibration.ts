@@ -207,6 +207,18 @@ export function calibrate(c: Calibration, p: number): number {
   return x1 === x0 ? y1 : y0 + ((y1 - y0) * (p - x0)) / (x1 - x0);
 }
 
+/**
+ * In place: the first `rows` margins of `out` become sigmoid probabilities, then calibrated ones when `calibration`
+ * is given (and not `none`). The one form every scorer applies (in-thread, compiled model, pool workers), so their
+ * probabilities are bit-identical.
+ */
+export function probabilitiesFromMargins(out: Float64Array, rows: number, calibration?: Calibration): Float64Array {
+  for (let r = 0; r < rows; r++) out[r] = 1 / (1 + Math.exp(-(out[r] as number)));
+  if (calibration !== undefined && calibration.method !== 'none')
+    for (let r = 0; r < rows; r++) out[r] = calibrate(calibration, out[r] as number);
+  return out;
+}
+
 export function calibrateAll(c: Calibration, probs: Float64Array, out = new Float64Array(probs.length)): Float64Array {
   for (let i = 0; i < probs.length; i++) out[i] = calibrate(c, probs[i] as number);
   return out;

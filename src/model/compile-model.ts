@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../core/index.js';
 import { binsFromHeader, ensembleOf, type ModelArtifact } from './artifact.js';
 import { binColumnMajor } from './binning.js';
-import { type Calibration, calibrate } from './calibration.js';
+import { type Calibration, calibrate, probabilitiesFromMargins } from './calibration.js';
 import { CompiledScorer, type ScoreInput } from './compiled-scorer.js';
 import { LinearScorer } from './logistic-regression.js';
 
@@ -55,17 +55,12 @@ export class CompiledModel {
 
   /** Uncalibrated probabilities. */
   predictRaw(input: ScoreInput, out: Float64Array = new Float64Array(input.rows)): Float64Array {
-    this.predictMargin(input, out);
-    for (let r = 0; r < input.rows; r++) out[r] = 1 / (1 + Math.exp(-(out[r] as number)));
-    return out;
+    return probabilitiesFromMargins(this.predictMargin(input, out), input.rows);
   }
 
   /** Calibrated probabilities. */
   predict(input: ScoreInput, out: Float64Array = new Float64Array(input.rows)): Float64Array {
-    this.predictRaw(input, out);
-    if (this.calibration.method !== 'none')
-      for (let r = 0; r < input.rows; r++) out[r] = calibrate(this.calibration, out[r] as number);
-    return out;
+    return probabilitiesFromMargins(this.predictMargin(input, out), input.rows, this.calibration);
   }
 
   /** Calibrated probability of one row in column order; no allocation on the tree path. */

@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../core/index.js';
 import { type BinMapper, type FeatureBins, MISSING_BIN } from './binning.js';
+import { probabilitiesFromMargins } from './calibration.js';
 import { inCategorySet, type Tree, type TreeEnsemble, treeDepth } from './tree-ensemble.js';
 
 /** Trees deeper than this keep the pointer layout (a complete tree of depth d has 2^d leaves). */
@@ -1138,9 +1139,7 @@ export class CompiledScorer {
 
   /** Probabilities for every row. */
   predict(input: ScoreInput, out: Float64Array = new Float64Array(input.rows)): Float64Array {
-    this.predictMargin(input, out);
-    for (let r = 0; r < input.rows; r++) out[r] = 1 / (1 + Math.exp(-(out[r] as number)));
-    return out;
+    return probabilitiesFromMargins(this.predictMargin(input, out), input.rows);
   }
 
   /**

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BinMapper } from './binning.js';
-import { type Calibration, calibrate } from './calibration.js';
+import { type Calibration, probabilitiesFromMargins } from './calibration.js';
 import { CompiledScorer } from './compiled-scorer.js';
 import type { TreeEnsemble } from './tree-ensemble.js';
 
@@ -95,11 +95,8 @@ function score(scorer: CompiledScorer, nf: number, calibration: Calibration, job
       marginsOf(scorer, job, local.subarray(0, nf * n * width), n, out.subarray(start, start + n));
     }
   }
-  if (job.output === 'margin') return;
-  // the same expressions as CompiledScorer.predict and CompiledModel.predict, row by row
-  for (let r = 0; r < len; r++) out[r] = 1 / (1 + Math.exp(-(out[r] as number)));
-  if (job.output === 'calibrated' && calibration.method !== 'none')
-    for (let r = 0; r < len; r++) out[r] = calibrate(calibration, out[r] as number);
+  if (job.output !== 'margin')
+    probabilitiesFromMargins(out, len, job.output === 'calibrated' ? calibration : undefined);
 }
 
 function marginsOf(scorer: CompiledScorer, job: ScorerWorkerJob, bytes: Uint8Array, rows: number, out: Float64Array) {

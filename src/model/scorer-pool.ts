@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { AdnovaError, type AdnovaErrorOptions, InvalidInputError } from '../core/index.js';
 import { binsFromHeader, ensembleOf, type ModelArtifact } from './artifact.js';
 import type { BinMapper } from './binning.js';
-import { type Calibration, calibrate } from './calibration.js';
+import { type Calibration, probabilitiesFromMargins } from './calibration.js';
 import { CompiledScorer, type ScoreInput } from './compiled-scorer.js';
 import type { ScorerWorkerInit, ScorerWorkerJob, ScorerWorkerReply } from './scorer-pool-worker.js';
 import type { TreeEnsemble } from './tree-ensemble.js';
@@ -269,11 +269,7 @@ export class ScorerPool {
     if (binned) this.#local.predictBinnedMargin(values as Uint8Array, rows, out);
     else this.#local.predictMargin({ rows, values: values as Float32Array }, out);
     if (output === 'margin') return out;
-    for (let r = 0; r < rows; r++) out[r] = 1 / (1 + Math.exp(-(out[r] as number)));
-    const c = this.#init.calibration;
-    if (output === 'calibrated' && c.method !== 'none')
-      for (let r = 0; r < rows; r++) out[r] = calibrate(c, out[r] as number);
-    return out;
+    return probabilitiesFromMargins(out, rows, output === 'calibrated' ? this.#init.calibration : undefined);
   }
 
   async #scoreOnWorkers(

@@ -28,8 +28,10 @@ describe.skipIf(!redis.available)(`Redis online store${redis.skipNote}`, () => {
     { cleanup: async (store) => void (await (store as RedisOnlineStore).clear()) },
   );
   describeOnlineStore(
-    'redis, reads through ioredis',
-    () => new RedisOnlineStore({ url: redis.url, keyPrefix: `test:${randomUUID()}:`, directReads: false }),
+    'redis, reads through ioredis, two entities per script call',
+    // writeChunk 2: writes and freshness's event-time reads span several script calls
+    () =>
+      new RedisOnlineStore({ url: redis.url, keyPrefix: `test:${randomUUID()}:`, directReads: false, writeChunk: 2 }),
     { cleanup: async (store) => void (await (store as RedisOnlineStore).clear()) },
   );
 });
