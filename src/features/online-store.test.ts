@@ -110,7 +110,13 @@ describe('batched online fill', () => {
         // both addressing forms: uniform stride, and a start per row
         const starts =
           trial % 2 === 0 ? { base: 1, stride } : Int32Array.from({ length: rows }, (_, row) => row * stride + 1);
-        fillStoredRun(m, r, run, tile, starts, rowWidth, eventTs, AT);
+        // whole, or in blocks of rows (the Redis store decodes blocks as their replies arrive)
+        if (trial % 4 < 2) fillStoredRun(m, r, run, tile, starts, rowWidth, eventTs, AT);
+        else
+          for (let from = 0, to = 0; from < rows; from = to) {
+            to = Math.min(rows, from + 1 + rng.int(7));
+            fillStoredRun(m, r, run, tile, starts, rowWidth, eventTs, AT, from, to);
+          }
       });
       expect(Array.from(m.values)).toEqual(Array.from(expected.values));
       expect(Array.from(m.status)).toEqual(Array.from(expected.status));
@@ -145,6 +151,13 @@ describe('batched online fill', () => {
     decoder.fill(m2, layout, packBufferReplies(replies.slice(0, 3), 2), AT);
     const e2 = referenceRead(ids.slice(0, 3), recs);
     expect(Array.from(m2.values)).toEqual(Array.from(e2.values));
+    // and in blocks of rows, as the direct reader hands them over
+    const m3 = storeReadMatrixFor(layout, ids);
+    const all = packBufferReplies(replies, 2);
+    for (let from = 0; from < rows; from += 5) decoder.fillRows(m3, layout, all, from, Math.min(rows, from + 5), AT);
+    expect(Array.from(m3.values)).toEqual(Array.from(expected.values));
+    expect(Array.from(m3.status)).toEqual(Array.from(expected.status));
+    expect(Array.from(m3.ageMs)).toEqual(Array.from(expected.ageMs));
   });
 
   it('leaves request runs NaN and missing', () => {

@@ -234,9 +234,9 @@ export function storeReadMatrixFor(
 export type RowStarts = { readonly base: number; readonly stride: number } | Int32Array;
 
 /**
- * Fills one stored run for every row at once, applying the TTL rule (the same result as `fillRun` per row).
- * Row `row`'s stored vector starts in `src` as `rows` says, `rowWidth[row]` floats long, with event time
- * `eventTs[row]` (NaN: no record). The matrix is filled column by column, so its writes are sequential.
+ * Fills one stored run for rows `[rowFrom, rowTo)` (default: every row), applying the TTL rule (the same result as
+ * `fillRun` per row). Row `row`'s stored vector starts in `src` as `starts` says, `rowWidth[row]` floats long, with
+ * event time `eventTs[row]` (NaN: no record). The matrix is filled column by column, so its writes are sequential.
  * `rowWidth` is scratch: it is overwritten with 0 for rows that read defaults.
  */
 export function fillStoredRun(
@@ -248,6 +248,8 @@ export function fillStoredRun(
   rowWidth: Int32Array,
   eventTs: Float64Array,
   atMs: number,
+  rowFrom = 0,
+  rowTo = m.entityIds.length,
 ): void {
   const rows = m.entityIds.length;
   const status = m.status;
@@ -258,8 +260,8 @@ export function fillStoredRun(
   let need = 0;
   for (let k = 0; k < idx.length; k++) if ((idx[k] as number) >= need) need = (idx[k] as number) + 1;
   let allFull = true;
-  let cell = runIndex * rows;
-  for (let row = 0; row < rows; row++, cell++) {
+  let cell = runIndex * rows + rowFrom;
+  for (let row = rowFrom; row < rowTo; row++, cell++) {
     const ts = eventTs[row] as number;
     const st = ttlStatus(ts, atMs, ttlMs);
     status[cell] = st;
@@ -268,29 +270,32 @@ export function fillStoredRun(
     if ((rowWidth[row] as number) < need) allFull = false;
   }
   const out = m.values;
-  let dst = run.start * rows;
+  const skip = rows - (rowTo - rowFrom);
+  let dst = run.start * rows + rowFrom;
   if (starts instanceof Int32Array) {
-    for (let k = 0; k < idx.length; k++) {
+    for (let k = 0; k < idx.length; k++, dst += skip) {
       const f = idx[k] as number;
       const d = defaults[k] as number;
-      if (allFull) for (let row = 0; row < rows; row++, dst++) out[dst] = src[(starts[row] as number) + f] as number;
+      if (allFull)
+        for (let row = rowFrom; row < rowTo; row++, dst++) out[dst] = src[(starts[row] as number) + f] as number;
       else
-        for (let row = 0; row < rows; row++, dst++)
+        for (let row = rowFrom; row < rowTo; row++, dst++)
           out[dst] = f < (rowWidth[row] as number) ? (src[(starts[row] as number) + f] as number) : d;
     }
     return;
   }
-  const { base, stride } = starts;
+  const { stride } = starts;
+  const base = starts.base + rowFrom * stride;
   if (allFull) {
-    for (let k = 0; k < idx.length; k++) {
+    for (let k = 0; k < idx.length; k++, dst += skip) {
       const f = idx[k] as number;
-      for (let row = 0, at = base + f; row < rows; row++, dst++, at += stride) out[dst] = src[at] as number;
+      for (let row = rowFrom, at = base + f; row < rowTo; row++, dst++, at += stride) out[dst] = src[at] as number;
     }
   } else {
-    for (let k = 0; k < idx.length; k++) {
+    for (let k = 0; k < idx.length; k++, dst += skip) {
       const f = idx[k] as number;
       const d = defaults[k] as number;
-      for (let row = 0, at = base + f; row < rows; row++, dst++, at += stride)
+      for (let row = rowFrom, at = base + f; row < rowTo; row++, dst++, at += stride)
         out[dst] = f < (rowWidth[row] as number) ? (src[at] as number) : d;
     }
   }

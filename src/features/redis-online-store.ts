@@ -32,6 +32,13 @@ export interface RedisOnlineStoreOptions {
   readonly directReads?: boolean;
 }
 
+/**
+ * Rows a direct read decodes at a time, as their replies arrive. Blocks keep the column-by-column fill (gathering
+ * one feature across rows, writing the matrix sequentially; decoding row by row scatters every value instead and cost
+ * ~30% more), while the decode overlaps the transfer of the remaining rows and the block's records stay cache-hot.
+ */
+const DECODE_BLOCK_ROWS = 32;
+
 // Compare-and-set per entity in one script call: last write wins by (eventTs, createdTs), so replays are no-ops.
 const WRITE_SCRIPT = `
 local field = ARGV[1]
@@ -165,12 +172,17 @@ export class RedisOnlineStore implements OnlineStore {
     if (fields.length === 0 || rows === 0) return m;
     if (this.#reader !== undefined) {
       if (this.#closed) throw new BackendUnavailableError('redis online store is closed (read)');
-      const replies = await this.#reader.hmget(entityIds, fields, `${this.#prefix}e:`);
-      try {
-        this.#decoder.fill(m, layout, replies, atMs);
-      } finally {
-        replies.release();
-      }
+      // rows are decoded in blocks as their replies arrive, overlapping the decode with the rest of the transfer
+      const decoder = this.#decoder;
+      let from = 0;
+      const replies = await this.#reader.hmget(entityIds, fields, `${this.#prefix}e:`, (r, row) => {
+        if (row === 0) from = 0; // a retried read starts over
+        if (row + 1 - from < DECODE_BLOCK_ROWS && row + 1 < rows) return false;
+        decoder.fillRows(m, layout, r, from, row + 1, atMs);
+        from = row + 1;
+        return true;
+      });
+      replies.release();
       return m;
     }
     let replies: Array<Array<Buffer | null>>;
@@ -309,6 +321,18 @@ export class RecordDecoder {
   #eventTs = new Float64Array(128);
 
   fill(m: FeatureMatrix, layout: ServiceLayout, replies: PackedReplies, atMs: number): void {
+    this.fillRows(m, layout, replies, 0, replies.rows, atMs);
+  }
+
+  /** Rows `[rowFrom, rowTo)` only: the direct reader hands over blocks of rows as their replies arrive. */
+  fillRows(
+    m: FeatureMatrix,
+    layout: ServiceLayout,
+    replies: PackedReplies,
+    rowFrom: number,
+    rowTo: number,
+    atMs: number,
+  ): void {
     const plan = readPlanOf(layout);
     const rows = replies.rows;
     const fields = replies.fields;
@@ -328,7 +352,7 @@ export class RecordDecoder {
       const runsOfField = plan.runsOfField[f] as readonly number[];
       for (let i = 0; i < runsOfField.length; i++) {
         // (re)set per run: fillStoredRun zeroes rowWidth of rows that read defaults
-        for (let row = 0, slot = f; row < rows; row++, slot += fields) {
+        for (let row = rowFrom, slot = rowFrom * fields + f; row < rowTo; row++, slot += fields) {
           const len = lengths[slot] as number;
           if (len < RECORD_HEADER_BYTES) {
             rowWidth[row] = 0;
@@ -342,7 +366,7 @@ export class RecordDecoder {
           eventTs[row] = f64[at >>> 3] as number;
         }
         const r = runsOfField[i] as number;
-        fillStoredRun(m, r, layout.runs[r] as LayoutRun, f32, rowStart, rowWidth, eventTs, atMs);
+        fillStoredRun(m, r, layout.runs[r] as LayoutRun, f32, rowStart, rowWidth, eventTs, atMs, rowFrom, rowTo);
       }
     }
   }

@@ -84,6 +84,39 @@ describe('HmgetReplyParser', () => {
     expect(readBack(second)).toEqual(ROWS.slice(2));
   });
 
+  it('hands each completed row to onRow, and reuses the arena only after the sink returns true', () => {
+    // released every second row: rows 0-1 share the arena, row 2 starts it over
+    for (const split of [1, 2, 5, 7, STREAM.length]) {
+      const parser = new HmgetReplyParser();
+      const settled: Array<string | undefined> = [];
+      const e = expectation(ROWS.length, 3, settled);
+      const seen: Rows = [];
+      const arenaStarts: number[] = [];
+      e.onRow = (row) => {
+        seen.push(readBack(e)[row] as Array<Buffer | null>);
+        arenaStarts.push(
+          Math.min(
+            ...[0, 1, 2].map((f) =>
+              (e.lengths[row * 3 + f] as number) < 0 ? 1e9 : (e.offsets[row * 3 + f] as number),
+            ),
+          ),
+        );
+        return row % 2 === 1;
+      };
+      parser.expect(e);
+      for (let at = 0; at < STREAM.length; at += split) {
+        const chunk = STREAM.subarray(at, at + split);
+        parser.feed(chunk, chunk.length);
+      }
+      expect(seen).toEqual(ROWS);
+      expect(settled).toEqual([undefined]);
+      // row 1 was appended after row 0 (not released), row 2 (all null) would start at 0 again
+      expect(arenaStarts[0]).toBe(0);
+      expect(arenaStarts[1]).toBeGreaterThan(0);
+      expect(e.arenaUsed).toBe(0);
+    }
+  });
+
   it('reports an error reply once its whole read has arrived, with that row as nulls', () => {
     const settled: Array<string | undefined> = [];
     const p = new HmgetReplyParser();
@@ -254,6 +287,44 @@ describe('RespHmgetReader against a scripted peer', () => {
     for (const r of reads) r.release();
   });
 
+  it('streams rows to a sink in released blocks, with plain reads between, past the arena size', async () => {
+    const { reader } = await setup({ chunk: 4096, readBufferBytes: 1000 });
+    const ids = ['k1', 'k2', 'nope', 'k2', 'k1'];
+    const want = ids.map((id) => [
+      data.get(id)?.get('f')?.toString('hex') ?? null,
+      data.get(id)?.get('g')?.toString('hex') ?? null,
+    ]);
+    const stream = (blockRows: number) => {
+      const got: Array<Array<string | null>> = [];
+      let pending: number[] = [];
+      const read = reader.hmget(ids, ['f', 'g'], '', (r, row) => {
+        pending.push(row);
+        if (pending.length < blockRows && row + 1 < ids.length) return false;
+        // every row since the last release is still readable
+        for (const p of pending)
+          got[p] = [0, 1].map((f) => replyBytes(r as HmgetReplies, p, f)?.toString('hex') ?? null);
+        pending = [];
+        return true;
+      });
+      return read.then((r) => {
+        expect(r.rows).toBe(ids.length);
+        r.release();
+        return got;
+      });
+    };
+    const [a, plain, b, c] = await Promise.all([
+      stream(1),
+      reader.hmget(ids, ['f', 'g']),
+      stream(2),
+      stream(ids.length),
+    ]);
+    for (const got of [a, b, c]) expect(got).toEqual(want);
+    expect(values(plain)).toEqual(want);
+    plain.release();
+    // the arena grew for the 70 KB value: later reads stream through the larger one
+    expect(await stream(3)).toEqual(want);
+  });
+
   it('sends AUTH and SELECT from the URL before the first read', async () => {
     const { peer, reader } = await setup({ url: 'redis://me:pw@127.0.0.1:PORT/4' });
     const seen: string[][] = [];
@@ -294,6 +365,25 @@ describe('RespHmgetReader against a scripted peer', () => {
     const r = await reader.hmget(['k1'], ['f']);
     expect(values(r)).toEqual([[Buffer.from('one\r\n').toString('hex')]]);
     expect(peer.connections).toBe(2);
+  });
+
+  it('delivers the rows of a retried read again from row 0', async () => {
+    const { peer, reader } = await setup({ chunk: 1000 });
+    let calls = 0;
+    peer.onCommand = (_args, socket) => {
+      if (++calls > 1) return true;
+      // the first of two replies whole, half the second, then the connection is gone
+      socket.write(Buffer.from('*1\r\n$5\r\none\r\n\r\n*1\r\n$2'));
+      setTimeout(() => socket.destroy(), 20);
+      return false;
+    };
+    const rows: number[] = [];
+    const r = await reader.hmget(['k1', 'k1'], ['f'], '', (_r, row) => {
+      rows.push(row);
+      return true;
+    });
+    r.release();
+    expect(rows).toEqual([0, 0, 1]);
   });
 
   it('fails a read that gets no reply within the timeout, then works again', async () => {
