@@ -11,6 +11,7 @@
  *    features): seconds, process CPU seconds and peak RSS (VmHWM: DuckDB runs in this process). Baseline: the same
  *    labels joined to each view's newest row by entity only (no time travel), written the same way.
  */
+
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,7 @@ import {
   ttlMsOf,
 } from '../src/features/index.js';
 import { readPlanOf } from '../src/features/online-store.js';
+import { machineLine } from './lib.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -40,11 +42,6 @@ const num = (name: string, fallback: number) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const quick = flag('quick');
-
-function machineLine(): string {
-  const c = cpus();
-  return `machine: ${c[0]?.model ?? 'unknown cpu'}, ${c.length} cores, node ${process.version}, ${process.platform}/${process.arch} (shared with other jobs: figures are noisy)`;
-}
 
 function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;

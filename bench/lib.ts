@@ -1,5 +1,18 @@
 /** Small helpers shared by the benchmarks. */
 import { Socket } from 'node:net';
+import { cpus, loadavg } from 'node:os';
+
+/**
+ * The line every benchmark prints first: the machine, the time and its load when the run started (these machines
+ * are small and shared, so a figure means little without the load it was measured under).
+ */
+export function machineLine(): string {
+  const c = cpus();
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  return `machine: ${c[0]?.model ?? 'unknown cpu'}, ${c.length} cores, node ${process.version}, ${process.platform}/${process.arch}, ${new Date().toISOString()}, load average ${load} (shared with other jobs: figures are noisy)`;
+}
 
 /** Whether a TCP service answers at `url` (its port, else `defaultPort`) within a second. */
 export function reachable(url: string, defaultPort: number): Promise<boolean> {

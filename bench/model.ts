@@ -17,9 +17,10 @@
  *   npx tsx bench/model.ts --pool-only [--pool-sizes]     (only that line; --pool-sizes adds the batch-size sweep
  *                                                          behind SCORER_POOL_MIN_ROWS)
  */
+
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Rng } from '../src/core/index.js';
@@ -40,6 +41,7 @@ import {
 } from '../src/model/index.js';
 import { type Tree, TreeBuilder } from '../src/model/tree-ensemble.js';
 import { generateWorld, importOnlineRetail } from '../src/world/index.js';
+import { machineLine } from './lib.js';
 
 const PYTHON = '/usr/bin/python3';
 const HILLSTROM = '/work/shared/datasets/hillstrom/hillstrom.csv.gz';
@@ -568,9 +570,8 @@ async function compareTable(title: string, t: Table, p: BenchParams): Promise<vo
 }
 
 async function main(): Promise<void> {
-  const cpu = cpus()[0]?.model ?? 'unknown cpu';
-  console.log(`machine: ${cpu}, ${cpus().length} cores, node ${process.version}, ${new Date().toISOString()}`);
-  console.log('note: the machine may be shared; figures are noisy. XGBoost is timed in the same run.');
+  console.log(machineLine());
+  console.log('note: XGBoost is timed in the same run.');
   const p: BenchParams = {
     trees: arg('trees', 100),
     depth: arg('depth', 6),

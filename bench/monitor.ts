@@ -12,8 +12,9 @@
  *
  * The machine is shared while other work runs: figures are noisy; rerun for the README.
  */
+
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Rng } from '../src/core/index.js';
@@ -33,16 +34,12 @@ import {
   serializeProfile,
 } from '../src/monitor/index.js';
 import { ScenarioEffects } from '../src/world/index.js';
+import { machineLine } from './lib.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const worldsAt = process.argv.indexOf('--worlds');
 const keptWorlds = worldsAt > 0 ? process.argv[worldsAt + 1] : undefined;
-
-function machineLine(): string {
-  const c = cpus();
-  return `machine: ${c[0]?.model ?? 'unknown cpu'}, ${c.length} cores, node ${process.version}`;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

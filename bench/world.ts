@@ -4,11 +4,13 @@
  * same run on the same files, is DuckDB re-reading and re-writing every Parquet file the case produced: the floor
  * for any generator that writes this much data this way.
  */
+
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateWorld, readManifest } from '../src/world/index.js';
+import { machineLine } from './lib.js';
 
 interface CaseSpec {
   readonly name: string;
@@ -78,13 +80,7 @@ async function main(): Promise<void> {
   };
   const cases = opt('--cases', 'small,100k').split(',');
   const repeat = Number(opt('--repeat', '1'));
-  const cpu = cpus()[0]?.model ?? 'unknown cpu';
-  console.log(`machine: ${cpu}, ${cpus().length} cores, node ${process.version} (shared machine: figures are noisy)`);
-  console.log(
-    `load average at start: ${loadavg()
-      .map((x) => x.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(machineLine());
   console.log(
     'case | generate wall (median) | generate CPU | DuckDB rewrite of the same files | ratio (wall) | peak RSS | events | batch rows | size',
   );
