@@ -2,14 +2,17 @@
  * Event bus throughput and latency, per implementation, on loopback.
  *   npx tsx bench/stream-bus.ts [--events 50000] [--rate 10000] [--seconds 3] [--only memory,redis,nats]
  * Throughput: publish in batches of 1000 while one consumer pulls (1000) and acks; events/s from first publish
- * to last ack, median of 3 runs. Latency: publish 100-event batches every 10 ms (the rate) for a few seconds
- * while a consumer pulls; publish-call-to-receive time per event, p50/p99. Redis and NATS run only when
+ * to last ack, median of 3 runs. Drain: the same events pre-published, then pulled 1000 at a time and acknowledged
+ * all at once at the end, as StreamIngestor's checkpoint does (bench/stream.ts section 2 without the ingestor):
+ * events/s from first pull to the ack confirmed, the ack's ms of it, and this process's CPU us per event (the
+ * bus's own cost; broker CPU not included). Latency: publish 100-event batches every 10 ms (the rate) for a few
+ * seconds while a consumer pulls; publish-call-to-receive time per event, p50/p99. Redis and NATS run only when
  * reachable (REDIS_URL, NATS_URL). Everything is bounded by event count and a time cap per phase.
  */
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { EventBus } from '../src/stream/event-bus.js';
+import type { BusMessage, EventBus } from '../src/stream/event-bus.js';
 import { MemoryEventBus } from '../src/stream/memory-event-bus.js';
 import { NatsEventBus } from '../src/stream/nats-event-bus.js';
 import { RedisStreamsEventBus } from '../src/stream/redis-streams-event-bus.js';
@@ -58,6 +61,9 @@ interface Row {
   name: string;
   publishPerSec: number;
   endToEndPerSec: number;
+  drainPerSec: number;
+  drainAckMs: number;
+  drainCpuUsPerEvent: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -68,24 +74,35 @@ const rows: Row[] = [];
 for (const impl of impls) {
   const publishRates: number[] = [];
   const e2eRates: number[] = [];
+  const drains: Drain[] = [];
   for (let run = 0; run < RUNS; run++) {
     publishRates.push(await publishOnly(impl));
     e2eRates.push(await throughput(impl));
+    drains.push(await drain(impl));
   }
   const latency = await fixedRateLatency(impl);
-  rows.push({ name: impl.name, publishPerSec: median(publishRates), endToEndPerSec: median(e2eRates), ...latency });
+  rows.push({
+    name: impl.name,
+    publishPerSec: median(publishRates),
+    endToEndPerSec: median(e2eRates),
+    drainPerSec: median(drains.map((d) => d.perSec)),
+    drainAckMs: median(drains.map((d) => d.ackMs)),
+    drainCpuUsPerEvent: median(drains.map((d) => d.cpuUsPerEvent)),
+    ...latency,
+  });
 }
 
 const base = rows.find((r) => r.name === 'memory');
 console.log('');
 console.log(
-  '| bus | publish events/s | publish+consume+ack events/s | vs memory | p50 ms | p99 ms | max ms | received/sent |',
+  '| bus | publish events/s | publish+consume+ack events/s | vs memory | drain events/s (ack ms, CPU us/event) | p50 ms | p99 ms | max ms | received/sent |',
 );
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const ratio = base ? (r.endToEndPerSec / base.endToEndPerSec).toFixed(2) : 'n/a';
+  const drained = `${fmt(r.drainPerSec)} (${r.drainAckMs.toFixed(0)}, ${r.drainCpuUsPerEvent.toFixed(1)})`;
   console.log(
-    `| ${r.name} | ${fmt(r.publishPerSec)} | ${fmt(r.endToEndPerSec)} | ${ratio}x | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.maxMs.toFixed(1)} | ${r.received}/${r.sent} |`,
+    `| ${r.name} | ${fmt(r.publishPerSec)} | ${fmt(r.endToEndPerSec)} | ${ratio}x | ${drained} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.maxMs.toFixed(1)} | ${r.received}/${r.sent} |`,
   );
 }
 
@@ -143,7 +160,47 @@ async function throughput(impl: Impl): Promise<number> {
   }
 }
 
-async function fixedRateLatency(impl: Impl): Promise<Omit<Row, 'name' | 'publishPerSec' | 'endToEndPerSec'>> {
+interface Drain {
+  perSec: number;
+  ackMs: number;
+  cpuUsPerEvent: number;
+}
+
+async function drain(impl: Impl): Promise<Drain> {
+  const bus = await impl.open();
+  const topic = `bench-${randomUUID().slice(0, 8)}`;
+  try {
+    const consumer = await bus.consumer(topic, { group: 'bench', name: 'c1' });
+    const all = events(0, EVENTS);
+    for (let i = 0; i < EVENTS; i += BATCH) await bus.publish(topic, all.slice(i, i + BATCH));
+    const taken: BusMessage[] = [];
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    while (taken.length < EVENTS) {
+      if (performance.now() - start > PHASE_CAP_MS)
+        throw new Error(`${impl.name}: drain phase over ${PHASE_CAP_MS} ms`);
+      for (const m of await consumer.pull({ maxMessages: BATCH, waitMs: 200 })) taken.push(m);
+    }
+    const acking = performance.now();
+    await consumer.ack(taken);
+    const end = performance.now();
+    const used = process.cpuUsage(cpu);
+    return {
+      perSec: EVENTS / ((end - start) / 1000),
+      ackMs: end - acking,
+      cpuUsPerEvent: (used.user + used.system) / EVENTS,
+    };
+  } finally {
+    await bus.deleteTopic(topic);
+    await bus.close();
+  }
+}
+
+async function fixedRateLatency(
+  impl: Impl,
+): Promise<
+  Omit<Row, 'name' | 'publishPerSec' | 'endToEndPerSec' | 'drainPerSec' | 'drainAckMs' | 'drainCpuUsPerEvent'>
+> {
   const bus = await impl.open();
   const topic = `bench-${randomUUID().slice(0, 8)}`;
   const tickMs = 10;

@@ -6,13 +6,14 @@ import {
   createInbox,
   DeliverPolicy,
   headers,
-  type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
+  type Msg,
   type NatsConnection,
+  type NatsError,
   nanos,
   RetentionPolicy,
   StorageType,
+  type Subscription,
 } from 'nats';
 import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
 import {
@@ -82,7 +83,6 @@ export class NatsEventBus implements EventBus {
   readonly kind = 'nats' as const;
   readonly #nc: NatsConnection;
   readonly #jsm: JetStreamManager;
-  readonly #js: JetStreamClient;
   readonly #options: NatsEventBusOptions;
   readonly #ackWaitMs: number;
   readonly #streams = new Map<string, Promise<void>>();
@@ -101,7 +101,6 @@ export class NatsEventBus implements EventBus {
   private constructor(nc: NatsConnection, jsm: JetStreamManager, options: NatsEventBusOptions) {
     this.#nc = nc;
     this.#jsm = jsm;
-    this.#js = nc.jetstream();
     this.#options = options;
     this.#ackWaitMs = validateAckWaitMs(options.ackWaitMs, DEFAULT_ACK_WAIT_MS);
     nc.subscribe(`${this.#ackInbox}.*`, { callback: (_err, msg) => this.#onPubAck(msg.subject, msg.data) });
@@ -207,7 +206,6 @@ export class NatsEventBus implements EventBus {
     }
     const consumer = new NatsBusConsumer(
       this.#nc,
-      this.#js,
       topic,
       stream,
       options.group,
@@ -398,34 +396,183 @@ function isNotFound(err: unknown): boolean {
   return code === 404 || /not found/i.test(describeError(err));
 }
 
-/**
- * Per position: the reply subject an ack goes to, and when it was delivered. Only the subject, not the JsMsg: a
- * message is held until its checkpoint (tens of thousands of them), and the JsMsg would keep its payload bytes
- * alive that long.
- */
-type InFlight = Map<
-  string,
-  { reply: string; msg?: undefined; at: number } | { reply?: undefined; msg: JsMsg; at: number }
->;
+/** Per position: the reply subject an ack goes to, and when it was delivered (for pruning). */
+type InFlight = Map<string, { readonly reply: string; readonly at: number }>;
 
 /** What JsMsg.ack() sends to the message's reply subject. */
 const ACK = Uint8Array.of(43, 65, 67, 75); // "+ACK"
+/** JetStream's API subject prefix without a domain (the bus connects with no JetStream options). */
+const JS_API = '$JS.API';
+/** How a delivered message's reply subject (its ack subject) starts. */
+const ACK_PREFIX = '$JS.ACK.';
+/** Where the dots of the ack subject being read are (scratch for readAckSubject, which runs synchronously). */
+const DOTS = new Int32Array(16);
+
+/** What a BusMessage needs from an ack subject (see readAckSubject; exported for its tests). */
+export interface AckSubjectInfo {
+  position: string;
+  deliveryCount: number;
+  tsNanos: number;
+}
+
+/** Scratch for NatsBusConsumer.accept: one message is read at a time, synchronously. */
+const ACK_INFO: AckSubjectInfo = { position: '', deliveryCount: 0, tsNanos: 0 };
+
+/**
+ * Reads a delivered message's ack subject into `into` (reused: no object per message); false when it is not one.
+ * `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts ns>.<pending>`; servers with domains put
+ * `<domain>.<account hash>` after `$JS.ACK` and may add a last token. Names hold no dots, so tokens are positional
+ * (nats.js's parseInfo reads them alike, and parses the numbers the same way); found by index, not split: no array
+ * and no string per token.
+ */
+export function readAckSubject(reply: string, into: AckSubjectInfo): boolean {
+  if (!reply.startsWith(ACK_PREFIX)) return false;
+  let dots = 0;
+  for (let i = reply.indexOf('.', ACK_PREFIX.length); i >= 0; i = reply.indexOf('.', i + 1)) {
+    if (dots === DOTS.length) return false;
+    DOTS[dots++] = i;
+  }
+  const o = dots === 6 ? 0 : dots >= 8 ? 2 : -1;
+  if (o < 0) return false;
+  const position = reply.slice((DOTS[2 + o] as number) + 1, DOTS[3 + o]);
+  const deliveryCount = Number.parseInt(reply.slice((DOTS[1 + o] as number) + 1, DOTS[2 + o]), 10);
+  const tsNanos = Number.parseInt(reply.slice((DOTS[4 + o] as number) + 1, DOTS[5 + o]), 10);
+  const first = position.charCodeAt(0);
+  if (!(first >= 48 && first <= 57 && deliveryCount >= 1 && Number.isFinite(tsNanos))) return false;
+  into.position = position;
+  into.deliveryCount = deliveryCount;
+  into.tsNanos = tsNanos;
+  return true;
+}
+
+/**
+ * One pull request as it comes back: up to `batch` messages, ended by the count, by a status (408 at expiry or once
+ * what was available is sent, 404 none at all, 409 limits) or by the subscription closing. Runs on nats.js's plain
+ * subscription rather than `js.fetch`: fetch wraps every message in a JsMsg, queues it through an async iterator
+ * (a promise per message) and splits its reply subject into an info object. Here the callback builds the BusMessage
+ * at once, reading what it needs from the reply subject: about a quarter less CPU per event in the bus's own drain
+ * (bench/stream-bus.ts, drain column: 12-15 us per event before, 9-11 after, on a loaded 2-core machine).
+ */
+class PullRequest {
+  readonly done: Promise<void>;
+  readonly #sub: Subscription;
+  readonly #guard: NodeJS.Timeout;
+  readonly #consumer: NatsBusConsumer;
+  readonly #out: BusMessage[];
+  readonly #batch: number;
+  readonly #at = Date.now();
+  #resolve!: () => void;
+  #reject!: (err: unknown) => void;
+  #finished = false;
+
+  constructor(
+    nc: NatsConnection,
+    consumer: NatsBusConsumer,
+    subject: string,
+    batch: number,
+    expiresMs: number,
+    out: BusMessage[],
+  ) {
+    this.#consumer = consumer;
+    this.#out = out;
+    this.#batch = batch;
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    const inbox = createInbox();
+    this.#sub = nc.subscribe(inbox, { max: batch, callback: (err, msg) => this.#onMessage(err, msg) });
+    // the connection closing (or the subscription hitting its max) closes it: whatever came is the result
+    this.#sub.closed.then(
+      () => this.finish(),
+      (err: unknown) => this.finish(err),
+    );
+    // the server ends the request (408) at expiry; if its replies stop coming (a half-dead connection), this does
+    this.#guard = setTimeout(() => this.finish(), expiresMs + FETCH_GRACE_MS);
+    // no_wait + expires: the server sends what is available now and ends, or waits up to `expires` for a message
+    const request: { batch: number; no_wait: boolean; expires?: number } = { batch, no_wait: true };
+    if (expiresMs > 0) request.expires = nanos(expiresMs);
+    try {
+      nc.publish(subject, encoder.encode(JSON.stringify(request)), { reply: inbox });
+    } catch (err) {
+      this.finish(err);
+    }
+  }
+
+  /** Ends the request; an error fails it only when no message came (the caller keeps what did). */
+  finish(err?: unknown): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#guard);
+    if (!this.#sub.isClosed()) this.#sub.unsubscribe();
+    if (err === undefined) this.#resolve();
+    else this.#reject(err);
+  }
+
+  #onMessage(err: NatsError | null, msg: Msg): void {
+    if (this.#finished) return;
+    // nats.js runs this callback inside its protocol parser: nothing may throw out of it
+    try {
+      if (err !== null) {
+        this.finish(err);
+        return;
+      }
+      const data = msg.data;
+      const reply = msg.reply;
+      if (typeof reply !== 'string' || !reply.startsWith(ACK_PREFIX)) {
+        // a status (no data, no ack subject); a message of the stream always has an ack subject
+        const status = pullStatus(msg);
+        if (status !== 'ignore') this.finish(status === 'end' ? undefined : status);
+        return;
+      }
+      const out = this.#out;
+      out.push(this.#consumer.accept(data, reply, this.#at));
+      if (out.length >= this.#batch) this.finish();
+    } catch (caught) {
+      this.finish(caught);
+    }
+  }
+}
+
+/**
+ * What a message without data on a pull's inbox means: a status. 404 (nothing to send), 408 (expired, or the
+ * available messages were sent) and 409s that only say a limit is reached for now end the pull normally (as nats.js's
+ * fetch does); a heartbeat is ignored; anything else (503: no JetStream behind the subject) fails it.
+ */
+function pullStatus(msg: Msg): 'end' | 'ignore' | Error {
+  const h = msg.headers;
+  const code = h?.code ?? 0;
+  const description = h?.description ?? '';
+  if (code >= 100 && code < 200) return 'ignore';
+  if (code === 404 || code === 408) return 'end';
+  if (code === 409 && !TERMINAL_409.some((t) => description.toLowerCase().startsWith(t))) return 'end';
+  return new BackendUnavailableError(`nats pull ended with status ${code}${description ? ` ${description}` : ''}`);
+}
+
+/** The 409 descriptions nats.js treats as terminal for a pull (the request itself is wrong, or the group is gone). */
+const TERMINAL_409 = [
+  'exceeded maxrequestbatch of',
+  'exceeded maxrequestexpires of',
+  'exceeded maxrequestmaxbytes of',
+  'message size exceeds maxbytes',
+  'consumer is push based',
+  'idle heartbeats missed',
+  'consumer deleted',
+];
 
 class NatsBusConsumer implements BusConsumer {
   readonly #nc: NatsConnection;
-  readonly #js: JetStreamClient;
-  readonly #stream: string;
+  readonly #nextSubject: string;
   readonly #ackWaitMs: number;
   readonly #onClose: (c: NatsBusConsumer) => void;
   readonly #inFlight: InFlight;
-  /** The fetch a pull is waiting on, so close() can end it. */
-  #fetch: { stop(): void } | undefined;
+  /** The pull request in flight, so close() can end it. */
+  #request: PullRequest | undefined;
   #lastPrune = Date.now();
   #closed = false;
 
   constructor(
     nc: NatsConnection,
-    js: JetStreamClient,
     readonly topic: string,
     stream: string,
     readonly group: string,
@@ -437,8 +584,7 @@ class NatsBusConsumer implements BusConsumer {
   ) {
     this.#inFlight = inFlight;
     this.#nc = nc;
-    this.#js = js;
-    this.#stream = stream;
+    this.#nextSubject = `${JS_API}.CONSUMER.MSG.NEXT.${stream}.${group}`;
     this.#ackWaitMs = ackWaitMs;
     this.#onClose = onClose;
   }
@@ -451,37 +597,17 @@ class NatsBusConsumer implements BusConsumer {
     const out: BusMessage[] = [];
     for (let attempt = 0; ; attempt++) {
       try {
-        // no_wait + expires: return what is available now, or wait up to `expires` for the first message
         const remaining = Math.max(0, giveUpAt - Date.now());
-        const fetch = this.#js.fetch(this.#stream, this.group, {
-          batch: maxMessages,
-          no_wait: true,
-          ...(remaining > 0 ? { expires: remaining } : {}),
-        });
-        // the server ends the fetch (408) at expiry; if its replies stop coming (a half-dead connection), this does
-        const guard = setTimeout(() => fetch.stop(), remaining + FETCH_GRACE_MS);
-        this.#fetch = fetch;
+        const request = new PullRequest(this.#nc, this, this.#nextSubject, maxMessages, remaining, out);
+        this.#request = request;
         try {
-          // one delivery time per pull (only pruning reads it, at 10 ack deadlines), not a clock read per message
-          const at = Date.now();
-          for await (const msg of fetch) {
-            const message = this.#message(msg);
-            // JsMsg.reply exists at runtime (ack() publishes to it) but not in nats.js's types: keep the JsMsg if
-            // it is ever missing
-            const reply = (msg as JsMsg & { readonly reply?: unknown }).reply;
-            this.#inFlight.set(
-              message.position,
-              typeof reply === 'string' && reply !== '' ? { reply, at } : { msg, at },
-            );
-            out.push(message);
-          }
+          await request.done;
         } finally {
-          clearTimeout(guard);
-          this.#fetch = undefined;
+          this.#request = undefined;
         }
         return out;
       } catch (err) {
-        // a fetch cut by a dropped connection: whatever arrived stays pending server-side and comes back later
+        // a pull cut by a dropped connection: whatever arrived stays pending server-side and comes back later
         if (this.#closed || this.#nc.isClosed() || out.length > 0) return out;
         if (Date.now() >= giveUpAt) {
           if (this.#nc.isDraining()) return [];
@@ -497,6 +623,33 @@ class NatsBusConsumer implements BusConsumer {
     }
   }
 
+  /**
+   * A delivered message: `key \n payload` in `data`; its stream sequence, delivery count and time from the reply
+   * subject, which is also where its ack goes (kept per position until acked, not the payload bytes: a message is
+   * held until its checkpoint, tens of thousands of them).
+   */
+  accept(data: Uint8Array, reply: string, at: number): BusMessage {
+    const info = ACK_INFO;
+    if (!readAckSubject(reply, info)) {
+      throw new BackendUnavailableError(
+        `nats bus: a message on ${this.topic} came with reply subject ${reply}, not a JetStream ack subject`,
+      );
+    }
+    const position = info.position;
+    const text = decoder.decode(data);
+    const cut = text.indexOf('\n');
+    const message: BusMessage = {
+      topic: this.topic,
+      key: cut < 0 ? '' : text.slice(0, cut),
+      payload: decodePayload(this.topic, position, cut < 0 ? text : text.slice(cut + 1)),
+      position,
+      publishedTs: Math.floor(info.tsNanos / 1e6),
+      deliveryCount: info.deliveryCount,
+    };
+    this.#inFlight.set(position, { reply, at });
+    return message;
+  }
+
   async ack(messages: readonly BusMessage[]): Promise<void> {
     if (this.#closed) throw closedError(`consumer ${this.name}`);
     let sent = 0;
@@ -504,8 +657,7 @@ class NatsBusConsumer implements BusConsumer {
       if (message.topic !== this.topic) continue;
       const entry = this.#inFlight.get(message.position);
       if (entry === undefined) continue;
-      if (entry.reply !== undefined) this.#nc.publish(entry.reply, ACK);
-      else entry.msg.ack();
+      this.#nc.publish(entry.reply, ACK);
       this.#inFlight.delete(message.position);
       sent++;
     }
@@ -523,22 +675,8 @@ class NatsBusConsumer implements BusConsumer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#fetch?.stop();
+    this.#request?.finish();
     this.#onClose(this);
-  }
-
-  #message(msg: JsMsg): BusMessage {
-    const text = decoder.decode(msg.data);
-    const cut = text.indexOf('\n');
-    const position = String(msg.seq);
-    return {
-      topic: this.topic,
-      key: cut < 0 ? '' : text.slice(0, cut),
-      payload: decodePayload(this.topic, position, cut < 0 ? text : text.slice(cut + 1)),
-      position,
-      publishedTs: Math.floor(msg.info.timestampNanos / 1e6),
-      deliveryCount: msg.info.redeliveryCount,
-    };
   }
 
   /** Forgets deliveries long past their deadline: they were redelivered elsewhere, and an ack here would be late. */
