@@ -31,12 +31,21 @@ function checkPlan(stored: string | undefined, planKey: string, where: string): 
     );
 }
 
-/** Keeps state in this object: tests, and a consumer that restarts inside one process. */
+/**
+ * Keeps state in this object: tests, and a consumer that restarts inside one process. Keeps the bytes it is given
+ * (no copy per user): a checkpoint's users arrive as views into shared chunks (WindowAggregator.exportUsers), and a
+ * chunk stays alive while one of its users does, so when the chunks held exceed twice the live bytes (plus one
+ * chunk), the live bytes are compacted into one buffer: amortized O(1) a byte, memory at most ~2x the state.
+ */
 export class MemoryAggregatorStateStore implements AggregatorStateStore {
   readonly kind = 'memory';
   #planKey: string | undefined;
   #meta: AggregatorMeta | undefined;
   readonly #users = new Map<string, Uint8Array>();
+  /** Per buffer the stored views live in: how many there are. */
+  #views = new Map<ArrayBufferLike, number>();
+  #heldBytes = 0;
+  #liveBytes = 0;
 
   async load(): Promise<AggregatorCheckpoint | undefined> {
     if (this.#meta === undefined || this.#planKey === undefined) return undefined;
@@ -48,13 +57,61 @@ export class MemoryAggregatorStateStore implements AggregatorStateStore {
     this.#planKey = planKey;
     this.#meta = structuredClone(meta);
     for (const [id, bytes] of changed) {
+      const old = this.#users.get(id);
+      if (old !== undefined) this.#release(old);
       if (bytes === null) this.#users.delete(id);
-      else this.#users.set(id, bytes);
+      else {
+        this.#users.set(id, bytes);
+        this.#hold(bytes);
+      }
     }
+    if (this.#heldBytes > 2 * this.#liveBytes + COMPACT_SLACK_BYTES) this.#compact();
+  }
+
+  /** Bytes of the buffers the stored states keep alive, and of the states themselves (tests). */
+  get memory(): { held: number; live: number } {
+    return { held: this.#heldBytes, live: this.#liveBytes };
+  }
+
+  #hold(bytes: Uint8Array): void {
+    const n = this.#views.get(bytes.buffer);
+    if (n === undefined) {
+      this.#views.set(bytes.buffer, 1);
+      this.#heldBytes += bytes.buffer.byteLength;
+    } else this.#views.set(bytes.buffer, n + 1);
+    this.#liveBytes += bytes.byteLength;
+  }
+
+  #release(bytes: Uint8Array): void {
+    const n = this.#views.get(bytes.buffer) ?? 1;
+    if (n === 1) {
+      this.#views.delete(bytes.buffer);
+      this.#heldBytes -= bytes.buffer.byteLength;
+    } else this.#views.set(bytes.buffer, n - 1);
+    this.#liveBytes -= bytes.byteLength;
+  }
+
+  /** Copies every state into one buffer, each at an 8-byte aligned offset (decoding reads Float64 words in place). */
+  #compact(): void {
+    let total = 0;
+    for (const bytes of this.#users.values()) total += align8(bytes.byteLength);
+    const buffer = new ArrayBuffer(total);
+    const all = new Uint8Array(buffer);
+    let at = 0;
+    for (const [id, bytes] of this.#users) {
+      all.set(bytes, at);
+      this.#users.set(id, all.subarray(at, at + bytes.byteLength));
+      at += align8(bytes.byteLength);
+    }
+    this.#views = this.#users.size > 0 ? new Map([[buffer, this.#users.size]]) : new Map();
+    this.#heldBytes = this.#users.size > 0 ? total : 0;
   }
 
   async close(): Promise<void> {}
 }
+
+const COMPACT_SLACK_BYTES = 1 << 20;
+const align8 = (n: number) => Math.ceil(n / 8) * 8;
 
 /**
  * One file, rewritten whole on each save (write to a temp file, fsync, rename): the embedded default, for states
@@ -107,7 +164,8 @@ export class FileAggregatorStateStore implements AggregatorStateStore {
     s.meta = meta;
     for (const [id, bytes] of changed) {
       if (bytes === null) s.users.delete(id);
-      else s.users.set(id, bytes);
+      // a view into a shared chunk (WindowAggregator.exportUsers) is copied: serialize would write the whole chunk
+      else s.users.set(id, bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice());
     }
     const tmp = `${this.path}.tmp`;
     try {

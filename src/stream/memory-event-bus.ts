@@ -24,10 +24,11 @@ export interface MemoryEventBusOptions {
   readonly ackWaitMs?: number;
 }
 
+/** Never changed once in `pending`: a first delivery's is shared by every message of its pull (no object each). */
 interface Delivery {
-  consumer: string;
-  deliveredAt: number;
-  count: number;
+  readonly consumer: string;
+  readonly deliveredAt: number;
+  readonly count: number;
 }
 
 interface GroupState {
@@ -234,9 +235,11 @@ class MemoryBusConsumer implements BusConsumer {
       out.push(this.#redeliver(index, delivery, now));
     }
     const end = this.#log.keys.length;
+    let first: Delivery | undefined;
     while (out.length < maxMessages && this.#group.next < end) {
       const index = this.#group.next++;
-      pending.set(index, { consumer: this.name, deliveredAt: now, count: 1 });
+      first ??= { consumer: this.name, deliveredAt: now, count: 1 };
+      pending.set(index, first);
       out.push(this.#message(index, 1));
     }
     return out;
@@ -245,11 +248,9 @@ class MemoryBusConsumer implements BusConsumer {
   #redeliver(index: number, delivery: Delivery, now: number): BusMessage {
     const pending = this.#group.pending;
     pending.delete(index);
-    delivery.consumer = this.name;
-    delivery.deliveredAt = now;
-    delivery.count += 1;
-    pending.set(index, delivery);
-    return this.#message(index, delivery.count);
+    const count = delivery.count + 1;
+    pending.set(index, { consumer: this.name, deliveredAt: now, count });
+    return this.#message(index, count);
   }
 
   #message(index: number, deliveryCount: number): BusMessage {

@@ -6,7 +6,7 @@ import { Rng } from '../core/index.js';
 import { defineEntity, defineFeatures, defineFeatureView } from '../features/index.js';
 import { type AggregatableEvent, compileAggregationPlan, windowStartMs } from './aggregation-plan.js';
 import { batchAggregates } from './duckdb-batch-aggregates.js';
-import { WindowAggregator } from './window-aggregator.js';
+import { DedupIds, WindowAggregator } from './window-aggregator.js';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -330,6 +330,63 @@ describe('WindowAggregator (tiles) against the window rule', () => {
     const restored = new WindowAggregator(plan, { allowedLatenessMs: H, dedupRetentionMs: 1000, now: () => now });
     restored.restore(agg.meta(), [['u1', bytes]]);
     for (const id of ['old', 'recent', 'new']) expect(restored.ingest(ev(id, T0 + 3 * H))).toBe('duplicate');
+  });
+
+  it('exports a checkpoint of many users as views into shared chunks, byte for byte what exportUser gives', () => {
+    const plan = compileAggregationPlan(defs);
+    const events = makeEvents(3000, 21);
+    const agg = new WindowAggregator(plan, { allowedLatenessMs: 2 * D, retainFromMs: T0 });
+    // a non-ASCII id and a long one too: their bytes are UTF-8
+    agg.ingest({ eventId: 'é-ü-1', userId: 'u1', eventType: 'app_open', eventTs: T0 + D });
+    agg.ingest({ eventId: 'x'.repeat(300), userId: 'u2', eventType: 'app_open', eventTs: T0 + D });
+    for (const e of events) agg.ingest(e);
+    const ids = [...agg.users(), 'nobody'];
+    const out = new Map<string, Uint8Array | null>();
+    agg.exportUsers(ids, out);
+    expect(out.get('nobody')).toBeNull();
+    for (const id of agg.users()) {
+      const view = out.get(id)!;
+      expect(view.byteOffset % 8).toBe(0);
+      expect(Buffer.from(view).equals(Buffer.from(agg.exportUser(id)!))).toBe(true);
+    }
+    const restored = new WindowAggregator(plan, { allowedLatenessMs: 2 * D, retainFromMs: T0 });
+    restored.restore(
+      agg.meta(),
+      [...out].filter((x): x is [string, Uint8Array] => x[1] !== null),
+    );
+    const a = new Float32Array(plan.features.length);
+    const b = new Float32Array(plan.features.length);
+    for (const id of agg.users()) {
+      agg.evaluate(0, id, T0 + 20 * D, a);
+      restored.evaluate(0, id, T0 + 20 * D, b);
+      expect([...b]).toEqual([...a]);
+    }
+    const again = { eventId: 'é-ü-1', userId: 'u1', eventType: 'app_open', eventTs: T0 + D, arrivalTs: T0 + D };
+    expect(restored.ingest(again)).toBe('duplicate');
+  });
+
+  it('keeps dedup ids in order through growth and forgetting, and finds each one', () => {
+    const seen = new DedupIds();
+    const ids = Array.from({ length: 2000 }, (_, i) => (i % 3 === 0 ? `e${i}` : `evt-${i * 7919}-ü`));
+    ids.forEach((id, i) => {
+      expect(seen.has(id)).toBe(false);
+      seen.add(id, i, 1000 + i);
+    });
+    expect(seen.size).toBe(2000);
+    for (const id of ids) expect(seen.has(id)).toBe(true);
+    // forget the ids of event times below 1500 seen before 2400: the rest keep their order
+    seen.forget(1500, 2400);
+    const kept = ids.filter((_, i) => !(i < 1500 && 1000 + i < 2400));
+    expect(seen.ids).toEqual(kept);
+    expect(seen.ts).toEqual(kept.map((id) => ids.indexOf(id)));
+    for (const id of ids) expect(seen.has(id)).toBe(kept.includes(id));
+    // down to a few ids: a scan again, then a table again as ids come
+    seen.forget(1998, Number.POSITIVE_INFINITY);
+    expect(seen.ids).toEqual(ids.slice(1998));
+    for (let i = 0; i < 20; i++) seen.add(`new${i}`, 5000 + i, 5000);
+    expect(seen.has('new7')).toBe(true);
+    expect(seen.has(ids[1998]!)).toBe(true);
+    expect(seen.has(ids[10]!)).toBe(false);
   });
 
   it('gives the same values as DuckDB over the same events (batch execution of the same definitions)', async () => {
