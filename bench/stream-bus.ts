@@ -10,13 +10,12 @@
  * reachable (REDIS_URL, NATS_URL). Everything is bounded by event count and a time cap per phase.
  */
 import { randomUUID } from 'node:crypto';
-import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { BusMessage, EventBus } from '../src/stream/event-bus.js';
 import { MemoryEventBus } from '../src/stream/memory-event-bus.js';
 import { NatsEventBus } from '../src/stream/nats-event-bus.js';
 import { RedisStreamsEventBus } from '../src/stream/redis-streams-event-bus.js';
-import { reachable } from './lib.js';
+import { machineLine, reachable } from './lib.js';
 
 const args = parseArgs(process.argv.slice(2));
 const EVENTS = Number(args['events'] ?? 50_000);
@@ -53,9 +52,8 @@ if (ONLY.includes('nats')) {
   else console.log(`nats: skipped, not reachable at ${NATS_URL}`);
 }
 
-console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, node ${process.version}`);
+console.log(machineLine());
 console.log(`events per throughput run: ${EVENTS}, runs: ${RUNS}; latency: ${RATE} events/s for ${SECONDS} s`);
-console.log('note: the machine is shared with other work; figures are noisy');
 
 interface Row {
   name: string;

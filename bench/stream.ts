@@ -28,7 +28,7 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsRegistry, Rng } from '../src/core/index.js';
 import {
@@ -62,7 +62,7 @@ import {
   validateEnvelope,
   WindowAggregator,
 } from '../src/stream/index.js';
-import { reachable } from './lib.js';
+import { machineLine, reachable } from './lib.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -226,11 +226,6 @@ function historicEnvelopes(n: number, users: number, seed: number): Envelope[] {
 }
 
 // --- helpers ---------------------------------------------------------------------------------------------------
-function machineLine(): string {
-  const c = cpus();
-  return `machine: ${c[0]?.model ?? 'unknown cpu'}, ${c.length} cores, node ${process.version}, ${process.platform}/${process.arch} (shared with other jobs: figures are noisy)`;
-}
-
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const h = Math.floor(s.length / 2);
