@@ -413,10 +413,12 @@ export interface AckSubjectInfo {
   position: string;
   deliveryCount: number;
   tsNanos: number;
+  /** Messages the consumer had left to deliver after this one. */
+  pending: number;
 }
 
 /** Scratch for NatsBusConsumer.accept: one message is read at a time, synchronously. */
-const ACK_INFO: AckSubjectInfo = { position: '', deliveryCount: 0, tsNanos: 0 };
+const ACK_INFO: AckSubjectInfo = { position: '', deliveryCount: 0, tsNanos: 0, pending: 0 };
 
 /**
  * Reads a delivered message's ack subject into `into` (reused: no object per message); false when it is not one.
@@ -437,11 +439,13 @@ export function readAckSubject(reply: string, into: AckSubjectInfo): boolean {
   const position = reply.slice((DOTS[2 + o] as number) + 1, DOTS[3 + o]);
   const deliveryCount = Number.parseInt(reply.slice((DOTS[1 + o] as number) + 1, DOTS[2 + o]), 10);
   const tsNanos = Number.parseInt(reply.slice((DOTS[4 + o] as number) + 1, DOTS[5 + o]), 10);
+  const pending = Number.parseInt(reply.slice((DOTS[5 + o] as number) + 1, 6 + o < dots ? DOTS[6 + o] : undefined), 10);
   const first = position.charCodeAt(0);
-  if (!(first >= 48 && first <= 57 && deliveryCount >= 1 && Number.isFinite(tsNanos))) return false;
+  if (!(first >= 48 && first <= 57 && deliveryCount >= 1 && Number.isFinite(tsNanos) && pending >= 0)) return false;
   into.position = position;
   into.deliveryCount = deliveryCount;
   into.tsNanos = tsNanos;
+  into.pending = pending;
   return true;
 }
 
@@ -460,6 +464,8 @@ class PullRequest {
   readonly #consumer: NatsBusConsumer;
   readonly #out: BusMessage[];
   readonly #batch: number;
+  /** No expiry: the server may hold the request open (e.g. at max_ack_pending) once nothing is left to send. */
+  readonly #noExpiry: boolean;
   readonly #at = Date.now();
   #resolve!: () => void;
   #reject!: (err: unknown) => void;
@@ -476,6 +482,7 @@ class PullRequest {
     this.#consumer = consumer;
     this.#out = out;
     this.#batch = batch;
+    this.#noExpiry = expiresMs <= 0;
     this.done = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -527,7 +534,9 @@ class PullRequest {
       }
       const out = this.#out;
       out.push(this.#consumer.accept(data, reply, this.#at));
-      if (out.length >= this.#batch) this.finish();
+      // without an expiry, the last message the consumer had is the end (as nats.js's fetch does): were it to reach
+      // max_ack_pending, the server would keep the request open with no status to end it
+      if (out.length >= this.#batch || (this.#noExpiry && ACK_INFO.pending === 0)) this.finish();
     } catch (caught) {
       this.finish(caught);
     }
@@ -619,6 +628,8 @@ class NatsBusConsumer implements BusConsumer {
           );
         }
         await sleep(Math.min(backoffMs(attempt), Math.max(1, giveUpAt - Date.now())));
+        // closed while backing off: no new request (nothing would end it, and what it took would wait an ack deadline)
+        if (this.#closed) return out;
       }
     }
   }

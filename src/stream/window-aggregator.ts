@@ -462,7 +462,10 @@ export class WindowAggregator {
       if (user !== undefined) {
         user.tiles.forEach((tiles, g) => {
           for (let i = 1; i < tiles.length; i += 2) this.#pools[g]!.give(tiles[i]!);
+          tiles.length = 0;
         });
+        // the schedule heap may hold this object until its time comes: keep none of the user's data in it
+        user.seen.forget(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
         this.#users.delete(id);
         user.removed = true;
         user.dirty = false;
@@ -633,6 +636,10 @@ export class WindowAggregator {
     this.#dirtyRemoved = 0;
     this.#taken = { ids: [], users: [] };
     this.#due = { ids: [], users: [] };
+    // every restored user is scheduled again below; the old entries would only keep the replaced state alive
+    this.#heapAt.length = 0;
+    this.#heapId.length = 0;
+    this.#heapUser.length = 0;
     this.#maxEventTs = meta.maxEventTs;
     Object.assign(this.counters, meta.counters);
     for (const [id, bytes] of users) this.#users.set(id, decodeUserState(this.plan, bytes, id, this.#pools));

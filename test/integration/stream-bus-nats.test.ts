@@ -32,6 +32,29 @@ describe.skipIf(!nats.available)(`NATS JetStream event bus${nats.skipNote}`, () 
 
   describeEventBus('nats', () => open());
 
+  it('ends a pull without a wait at the last message, even when that message reaches max_ack_pending', async () => {
+    const streamPrefix = `test-${randomUUID()}`;
+    prefixes.push(streamPrefix);
+    const bus = await NatsEventBus.connect({ url: nats.url, streamPrefix, maxAckPending: 5 });
+    try {
+      const consumer = await bus.consumer('limit', { group: 'g', name: 'c1' });
+      await bus.publish(
+        'limit',
+        Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, payload: { n: i } })),
+      );
+      // the server keeps such a request open with no status to end it; only the last message's pending count
+      // (0 in its ack subject) says it is over, else the client's guard ends it 2 s later
+      const started = Date.now();
+      const got = await consumer.pull({ maxMessages: 10, waitMs: 0 });
+      expect(got.map((m) => (m.payload as { n: number }).n)).toEqual([0, 1, 2, 3, 4]);
+      expect(Date.now() - started).toBeLessThan(1000);
+      await consumer.ack(got);
+      await bus.deleteTopic('limit');
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('survives its connection being cut mid-stream, losing nothing', async () => {
     const target = new URL(nats.url);
     const proxy = await TcpDropProxy.start(target.hostname || '127.0.0.1', Number(target.port || 4222));
