@@ -20,9 +20,9 @@
  *       the offline store, then the MemoryOnlineStore). Events are published first; only the drain is timed.
  * 2. End to end through Redis Streams and NATS JetStream into the RedisOnlineStore (online-only sink):
  *    drain throughput of pre-published events (target >= 30K events/s per core; after one uncounted warm-up run per
- *    bus), and event-to-visible latency at a
- *    paced 10K events/s from a separate publisher process (target p99 <= 1 s): per event, the time its user's vector
- *    write to Redis resolved minus its event_ts (= publish time). The ingestor's freshness histogram is printed too.
+ *    bus), and event-to-visible latency at a paced 10K events/s from a separate publisher process (target p99 <= 1 s):
+ *    per event, the time its user's vector write to Redis resolved minus its event_ts (= publish time). The
+ *    ingestor's freshness histogram is printed too.
  *
  * Per core: the ingestor is one Node thread; "per CPU-s" divides events by this process's user+sys CPU time over
  * the timed phase (DuckDB threads included; Redis/NATS server CPU is not). The machine is shared: figures are noisy.

@@ -417,7 +417,7 @@ export interface AckSubjectInfo {
   pending: number;
 }
 
-/** Scratch for NatsBusConsumer.accept: one message is read at a time, synchronously. */
+/** Scratch for NatsBusConsumer.accept (one message is read at a time, synchronously); PullRequest reads `pending` right after. */
 const ACK_INFO: AckSubjectInfo = { position: '', deliveryCount: 0, tsNanos: 0, pending: 0 };
 
 /**

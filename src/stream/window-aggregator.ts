@@ -1120,7 +1120,7 @@ function updateTile(gu: UpdatePlan['groups'][number], up: UpdatePlan, tile: Floa
   if (mask !== 0) tile[b] = tile[b]! | mask;
 }
 
-/** Op codes for finalize (a switch on small integers, not strings); finalizeGroup runs them in this order. */
+/** Op codes: finalizeGroup writes the features of each op in this order (one loop per op, no switch per feature). */
 const OP_CODE: Readonly<Record<string, number>> = {
   count: 0,
   sum: 1,
@@ -1135,30 +1135,6 @@ const OP_COUNT = 8;
 
 /** distinctEstimate of every possible number of set bits: a read costs no logarithm. */
 const DISTINCT_ESTIMATES = Float64Array.from({ length: DISTINCT_SKETCH_BITS + 1 }, (_, bits) => distinctEstimate(bits));
-
-function finalize(op: number, acc: Float64Array, a: number, atMs: number): number {
-  switch (op) {
-    case 0:
-    case 1:
-      return acc[a]!;
-    case 2:
-      return acc[a + 1]! > 0 ? acc[a]! / acc[a + 1]! : Number.NaN;
-    case 3:
-    case 4:
-      return Number.isFinite(acc[a]) ? acc[a]! : Number.NaN;
-    case 5:
-      return Number.isFinite(acc[a]) ? acc[a + 1]! : Number.NaN;
-    case 6:
-      return Number.isFinite(acc[a]) ? (atMs - acc[a]!) / 1000 : Number.NaN;
-    case 7: {
-      let bits = 0;
-      for (let w = 0; w < 8; w++) bits += popcount32(acc[a + w]!);
-      return DISTINCT_ESTIMATES[bits]!;
-    }
-    default:
-      return Number.NaN;
-  }
-}
 
 /**
  * One view's reads of one tile group. The group's distinct windows (longest first) cut its tiles into bands: band
@@ -1175,10 +1151,9 @@ interface GroupEvalPlan {
   readonly from: Float64Array;
   /** Words per band: the group's tile width, so a slot sits at the same offset in a tile and in a band. */
   readonly width: number;
-  /** Band accumulators, `windows.length * width` words, and the initial words of one band. */
+  /** Band accumulators, `windows.length * width` words. */
   readonly acc: Float64Array;
-  readonly init: Float64Array;
-  /** `init` repeated for every band: what `acc` starts a read with. */
+  /** A band's initial words repeated for every band: what `acc` starts a read with. */
   readonly accInit: Float64Array;
   /** Word offsets of the slots the view reads, by how they merge. */
   readonly add: Int32Array;
@@ -1195,11 +1170,10 @@ interface GroupEvalPlan {
   /** Where a tile's slot words start (past its mask). */
   readonly slotsAt: number;
   /**
-   * Per feature of the view in this group, ordered by op code: its index in the view, op code, and word in `acc`;
+   * Per feature of the view in this group, ordered by op code: its index in the view and word in `acc`;
    * features of op code c are at [opStart[c], opStart[c + 1]) (one loop per op, no switch per feature).
    */
   readonly outIndex: Int32Array;
-  readonly opCode: Int32Array;
   readonly accIndex: Int32Array;
   readonly opStart: Int32Array;
 }
@@ -1254,7 +1228,6 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
         from: new Float64Array(windows.length),
         width,
         acc: new Float64Array(windows.length * width),
-        init,
         accInit: Float64Array.from({ length: windows.length * width }, (_, w) => init[w % width]!),
         add: Int32Array.from(add),
         min: Int32Array.from(min),
@@ -1274,9 +1247,8 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
     });
     const empty = new Float32Array(v.features.length);
     for (const gp of groups) {
-      for (let b = 0; b < gp.windows.length; b++) gp.acc.set(gp.init, b * gp.width);
-      for (let i = 0; i < gp.outIndex.length; i++)
-        empty[gp.outIndex[i]!] = finalize(gp.opCode[i]!, gp.acc, gp.accIndex[i]!, 0);
+      gp.acc.set(gp.accInit);
+      finalizeGroup(gp, gp.acc, 0, empty, 0);
     }
     return { width: v.features.length, groups, empty };
   });
@@ -1287,20 +1259,19 @@ function finalizeOrder(
   positions: readonly number[],
   ops: readonly number[],
   accIndex: readonly number[],
-): Pick<GroupEvalPlan, 'outIndex' | 'opCode' | 'accIndex' | 'opStart'> {
+): Pick<GroupEvalPlan, 'outIndex' | 'accIndex' | 'opStart'> {
   const order = positions.map((_, i) => i).sort((a, b) => ops[a]! - ops[b]! || a - b);
   const opStart = new Int32Array(OP_COUNT + 1);
   for (const op of ops) opStart[op + 1]!++;
   for (let c = 0; c < OP_COUNT; c++) opStart[c + 1]! += opStart[c]!;
   return {
     outIndex: Int32Array.from(order, (i) => positions[i]!),
-    opCode: Int32Array.from(order, (i) => ops[i]!),
     accIndex: Int32Array.from(order, (i) => accIndex[i]!),
     opStart,
   };
 }
 
-/** Writes a group's features from its band accumulators: what finalize computes, one loop per op code. */
+/** Writes a group's features from its band accumulators, one loop per op code (see OP_CODE). */
 function finalizeGroup(gp: GroupEvalPlan, acc: Float64Array, atMs: number, out: Float32Array, offset: number): void {
   const outIndex = gp.outIndex;
   const accIndex = gp.accIndex;
