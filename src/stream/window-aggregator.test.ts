@@ -9,6 +9,8 @@ import { batchAggregates } from './duckdb-batch-aggregates.js';
 import { DedupIds, WindowAggregator } from './window-aggregator.js';
 
 const H = 3_600_000;
+const PURCHASE = { event_type: ['purchase'] };
+const VIEW = { event_type: ['product_view'] };
 const D = 24 * H;
 const T0 = Date.UTC(2026, 0, 5);
 
@@ -310,6 +312,99 @@ describe('WindowAggregator (tiles) against the window rule', () => {
     const r = agg.evaluateForWrite(again, again.length, Number.NaN, false);
     expect(Number.isNaN(r.eventTs[0]!)).toBe(true);
     expect(r.eventTs[1]).toBe(T0 + 120 * D);
+  });
+
+  it('rewrites aged users from their last vectors bit for bit what a whole read gives', () => {
+    // flushes as the ingestor runs them (changed users as of their newest event, then the users whose windows lost
+    // a tile as of the stream time, scheduled again): every vector written must equal a whole read at its time,
+    // through idle gaps from seconds to days, late and out-of-order events, evictions, deletes and a restore
+    // time_since_last in every tile group and several in one: each keeps its own newest event time
+    const plan = compileAggregationPlan(
+      defineFeatures({
+        entities: defs.entities,
+        views: [
+          defineFeatureView({
+            ...defs.views[0]!,
+            features: [
+              ...defs.views[0]!.features,
+              { name: 'since_any_1h', aggregation: { op: 'time_since_last', window: '1h' } },
+              { name: 'since_buy_1h', aggregation: { op: 'time_since_last', window: '1h', where: PURCHASE } },
+              { name: 'since_any_24h', aggregation: { op: 'time_since_last', window: '24h' } },
+              { name: 'since_buy_7d', aggregation: { op: 'time_since_last', window: '7d', where: PURCHASE } },
+              { name: 'since_view_28d', aggregation: { op: 'time_since_last', window: '28d', where: VIEW } },
+            ],
+          }),
+        ],
+      }),
+    );
+    const rng = new Rng(11);
+    let now = 0;
+    let agg = new WindowAggregator(plan, { allowedLatenessMs: 2 * H, dedupRetentionMs: 0, now: () => now });
+    const width = plan.features.length;
+    const whole = new Float32Array(width);
+    let t = T0;
+    let rewrites = 0;
+    let seq = 0;
+    for (let flush = 0; flush < 400; flush++) {
+      const gap = rng.next();
+      t += gap < 0.6 ? rng.int(10 * 60_000) : gap < 0.85 ? rng.int(3 * H) : gap < 0.97 ? rng.int(D) : rng.int(9 * D);
+      for (let k = rng.int(12); k > 0; k--) {
+        const back = rng.next() < 0.15 ? rng.int(90 * 60_000) : rng.int(2000); // some out of order, a few late
+        const purchase = rng.next() < 0.3;
+        agg.ingest({
+          eventId: String(seq++),
+          userId: `u${rng.int(25)}`,
+          eventType: purchase ? 'purchase' : rng.next() < 0.5 ? 'product_view' : 'app_open',
+          eventTs: t - back,
+          arrivalTs: t,
+          category: ['books', 'games'][rng.int(2)],
+          itemId: `i${rng.int(30)}`,
+          amount: purchase ? 1 + rng.int(9000) / 100 : undefined,
+          quantity: purchase ? 1 + rng.int(4) : undefined,
+        });
+      }
+      if (flush % 37 === 36) {
+        now = flush;
+        agg.evict();
+      }
+      if (flush % 53 === 52) agg.deleteUsers([`u${rng.int(25)}`]);
+      if (flush === 200) {
+        // a restored aggregator has no cached vectors: its first aged rewrites are whole reads again
+        const ids = [...agg.users()];
+        const saved = ids.map((id): [string, Uint8Array] => [id, agg.exportUser(id)!]);
+        const meta = agg.meta();
+        agg = new WindowAggregator(plan, { allowedLatenessMs: 2 * H, dedupRetentionMs: 0, now: () => now });
+        agg.restore(meta, saved);
+      }
+      const dirty = agg.takeDirty();
+      const users = dirty.concat(agg.takeDue(agg.maxEventTs));
+      rewrites += users.length - dirty.length;
+      const { eventTs, values } = agg.evaluateForWrite(users, dirty.length, agg.maxEventTs, true);
+      users.forEach((id, i) => {
+        if (Number.isNaN(eventTs[i]!)) return;
+        agg.evaluate(0, id, eventTs[i]! + 1, whole);
+        const got = new Uint32Array(values[0]!.buffer, i * width * 4, width);
+        const want = new Uint32Array(whole.buffer);
+        expect([...got], `flush ${flush}, ${id} ${i < dirty.length ? 'changed' : 'aged'} at ${eventTs[i]}`).toEqual([
+          ...want,
+        ]);
+      });
+    }
+    expect(rewrites).toBeGreaterThan(500);
+
+    // an event since the cached read makes the next aged rewrite a whole read, even with no changed-user pass first
+    const one = new WindowAggregator(plan);
+    const base = { userId: 'u1', eventType: 'app_open' };
+    one.ingest({ ...base, eventId: 'a', eventTs: T0 });
+    const first = one.takeDirty();
+    one.evaluateForWrite(first, first.length, T0, true);
+    one.ingest({ ...base, eventId: 'b', eventTs: T0 + 30 * 60_000 });
+    const later = T0 + 2 * H;
+    const due = one.takeDue(later);
+    expect(due).toEqual(['u1']);
+    const { values } = one.evaluateForWrite(due, 0, later, true);
+    one.evaluate(0, 'u1', later + 1, whole);
+    expect([...values[0]!]).toEqual([...whole]);
   });
 
   it('forgets dedup ids only behind the watermark and past their retention, keeping the rest', () => {

@@ -52,6 +52,10 @@ export interface UserAggregates {
   dirty: boolean;
   /** No longer the aggregator's state for its id (evicted, deleted, replaced by a restore). */
   removed: boolean;
+  /** Its entry in the aggregator's VectorCache, or -1; not persisted. */
+  cache: number;
+  /** The time the cached vectors were evaluated at; NaN once the tiles changed since. Not persisted. */
+  cachedAtMs: number;
 }
 
 export interface AggregatorCounters {
@@ -91,6 +95,8 @@ export class WindowAggregator {
   readonly #update: UpdatePlan;
   readonly #viewPlans: ViewEvalPlan[];
   readonly #pools: TilePool[];
+  /** The vectors last written for scheduled users, so an aged rewrite re-reads only what left a window. */
+  #cache: VectorCache;
   readonly #retainFromMs: number;
   /** Per tile group: the distinct window lengths reading it. */
   readonly #groupWindows: number[][];
@@ -116,6 +122,7 @@ export class WindowAggregator {
     this.#maxTiles = plan.groups.map((g) => g.maxWindowMs / g.tileMs + 2);
     this.#update = updatePlan(plan);
     this.#viewPlans = viewEvalPlans(plan);
+    this.#cache = new VectorCache(this.#viewPlans);
     this.#pools = plan.groups.map((g) => new TilePool(g));
     this.#groupWindows = plan.groups.map((_, g) => [
       ...new Set(plan.features.filter((f) => f.group === g).map((f) => f.windowMs)),
@@ -156,6 +163,8 @@ export class WindowAggregator {
         writtenTs: Number.NEGATIVE_INFINITY,
         dirty: false,
         removed: false,
+        cache: -1,
+        cachedAtMs: Number.NaN,
       };
       this.#users.set(e.userId, user);
     } else if (user.seen.has(e.eventId)) {
@@ -163,6 +172,7 @@ export class WindowAggregator {
       return 'duplicate';
     }
     user.seen.add(e.eventId, ts, this.#now());
+    user.cachedAtMs = Number.NaN;
     if (ts > user.lastEventTs) user.lastEventTs = ts;
     if (ts > this.#maxEventTs) this.#maxEventTs = ts;
 
@@ -294,7 +304,11 @@ export class WindowAggregator {
         const to = Math.min(n, i + PREFETCH_USERS);
         if (i < takenN) this.#prefetch(taken.users, i, Math.min(to, takenN));
         const from = Math.max(0, i - dirtyCount);
-        if (from < due.users.length) this.#prefetch(due.users, from, Math.min(due.users.length, to - dirtyCount));
+        if (from < due.users.length) {
+          const until = Math.min(due.users.length, to - dirtyCount);
+          if (schedule) this.#prefetchAged(due.users, from, until, agedAtMs + 1);
+          else this.#prefetch(due.users, from, until);
+        }
       }
       const id = userIds[i]!;
       let user: UserAggregates | undefined;
@@ -309,18 +323,50 @@ export class WindowAggregator {
       }
       const ts = i < dirtyCount ? Math.max(user.lastEventTs, user.writtenTs) : agedAtMs;
       eventTs[i] = ts;
-      for (let v = 0; v < plans.length; v++)
-        this.#evaluateUser(plans[v]!, user, ts + 1, values[v]!, i * plans[v]!.width);
+      const atMs = ts + 1;
+      if (!schedule) {
+        for (let v = 0; v < plans.length; v++)
+          this.#evaluateUser(plans[v]!, user, atMs, values[v]!, i * plans[v]!.width);
+      } else {
+        // an aged user whose tiles did not change since its cached vectors: only what left a window is read again
+        // (evaluateAged); otherwise a whole read, kept for the next aged rewrite
+        const cache = this.#cache;
+        const cached = i >= dirtyCount && user.cache >= 0 && user.cachedAtMs <= atMs;
+        if (user.cache < 0) user.cache = cache.take();
+        const h = user.cache;
+        const vectors = cache.vectorsOf(h);
+        const times = cache.timesOf(h);
+        const vBase = cache.vectorBaseOf(h);
+        const tBase = cache.timesBaseOf(h);
+        for (let v = 0; v < plans.length; v++) {
+          const vp = plans[v]!;
+          const out = values[v]!;
+          const offset = i * vp.width;
+          const vAt = vBase + cache.viewAt[v]!;
+          const tAt = tBase + cache.timesAt[v]!;
+          if (cached) this.#evaluateAged(vp, user, user.cachedAtMs, atMs, out, offset, vectors, vAt, times, tAt);
+          else this.#evaluateUser(vp, user, atMs, out, offset, times, tAt);
+          for (let k = 0; k < vp.width; k++) vectors[vAt + k] = out[offset + k]!;
+        }
+        user.cachedAtMs = atMs;
+      }
       if (ts > user.writtenTs) user.writtenTs = ts;
       if (schedule) {
-        const at = this.#nextChange(user, ts + 1);
+        const at = this.#nextChange(user, atMs);
         if (Number.isFinite(at)) {
           user.nextChangeTs = at;
           this.#heapPush(at, id, user);
-        }
+        } else this.#dropCache(user); // nothing left to expire: no aged rewrite will read it
       }
     }
     return { eventTs, values };
+  }
+
+  #dropCache(user: UserAggregates): void {
+    if (user.cache < 0) return;
+    this.#cache.give(user.cache);
+    user.cache = -1;
+    user.cachedAtMs = Number.NaN;
   }
 
   /**
@@ -355,6 +401,40 @@ export class WindowAggregator {
   #prefetched = 0;
 
   /**
+   * #prefetch for aged users: what evaluateAged reads, i.e. the cached vector and time_since_last times, and the tiles
+   * only of groups that lost one (most aged users re-read one short window: their other tiles stay untouched).
+   */
+  #prefetchAged(users: readonly (UserAggregates | undefined)[], from: number, to: number, atMs: number): void {
+    let sum = 0;
+    const cache = this.#cache;
+    const pools = this.#pools;
+    const maxTiles = this.#maxTiles;
+    const groups = this.#viewPlans[0]?.groups ?? [];
+    for (let j = from; j < to; j++) {
+      const user = users[j];
+      if (user === undefined) continue;
+      const h = user.cache;
+      if (h < 0 || !(user.cachedAtMs <= atMs)) {
+        this.#prefetch(users, j, j + 1);
+        continue;
+      }
+      sum += cache.vectorsOf(h)[cache.vectorBaseOf(h)]! + cache.timesOf(h)[cache.timesBaseOf(h)]!;
+      for (let g = 0; g < groups.length; g++) {
+        const gp = groups[g]!;
+        const tiles = user.tiles[gp.group]!;
+        if (!lostTile(gp, tiles, user.cachedAtMs, atMs)) continue;
+        const pool = pools[gp.group]!;
+        const stop = Math.max(0, tiles.length - 2 * maxTiles[gp.group]!);
+        for (let k = tiles.length - 1; k > stop; k -= 2) {
+          const handle = tiles[k]!;
+          sum += pool.slabOf(handle)[pool.baseOf(handle)]!;
+        }
+      }
+    }
+    this.#prefetched += sum;
+  }
+
+  /**
    * Prefetches what ingesting events of these users will read first (see #prefetch): their state, newest tiles and
    * dedup ids. For a batch about to be ingested, in chunks of a few dozen.
    */
@@ -376,35 +456,98 @@ export class WindowAggregator {
     this.#prefetched += sum;
   }
 
-  #evaluateUser(vp: ViewEvalPlan, user: UserAggregates, atMs: number, out: Float32Array, offset: number): void {
+  /**
+   * A view's vector of `user` at `atMs` into `out[offset...]`; with `times`, the newest event time each
+   * time_since_last feature read too (at `times[timesAt + GroupEvalPlan.timesAt...]`, for evaluateAged).
+   */
+  #evaluateUser(
+    vp: ViewEvalPlan,
+    user: UserAggregates,
+    atMs: number,
+    out: Float32Array,
+    offset: number,
+    times?: Float64Array,
+    timesAt = 0,
+  ): void {
+    const groups = vp.groups;
+    for (let g = 0; g < groups.length; g++) this.#evaluateGroup(groups[g]!, user, atMs, out, offset, times, timesAt);
+  }
+
+  #evaluateGroup(
+    gp: GroupEvalPlan,
+    user: UserAggregates,
+    atMs: number,
+    out: Float32Array,
+    offset: number,
+    times: Float64Array | undefined,
+    timesAt: number,
+  ): void {
+    const tileMs = gp.tileMs;
+    const windows = gp.windows;
+    const from = gp.from;
+    const bands = windows.length;
+    const width = gp.width;
+    const acc = gp.acc;
+    // every band's initial words in one copy (a loop of stores cost ~10% of a read of few tiles)
+    acc.set(gp.accInit);
+    for (let b = 0; b < bands; b++) from[b] = windowStartMs(atMs, windows[b]!, tileMs);
+    const minFrom = from[0]!;
+    const pool = this.#pools[gp.group]!;
+    const tiles = user.tiles[gp.group]!;
+    // newest first: tiles are in ascending order, so the first one before the longest window ends the walk
+    let b = bands - 1;
+    for (let i = tiles.length - 2; i >= 0; i -= 2) {
+      const start = tiles[i]! * tileMs;
+      if (start >= atMs) continue;
+      if (start < minFrom) break;
+      while (start < from[b]!) b--;
+      const handle = tiles[i + 1]!;
+      mergeTile(gp, acc, b * width, pool.slabOf(handle), pool.baseOf(handle));
+    }
+    // band b += bands b+1.. : each band now holds its whole window
+    for (let b = bands - 2; b >= 0; b--) mergeInto(gp, acc, b * width, acc, (b + 1) * width);
+    finalizeGroup(gp, acc, atMs, out, offset);
+    if (times !== undefined) {
+      const accIndex = gp.accIndex;
+      const at = timesAt + gp.timesAt - gp.opStart[OP_TIME_SINCE_LAST]!;
+      for (let i = gp.opStart[OP_TIME_SINCE_LAST]!, end = gp.opStart[OP_TIME_SINCE_LAST + 1]!; i < end; i++)
+        times[at + i] = acc[accIndex[i]!]!;
+    }
+  }
+
+  /**
+   * A view's vector of an aged user at `atMs` from its vector at `cachedAtMs` (no event since, so its windows can
+   * only have lost tiles): a group none of whose windows lost a tile keeps its values, bit for bit what a whole read
+   * gives (finalizeGroup of the same words), except time_since_last, which moves with the evaluation time and is
+   * computed again from the event time kept beside it; a group that lost a tile is read again. A user idle past a
+   * short window re-reads only that window's group, not the hourly and daily tiles of the long ones.
+   */
+  #evaluateAged(
+    vp: ViewEvalPlan,
+    user: UserAggregates,
+    cachedAtMs: number,
+    atMs: number,
+    out: Float32Array,
+    offset: number,
+    vectors: Float32Array,
+    vectorAt: number,
+    times: Float64Array,
+    timesAt: number,
+  ): void {
+    for (let k = 0; k < vp.width; k++) out[offset + k] = vectors[vectorAt + k]!;
     const groups = vp.groups;
     for (let g = 0; g < groups.length; g++) {
       const gp = groups[g]!;
-      const tileMs = gp.tileMs;
-      const windows = gp.windows;
-      const from = gp.from;
-      const bands = windows.length;
-      const width = gp.width;
-      const acc = gp.acc;
-      // every band's initial words in one copy (a loop of stores cost ~10% of a read of few tiles)
-      acc.set(gp.accInit);
-      for (let b = 0; b < bands; b++) from[b] = windowStartMs(atMs, windows[b]!, tileMs);
-      const minFrom = from[0]!;
-      const pool = this.#pools[gp.group]!;
-      const tiles = user.tiles[gp.group]!;
-      // newest first: tiles are in ascending order, so the first one before the longest window ends the walk
-      let b = bands - 1;
-      for (let i = tiles.length - 2; i >= 0; i -= 2) {
-        const start = tiles[i]! * tileMs;
-        if (start >= atMs) continue;
-        if (start < minFrom) break;
-        while (start < from[b]!) b--;
-        const handle = tiles[i + 1]!;
-        mergeTile(gp, acc, b * width, pool.slabOf(handle), pool.baseOf(handle));
+      if (lostTile(gp, user.tiles[gp.group]!, cachedAtMs, atMs)) {
+        this.#evaluateGroup(gp, user, atMs, out, offset, times, timesAt);
+        continue;
       }
-      // band b += bands b+1.. : each band now holds its whole window
-      for (let b = bands - 2; b >= 0; b--) mergeInto(gp, acc, b * width, acc, (b + 1) * width);
-      finalizeGroup(gp, acc, atMs, out, offset);
+      const outIndex = gp.outIndex;
+      const at = timesAt + gp.timesAt - gp.opStart[OP_TIME_SINCE_LAST]!;
+      for (let i = gp.opStart[OP_TIME_SINCE_LAST]!, end = gp.opStart[OP_TIME_SINCE_LAST + 1]!; i < end; i++) {
+        const t = times[at + i]!;
+        out[offset + outIndex[i]!] = Number.isFinite(t) ? (atMs - t) / 1000 : Number.NaN;
+      }
     }
   }
 
@@ -443,11 +586,16 @@ export class WindowAggregator {
     let dropped = 0;
     const groups = this.plan.groups;
     for (const [id, user] of this.#users) {
-      for (let g = 0; g < groups.length; g++) dropped += this.#pruneTiles(g, user.tiles[g]!, keepFromMs);
+      let pruned = 0;
+      for (let g = 0; g < groups.length; g++) pruned += this.#pruneTiles(g, user.tiles[g]!, keepFromMs);
+      // a dropped tile may be in the cached vectors: evaluateAged could not see it leave
+      if (pruned > 0) user.cachedAtMs = Number.NaN;
+      dropped += pruned;
       user.seen.forget(wm, forgetBefore);
       if (user.seen.size === 0 && user.tiles.every((t) => t.length === 0)) {
         this.#users.delete(id);
         user.removed = true;
+        this.#dropCache(user);
         if (user.dirty) this.#dirtyRemoved++;
       }
     }
@@ -466,6 +614,7 @@ export class WindowAggregator {
         });
         // the schedule heap may hold this object until its time comes: keep none of the user's data in it
         user.seen.forget(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+        this.#dropCache(user);
         this.#users.delete(id);
         user.removed = true;
         user.dirty = false;
@@ -640,6 +789,8 @@ export class WindowAggregator {
     this.#heapAt.length = 0;
     this.#heapId.length = 0;
     this.#heapUser.length = 0;
+    // the replaced users' cache entries go with them
+    this.#cache = new VectorCache(this.#viewPlans);
     this.#maxEventTs = meta.maxEventTs;
     Object.assign(this.counters, meta.counters);
     for (const [id, bytes] of users) this.#users.set(id, decodeUserState(this.plan, bytes, id, this.#pools));
@@ -848,6 +999,103 @@ export class TilePool {
 
   baseOf(handle: number): number {
     return (handle % TILES_PER_SLAB) * this.width;
+  }
+}
+
+/**
+ * Whether one of the group's windows lost a tile between reads at `fromMs` and `toMs` (a tile starting in
+ * [floor(fromMs / s) * s - W, floor(toMs / s) * s - W) for a window W: see windowStartMs), for a user whose tiles
+ * did not change since `fromMs` (an event clears its cachedAtMs).
+ */
+function lostTile(gp: GroupEvalPlan, tiles: TileList, fromMs: number, toMs: number): boolean {
+  const n = tiles.length;
+  if (n === 0) return false;
+  const s = gp.tileMs;
+  const q1 = Math.floor(fromMs / s) * s;
+  const q2 = Math.floor(toMs / s) * s;
+  if (q1 === q2) return false;
+  const windows = gp.windows;
+  for (let w = 0; w < windows.length; w++) {
+    const lo = q1 - windows[w]!;
+    const hi = q2 - windows[w]!;
+    // ascending: the first tile at or past `lo` decides
+    for (let i = 0; i < n; i += 2) {
+      const start = tiles[i]! * s;
+      if (start < lo) continue;
+      if (start < hi) return true;
+      break;
+    }
+  }
+  return false;
+}
+
+const CACHE_ENTRIES_PER_SLAB = 4096;
+
+/**
+ * The vectors last written for users with a scheduled change (see evaluateForWrite), in slabs like TilePool's: per
+ * entry every view's vector (float32, as written) and the newest event time each of its time_since_last features
+ * read (float64). About 4 bytes a feature plus 8 a time_since_last feature per scheduled user, beside their tiles.
+ */
+class VectorCache {
+  /** Per view: where its vector starts in an entry's float32 words, and its times in the float64 words. */
+  readonly viewAt: Int32Array;
+  readonly timesAt: Int32Array;
+  readonly #vectorWidth: number;
+  readonly #timesWidth: number;
+  readonly #vectors: Float32Array[] = [];
+  readonly #times: Float64Array[] = [];
+  #free: number[] = [];
+  #next = 0;
+
+  constructor(plans: readonly ViewEvalPlan[]) {
+    this.viewAt = new Int32Array(plans.length);
+    this.timesAt = new Int32Array(plans.length);
+    let vectors = 0;
+    let times = 0;
+    plans.forEach((vp, v) => {
+      this.viewAt[v] = vectors;
+      this.timesAt[v] = times;
+      vectors += vp.width;
+      times += vp.timesWidth;
+    });
+    this.#vectorWidth = vectors;
+    this.#timesWidth = Math.max(1, times);
+  }
+
+  take(): number {
+    const handle = this.#free.pop();
+    if (handle !== undefined) return handle;
+    const h = this.#next++;
+    if (h / CACHE_ENTRIES_PER_SLAB >= this.#vectors.length) {
+      this.#vectors.push(new Float32Array(this.#vectorWidth * CACHE_ENTRIES_PER_SLAB));
+      this.#times.push(new Float64Array(this.#timesWidth * CACHE_ENTRIES_PER_SLAB));
+    }
+    return h;
+  }
+
+  give(handle: number): void {
+    this.#free.push(handle);
+  }
+
+  /** Entries in use (tests). */
+  get size(): number {
+    return this.#next - this.#free.length;
+  }
+
+  vectorsOf(handle: number): Float32Array {
+    return this.#vectors[(handle / CACHE_ENTRIES_PER_SLAB) | 0]!;
+  }
+
+  vectorBaseOf(handle: number): number {
+    return (handle % CACHE_ENTRIES_PER_SLAB) * this.#vectorWidth;
+  }
+
+  timesOf(handle: number): Float64Array {
+    return this.#times[(handle / CACHE_ENTRIES_PER_SLAB) | 0]!;
+  }
+
+  timesBaseOf(handle: number): number {
+    return (handle % CACHE_ENTRIES_PER_SLAB) * this.#timesWidth;
   }
 }
 
@@ -1132,6 +1380,7 @@ const OP_CODE: Readonly<Record<string, number>> = {
   approx_distinct: 7,
 };
 const OP_COUNT = 8;
+const OP_TIME_SINCE_LAST = OP_CODE.time_since_last!;
 
 /** distinctEstimate of every possible number of set bits: a read costs no logarithm. */
 const DISTINCT_ESTIMATES = Float64Array.from({ length: DISTINCT_SKETCH_BITS + 1 }, (_, bits) => distinctEstimate(bits));
@@ -1176,11 +1425,15 @@ interface GroupEvalPlan {
   readonly outIndex: Int32Array;
   readonly accIndex: Int32Array;
   readonly opStart: Int32Array;
+  /** Where this group's time_since_last features start among the view's (see VectorCache). */
+  readonly timesAt: number;
 }
 
 interface ViewEvalPlan {
   readonly width: number;
   readonly groups: readonly GroupEvalPlan[];
+  /** The view's time_since_last features, over all groups. */
+  readonly timesWidth: number;
   /** The vector of a user without state: empty windows (0 for count/sum/approx_distinct, NaN otherwise). */
   readonly empty: Float32Array;
 }
@@ -1194,6 +1447,7 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
       if (list === undefined) byGroup.set(g, [k]);
       else list.push(k);
     });
+    let timesWidth = 0;
     const groups = [...byGroup].map(([g, positions]): GroupEvalPlan => {
       const group = plan.groups[g]!;
       const feats = positions.map((k) => plan.features[v.features[k]!]!);
@@ -1221,6 +1475,8 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
         else if (slot.kind === 'last') last.push(o);
         else bitmap.push(o);
       }
+      const timesAt = timesWidth;
+      timesWidth += feats.filter((f) => OP_CODE[f.op] === OP_TIME_SINCE_LAST).length;
       return {
         group: g,
         tileMs: group.tileMs,
@@ -1243,6 +1499,7 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
           feats.map((f) => OP_CODE[f.op]!),
           feats.map((f) => windows.indexOf(f.windowMs) * width + group.slots[f.slot]!.offset),
         ),
+        timesAt,
       };
     });
     const empty = new Float32Array(v.features.length);
@@ -1250,7 +1507,7 @@ function viewEvalPlans(plan: AggregationPlan): ViewEvalPlan[] {
       gp.acc.set(gp.accInit);
       finalizeGroup(gp, gp.acc, 0, empty, 0);
     }
-    return { width: v.features.length, groups, empty };
+    return { width: v.features.length, groups, empty, timesWidth };
   });
 }
 
@@ -1593,5 +1850,7 @@ export function decodeUserState(
     writtenTs,
     dirty: false,
     removed: false,
+    cache: -1,
+    cachedAtMs: Number.NaN,
   };
 }
