@@ -405,6 +405,17 @@ describe('WindowAggregator (tiles) against the window rule', () => {
     const { values } = one.evaluateForWrite(due, 0, later, true);
     one.evaluate(0, 'u1', later + 1, whole);
     expect([...values[0]!]).toEqual([...whole]);
+
+    // an aged time behind the user's newest event (evaluateForWrite does not require agedAtMs >= it): a later
+    // read must see the tiles that enter the window, not only those that leave
+    const early = new WindowAggregator(plan);
+    early.ingest({ ...base, eventId: 'a', eventTs: T0 });
+    early.ingest({ ...base, eventId: 'b', eventTs: T0 + 10 * 60_000 });
+    early.takeDirty();
+    early.evaluateForWrite(['u1'], 0, T0 + 60_000, true);
+    const r = early.evaluateForWrite(['u1'], 0, T0 + 20 * 60_000, true);
+    early.evaluate(0, 'u1', T0 + 20 * 60_000 + 1, whole);
+    expect([...r.values[0]!]).toEqual([...whole]);
   });
 
   it('forgets dedup ids only behind the watermark and past their retention, keeping the rest', () => {

@@ -331,7 +331,9 @@ export class WindowAggregator {
         // an aged user whose tiles did not change since its cached vectors: only what left a window is read again
         // (evaluateAged); otherwise a whole read, kept for the next aged rewrite
         const cache = this.#cache;
-        const cached = i >= dirtyCount && user.cache >= 0 && user.cachedAtMs <= atMs;
+        // (a read before the user's newest event, an aged time behind it, would leave tiles to enter: a whole read)
+        const cached =
+          i >= dirtyCount && user.cache >= 0 && user.cachedAtMs <= atMs && user.lastEventTs < user.cachedAtMs;
         if (user.cache < 0) user.cache = cache.take();
         const h = user.cache;
         const vectors = cache.vectorsOf(h);
