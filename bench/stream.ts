@@ -329,6 +329,9 @@ async function benchAggregator(plan: AggregationPlan, envelopes: readonly Envelo
   const width = plan.features.length;
   const view = plan.views[0]!;
   const viewRef = { storageKey: view.storageKey, width, ttlMs: view.def.ttlSeconds * 1000 };
+  // a flush's write: the users' vectors, created now
+  const writeVectors = (store: MemoryOnlineStore, ids: string[], eventTs: Float64Array, values: Float32Array) =>
+    store.write(viewRef, { entityIds: ids, eventTs, createdTs: new Float64Array(ids.length).fill(Date.now()), values });
   const variants: Array<readonly [string, (m: number) => void | Promise<void>, number?]> = [
     [
       'baseline: JSON.parse of the wire envelopes',
@@ -376,12 +379,7 @@ async function benchAggregator(plan: AggregationPlan, envelopes: readonly Envelo
           for (let i = start; i < end; i++) agg.ingest(events[i] as StreamEvent);
           const dirty = agg.takeDirty();
           const { eventTs, values } = agg.evaluateForWrite(dirty, dirty.length, Number.NaN, false);
-          await store.write(viewRef, {
-            entityIds: dirty,
-            eventTs,
-            createdTs: new Float64Array(dirty.length).fill(Date.now()),
-            values: values[0]!,
-          });
+          await writeVectors(store, dirty, eventTs, values[0]!);
           if (end % 50_000 < 5000) agg.evict(); // the ingestor evicts on a timer, not per flush
         }
         sink += agg.userCount;
@@ -420,12 +418,7 @@ async function benchAggregator(plan: AggregationPlan, envelopes: readonly Envelo
           const users = dirty.concat(agg.takeDue(agg.maxEventTs));
           const { eventTs, values } = agg.evaluateForWrite(users, dirty.length, agg.maxEventTs, true);
           agedRewrites += users.length - dirty.length;
-          await store.write(viewRef, {
-            entityIds: users,
-            eventTs,
-            createdTs: new Float64Array(users.length).fill(Date.now()),
-            values: values[0]!,
-          });
+          await writeVectors(store, users, eventTs, values[0]!);
           if (end % 50_000 < 5000) agg.evict(); // the ingestor evicts on a timer, not per flush
         }
         sink += agg.userCount;

@@ -1079,11 +1079,6 @@ class VectorCache {
     this.#free.push(handle);
   }
 
-  /** Entries in use (tests). */
-  get size(): number {
-    return this.#next - this.#free.length;
-  }
-
   vectorsOf(handle: number): Float32Array {
     return this.#vectors[(handle / CACHE_ENTRIES_PER_SLAB) | 0]!;
   }
