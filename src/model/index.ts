@@ -33,6 +33,7 @@ export {
 } from './calibration.js';
 export { CompiledModel, compileModel } from './compile-model.js';
 export { CompiledScorer, compileEnsemble, type ScoreInput } from './compiled-scorer.js';
+export { type FeatureContribution, TreeContributions } from './contributions.js';
 export {
   buildDelayedLabels,
   DEFAULT_ATTRIBUTION_WINDOWS_MS,

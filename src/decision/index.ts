@@ -1,0 +1,56 @@
+/**
+ * The decision: who, of a campaign's possible audience, should receive it — retrieval on bitmaps, scoring, policy —
+ * as one code path for batch audiences and online requests. See docs/decision.md.
+ */
+export {
+  budgetCap,
+  CAMPAIGN_CHANNELS,
+  CAMPAIGN_GOALS,
+  CAMPAIGN_SPEC_VERSION,
+  CAMPAIGN_STATUSES,
+  type Campaign,
+  type CampaignChannel,
+  type CampaignGoal,
+  type CampaignSpecInput,
+  type CampaignStatus,
+  campaignToSpec,
+  type FeaturePredicate,
+  PREDICATE_OPS,
+  parseCampaignSpec,
+  parseFeaturePredicate,
+  TARGET_AGE_BANDS,
+  TARGET_PLATFORMS,
+} from './campaign.js';
+export { type CampaignFilter, type CampaignRegistry, FileCampaignRegistry, isLive } from './campaign-registry.js';
+export {
+  CampaignNotFoundError,
+  CampaignSpecError,
+  type CampaignSpecProblem,
+  CampaignStateError,
+  DecisionIndexCorruptError,
+  UnknownTargetError,
+} from './errors.js';
+export {
+  applyPolicy,
+  type CapLedger,
+  DEFAULT_CAPS_PER_DAY,
+  inControlGroup,
+  inHoldout,
+  MemoryCapLedger,
+  POLICY_OUTCOMES,
+  type PolicyDecision,
+  type PolicyOptions,
+  type PolicyOutcome,
+  type ScoredCandidates,
+} from './policy.js';
+export {
+  RETRIEVAL_RULES,
+  type Retrieval,
+  type RetrievalContext,
+  type RetrievalRule,
+  retrievalReason,
+  retrieve,
+  type StageCount,
+} from './retrieval.js';
+export { type Bitmap, INDEX_KEYS, type ReadonlyBitmap, SegmentIndex } from './segment-index.js';
+export { UserIndex } from './user-index.js';

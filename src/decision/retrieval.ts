@@ -1,0 +1,139 @@
+import type { Campaign } from './campaign.js';
+import { UnknownTargetError } from './errors.js';
+import {
+  andBitmaps,
+  andNotBitmaps,
+  type Bitmap,
+  INDEX_KEYS,
+  orBitmaps,
+  type ReadonlyBitmap,
+  type SegmentIndex,
+} from './segment-index.js';
+
+/** Retrieval's rules in the order they apply; a user's exclusion reason is the first one it fails. */
+export const RETRIEVAL_RULES = [
+  'known_user',
+  'consent',
+  'country',
+  'platform',
+  'age_band',
+  'segment',
+  'active_within',
+  'deleted',
+  'suppression_list',
+  'control_group',
+  'frequency_cap',
+] as const;
+export type RetrievalRule = (typeof RETRIEVAL_RULES)[number];
+
+export interface StageCount {
+  readonly stage: 'retrieve' | 'score' | 'policy';
+  readonly rule: string;
+  /** Users still in after this rule. */
+  readonly remaining: number;
+}
+
+export interface RetrievalContext {
+  /** Decision time (UTC epoch ms): "active within N days" counts from its day start. */
+  readonly atMs: number;
+  /** Users of the global control group (no campaign may reach them). */
+  readonly controlGroup?: ReadonlyBitmap;
+  /** Users who already reached their cap on this campaign's channel today. */
+  readonly capped?: ReadonlyBitmap;
+}
+
+export interface Retrieval {
+  readonly candidates: Bitmap;
+  readonly stages: readonly StageCount[];
+}
+
+interface Step {
+  readonly rule: RetrievalRule;
+  /** Keep the users in any of these bitmaps, or remove them (`not`). */
+  readonly any: readonly ReadonlyBitmap[];
+  readonly not: boolean;
+  readonly detail: string;
+}
+
+function steps(c: Campaign, index: SegmentIndex, ctx: RetrievalContext): Step[] {
+  const t = c.targeting;
+  const out: Step[] = [
+    { rule: 'known_user', any: [index.bitmap(INDEX_KEYS.users)], not: false, detail: 'known user' },
+    { rule: 'consent', any: [index.bitmap(INDEX_KEYS.consent(c.channel))], not: false, detail: `${c.channel} consent` },
+  ];
+  const anyOf = (rule: RetrievalRule, keys: readonly string[], detail: string) =>
+    out.push({ rule, any: keys.map((k) => index.bitmap(k)), not: false, detail });
+  if (t.countries) anyOf('country', t.countries.map(INDEX_KEYS.country), `country in ${t.countries.join(',')}`);
+  if (t.platforms) anyOf('platform', t.platforms.map(INDEX_KEYS.platform), `platform in ${t.platforms.join(',')}`);
+  if (t.ageBands) anyOf('age_band', t.ageBands.map(INDEX_KEYS.ageBand), `age band in ${t.ageBands.join(',')}`);
+  if (t.segments) {
+    for (const s of t.segments)
+      if (!index.has(INDEX_KEYS.segment(s)))
+        throw new UnknownTargetError(
+          `campaign ${c.id}: unknown segment ${JSON.stringify(s)}; known segments: ${listed(index, 'segment:')}`,
+        );
+    anyOf('segment', t.segments.map(INDEX_KEYS.segment), `segment in ${t.segments.join(',')}`);
+  }
+  if (t.activeWithinDays !== undefined)
+    out.push({
+      rule: 'active_within',
+      any: [index.activeWithin(t.activeWithinDays, ctx.atMs)],
+      not: false,
+      detail: `active within ${t.activeWithinDays} days`,
+    });
+  out.push({ rule: 'deleted', any: [index.bitmap(INDEX_KEYS.deleted)], not: true, detail: 'deleted user' });
+  for (const list of c.suppressionLists) {
+    if (!index.has(INDEX_KEYS.list(list)))
+      throw new UnknownTargetError(
+        `campaign ${c.id}: unknown suppression list ${JSON.stringify(list)}; known lists: ${listed(index, 'list:')}`,
+      );
+    out.push({
+      rule: 'suppression_list',
+      any: [index.bitmap(INDEX_KEYS.list(list))],
+      not: true,
+      detail: `list ${list}`,
+    });
+  }
+  if (ctx.controlGroup)
+    out.push({ rule: 'control_group', any: [ctx.controlGroup], not: true, detail: 'global control group' });
+  if (ctx.capped)
+    out.push({ rule: 'frequency_cap', any: [ctx.capped], not: true, detail: `${c.channel} cap reached today` });
+  return out;
+}
+
+function listed(index: SegmentIndex, prefix: string): string {
+  const names = index
+    .keys()
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length));
+  return names.length ? names.join(', ') : 'none';
+}
+
+/**
+ * Stage 1: a campaign's candidates as a bitmap expression over the index: targeting rules intersect, suppressions
+ * subtract. Feature predicates no bitmap covers are left to the scoring stage (they need the features it reads).
+ */
+export function retrieve(c: Campaign, index: SegmentIndex, ctx: RetrievalContext): Retrieval {
+  const stages: StageCount[] = [];
+  let cur: Bitmap | null = null;
+  for (const s of steps(c, index, ctx)) {
+    const b = s.any.length === 1 ? (s.any[0] as ReadonlyBitmap) : orBitmaps(s.any);
+    const next: Bitmap = cur === null ? orBitmaps([b]) : s.not ? andNotBitmaps(cur, b) : andBitmaps(cur, b);
+    cur = next;
+    stages.push({ stage: 'retrieve', rule: s.rule, remaining: next.size });
+  }
+  return { candidates: cur as Bitmap, stages };
+}
+
+/** Why retrieval leaves one user out: the first rule it fails (with the rule's detail), or null when it is in. */
+export function retrievalReason(
+  c: Campaign,
+  index: SegmentIndex,
+  dense: number | undefined,
+  ctx: RetrievalContext,
+): { rule: RetrievalRule; detail: string } | null {
+  if (dense === undefined) return { rule: 'known_user', detail: 'unknown user' };
+  for (const s of steps(c, index, ctx))
+    if (s.any.some((b) => b.has(dense)) === s.not) return { rule: s.rule, detail: s.detail };
+  return null;
+}
