@@ -42,3 +42,9 @@ export class UnknownTargetError extends InvalidInputError {
 export class DecisionIndexCorruptError extends AdnovaError {
   readonly code = 'DECISION_INDEX_CORRUPT';
 }
+
+/** No model can score the campaign (no champion for its goal): the platform must promote one first. */
+export class ModelMissingError extends AdnovaError {
+  readonly code = 'MODEL_MISSING';
+  override readonly httpStatus: number = 409;
+}

@@ -23,13 +23,24 @@ export {
 } from './campaign.js';
 export { type CampaignFilter, type CampaignRegistry, FileCampaignRegistry, isLive } from './campaign-registry.js';
 export {
+  type CampaignDecision,
+  type CandidateReason,
+  candidateReason,
+  type DecideOptions,
+  type DecisionDeps,
+  type DecisionResult,
+  decide,
+} from './decide.js';
+export {
   CampaignNotFoundError,
   CampaignSpecError,
   type CampaignSpecProblem,
   CampaignStateError,
   DecisionIndexCorruptError,
+  ModelMissingError,
   UnknownTargetError,
 } from './errors.js';
+export { OfflineFeatureSource, OnlineFeatureSource } from './feature-sources.js';
 export {
   applyPolicy,
   type CapLedger,
@@ -52,5 +63,16 @@ export {
   retrieve,
   type StageCount,
 } from './retrieval.js';
+export {
+  CAMPAIGN_INPUTS,
+  type DecisionContext,
+  type Degradation,
+  type FeatureSource,
+  type ModelResolver,
+  RegistryModelResolver,
+  type ScoringModel,
+  scoringModelOf,
+} from './scoring.js';
 export { type Bitmap, INDEX_KEYS, type ReadonlyBitmap, SegmentIndex } from './segment-index.js';
 export { UserIndex } from './user-index.js';
+export { buildWorldSegmentIndex, type SqlQuery, WORLD_SEGMENTS, worldCampaignSpecs } from './world-index.js';

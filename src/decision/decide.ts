@@ -1,0 +1,268 @@
+import type { FeatureMatrix } from '../core/index.js';
+import type { Campaign, CampaignChannel } from './campaign.js';
+import {
+  applyPolicy,
+  type CapLedger,
+  inControlGroup,
+  MemoryCapLedger,
+  OUTCOME,
+  POLICY_OUTCOMES,
+  type PolicyOutcome,
+} from './policy.js';
+import { type RetrievalRule, retrievalReason, retrieve, type StageCount } from './retrieval.js';
+import {
+  type DecisionContext,
+  type Degradation,
+  degradationsOf,
+  evaluatePredicates,
+  type FeatureSource,
+  gatherInput,
+  type ModelResolver,
+  planColumns,
+  type ScoringModel,
+  viewAgesOf,
+} from './scoring.js';
+import type { SegmentIndex } from './segment-index.js';
+
+export interface DecisionDeps {
+  readonly index: SegmentIndex;
+  readonly features: FeatureSource;
+  readonly models: ModelResolver;
+  /** Sends per user, channel and day across campaigns (shared by every decision of a deployment). */
+  readonly ledger?: CapLedger;
+  readonly capsPerDay?: Readonly<Record<CampaignChannel, number>>;
+  /** Share of users in the global control group (by a hash of the user id), never reached by any campaign. */
+  readonly controlShare?: number;
+}
+
+export interface DecideOptions {
+  readonly atMs: number;
+  readonly context?: DecisionContext;
+  /** Decide only for these users (an online request, a refresh); by default for every candidate. */
+  readonly userIds?: readonly string[];
+  /** Record the audience's sends in the cap ledger (a launch) or not (a preview, an evaluation). Default true. */
+  readonly commit?: boolean;
+}
+
+/** One campaign's decision over its candidates (the users retrieval kept). */
+export interface CampaignDecision {
+  readonly campaign: Campaign;
+  readonly model: ScoringModel;
+  /** Candidates after retrieval and the control group, by dense id. */
+  readonly userIds: readonly string[];
+  /** Row of each candidate in the shared feature matrix. */
+  readonly featureRows: Uint32Array;
+  /** Calibrated probability of the campaign's goal; NaN where a feature predicate excluded the user first. */
+  readonly scores: Float64Array;
+  /** Index of the feature predicate each candidate failed, -1 when none. */
+  readonly predicateFailed: Int16Array;
+  readonly outcome: Uint8Array;
+  readonly rank: Uint32Array;
+  readonly propensity: Float64Array;
+  /** Candidate rows in the audience, best first (exploit by rank, then explore picks). */
+  readonly members: Uint32Array;
+  readonly holdoutMembers: Uint32Array;
+  readonly slots: number;
+  /** Users left after each rule, retrieval through policy: "estimated 604K, sent 346K" explained. */
+  readonly stages: readonly StageCount[];
+}
+
+export interface DecisionResult {
+  readonly atMs: number;
+  readonly features: FeatureMatrix;
+  readonly campaigns: readonly CampaignDecision[];
+}
+
+/**
+ * The decision, for batch launches and online requests alike: retrieve each campaign's candidates on the bitmaps,
+ * read their features once through the feature source, score them with the champion of the campaign's goal, and
+ * apply the policy to all campaigns together (caps are shared). A restricted call (`userIds`) checks the same
+ * rules user by user instead of over the whole population, so both give the same answer for the same user.
+ */
+export async function decide(
+  campaigns: readonly Campaign[],
+  deps: DecisionDeps,
+  opts: DecideOptions,
+): Promise<DecisionResult> {
+  const { index } = deps;
+  const atMs = opts.atMs;
+  const controlShare = deps.controlShare ?? 0;
+  const ctx = { atMs };
+  const hourOfDay = opts.context?.hourOfDay ?? new Date(atMs).getUTCHours();
+
+  // stage 1: retrieval
+  const retrieved = campaigns.map((c) => {
+    let dense: Uint32Array;
+    let stages: StageCount[];
+    if (opts.userIds) {
+      const kept: number[] = [];
+      const lost = new Map<RetrievalRule, number>();
+      const seen = new Set<number>();
+      for (const u of opts.userIds) {
+        const d = index.users.denseOf(u);
+        if (d !== undefined && seen.has(d)) continue;
+        if (d !== undefined) seen.add(d);
+        const why = retrievalReason(c, index, d, ctx);
+        if (why) lost.set(why.rule, (lost.get(why.rule) ?? 0) + 1);
+        else kept.push(d as number);
+      }
+      dense = Uint32Array.from(kept).sort();
+      let remaining = opts.userIds.length;
+      stages = [...lost.entries()].map(([rule, n]) => {
+        remaining -= n;
+        return { stage: 'retrieve' as const, rule, remaining };
+      });
+    } else {
+      const r = retrieve(c, index, ctx);
+      dense = r.candidates.toUint32Array();
+      stages = [...r.stages];
+    }
+    if (controlShare > 0) {
+      const keep = dense.filter((d) => !inControlGroup(index.users.userOf(d), controlShare));
+      stages.push({ stage: 'retrieve', rule: 'control_group', remaining: keep.length });
+      dense = keep;
+    }
+    return { c, dense, stages };
+  });
+
+  // one feature read for the union of candidates
+  const union = new Set<number>();
+  for (const r of retrieved) for (const d of r.dense) union.add(d);
+  const unionDense = Uint32Array.from(union).sort();
+  const rowOf = new Map<number, number>();
+  unionDense.forEach((d, i) => rowOf.set(d, i));
+  const features = await deps.features.read(index.users.usersOf(unionDense), atMs, { hourOfDay });
+  const whole = unionDense.length;
+
+  // stage 2: predicates and scoring
+  const scoredItems = retrieved.map(({ c, dense, stages }) => {
+    const model = deps.models.forCampaign(c);
+    const rows = Uint32Array.from(dense, (d) => rowOf.get(d) as number);
+    const { failed } = evaluatePredicates(c, features, rows);
+    const pass: number[] = [];
+    for (let i = 0; i < rows.length; i++) if ((failed[i] as number) < 0) pass.push(i);
+    if (c.targeting.features.length) stages.push({ stage: 'score', rule: 'feature_predicate', remaining: pass.length });
+    const plan = planColumns(model, features.columns, c, hourOfDay);
+    const scoreRows =
+      pass.length === rows.length && rows.length === whole ? null : Uint32Array.from(pass, (i) => rows[i] as number);
+    const input = gatherInput(features, plan, scoreRows);
+    const probs = model.model.predict({ rows: pass.length, values: input });
+    const scores = new Float64Array(rows.length).fill(Number.NaN);
+    pass.forEach((i, k) => {
+      scores[i] = probs[k] as number;
+    });
+    const preExcluded = new Uint8Array(rows.length).fill(255);
+    for (let i = 0; i < rows.length; i++) if ((failed[i] as number) >= 0) preExcluded[i] = OUTCOME.feature_predicate;
+    return { c, model, dense, rows, failed, scores, preExcluded, stages };
+  });
+
+  // stage 3: policy over all campaigns together
+  const decisions = applyPolicy(
+    scoredItems.map((s) => ({
+      campaign: s.c,
+      userIds: index.users.usersOf(s.dense),
+      scores: s.scores,
+      preExcluded: s.preExcluded,
+    })),
+    {
+      atMs,
+      ledger: deps.ledger ?? new MemoryCapLedger(),
+      ...(deps.capsPerDay ? { capsPerDay: deps.capsPerDay } : {}),
+      commit: opts.commit ?? true,
+    },
+  );
+
+  return {
+    atMs,
+    features,
+    campaigns: scoredItems.map((s, k) => {
+      const d = decisions[k] as (typeof decisions)[number];
+      const stages = [...s.stages];
+      let remaining = stages.length ? (stages[stages.length - 1] as StageCount).remaining : s.dense.length;
+      for (const o of ['holdout', 'min_score', 'frequency_cap', 'rank', 'budget'] as const) {
+        if (d.counts[o] === 0) continue;
+        remaining -= d.counts[o];
+        stages.push({ stage: 'policy', rule: o, remaining });
+      }
+      return {
+        campaign: s.c,
+        model: s.model,
+        userIds: index.users.usersOf(s.dense),
+        featureRows: s.rows,
+        scores: s.scores,
+        predicateFailed: s.failed,
+        outcome: d.outcome,
+        rank: d.rank,
+        propensity: d.propensity,
+        members: d.members,
+        holdoutMembers: d.holdoutMembers,
+        slots: d.slots,
+        stages,
+      };
+    }),
+  };
+}
+
+/** Why a candidate is in or out of the audience, with what it was scored on. */
+export interface CandidateReason {
+  readonly userId: string;
+  readonly included: boolean;
+  readonly stage: 'retrieve' | 'score' | 'policy';
+  readonly rule: PolicyOutcome | RetrievalRule | 'control_group';
+  readonly detail: string;
+  readonly score: number | null;
+  readonly rank: number | null;
+  readonly propensity: number | null;
+  /** Top feature contributions to the score's margin (log-odds), largest first. */
+  readonly contributions: readonly { feature: string; contribution: number }[];
+  readonly featureAgesMs: Record<string, number>;
+  readonly degraded: readonly Degradation[];
+}
+
+/** The reason of one candidate row of a campaign decision (top `k` contributions for users that were scored). */
+export function candidateReason(result: DecisionResult, d: CampaignDecision, row: number, k = 3): CandidateReason {
+  const m = result.features;
+  const fr = d.featureRows[row] as number;
+  const outcome = POLICY_OUTCOMES[d.outcome[row] as number] as PolicyOutcome;
+  const score = d.scores[row] as number;
+  const scored = !Number.isNaN(score);
+  let contributions: { feature: string; contribution: number }[] = [];
+  if (scored && d.model.contributions) {
+    const hourOfDay = new Date(result.atMs).getUTCHours();
+    const plan = planColumns(d.model, m.columns, d.campaign, hourOfDay);
+    const one = gatherInput(m, plan, Uint32Array.of(fr));
+    contributions = d.model.contributions
+      .top((f) => one[f] as number, k)
+      .map((t) => ({ feature: d.model.columns[t.feature]?.name ?? String(t.feature), contribution: t.contribution }));
+  }
+  const pf = d.predicateFailed[row] as number;
+  const detail =
+    outcome === 'feature_predicate'
+      ? `failed ${d.campaign.targeting.features[pf]?.text}`
+      : outcome === 'exploit'
+        ? `rank ${(d.rank[row] as number) + 1} of ${d.userIds.length}`
+        : outcome === 'explore'
+          ? 'exploration pick'
+          : outcome === 'min_score'
+            ? `score below ${d.campaign.minScore}`
+            : outcome === 'rank'
+              ? `rank ${(d.rank[row] as number) + 1} beyond the ${d.slots} slots`
+              : outcome === 'budget'
+                ? `beyond the ${d.slots} sends the budget pays for`
+                : outcome === 'frequency_cap'
+                  ? `${d.campaign.channel} cap reached by higher-value campaigns`
+                  : 'in the campaign holdout';
+  return {
+    userId: d.userIds[row] as string,
+    included: outcome === 'exploit' || outcome === 'explore',
+    stage: outcome === 'feature_predicate' ? 'score' : 'policy',
+    rule: outcome,
+    detail,
+    score: scored ? score : null,
+    rank: scored ? (d.rank[row] as number) : null,
+    propensity: outcome === 'exploit' || outcome === 'explore' ? (d.propensity[row] as number) : null,
+    contributions,
+    featureAgesMs: viewAgesOf(m, fr),
+    degraded: degradationsOf(m, fr),
+  };
+}

@@ -1,0 +1,204 @@
+import { FEATURE_STATUSES, type FeatureMatrix, type FeatureStatus } from '../core/index.js';
+import {
+  type ArtifactColumn,
+  CompiledModel,
+  ensembleOf,
+  type ModelArtifact,
+  type ModelRegistry,
+  TreeContributions,
+} from '../model/index.js';
+import type { Campaign, CampaignGoal, FeaturePredicate } from './campaign.js';
+import { ModelMissingError, UnknownTargetError } from './errors.js';
+
+/** Request context that online calls may send and batch launches derive from the launch time. */
+export interface DecisionContext {
+  /** Local hour of the send, 0..23 (default: the UTC hour of the decision time). */
+  readonly hourOfDay?: number;
+}
+
+/**
+ * Where the decision reads user features: one point-in-time rule, two executions. The online store for online
+ * calls and bulk launches; the offline store as of the launch time for back-tests. Both return the feature
+ * service's columns in its fixed order.
+ */
+export interface FeatureSource {
+  readonly name: string;
+  read(userIds: readonly string[], atMs: number, context: DecisionContext): Promise<FeatureMatrix>;
+}
+
+/** A model ready to score: the registry entry id, the compiled scorer and its columns. */
+export interface ScoringModel {
+  readonly id: string;
+  readonly goal: string;
+  readonly model: CompiledModel;
+  readonly columns: readonly ArtifactColumn[];
+  readonly contributions: TreeContributions | null;
+}
+
+export function scoringModelOf(id: string, goal: string, artifact: ModelArtifact): ScoringModel {
+  const model = new CompiledModel(artifact);
+  const trees =
+    artifact.header.modelKind === 'logistic-regression' ? null : new TreeContributions(ensembleOf(artifact));
+  return { id, goal, model, columns: artifact.header.columns, contributions: trees };
+}
+
+/** Which model scores a campaign: the champion of its goal. */
+export interface ModelResolver {
+  forCampaign(c: Campaign): ScoringModel;
+}
+
+/**
+ * Champions from the model registry, loaded once per id. A goal without a champion falls back to the champion of
+ * `fallbackGoal` when given (one model trained on all goals), else the campaign cannot be scored.
+ */
+export class RegistryModelResolver implements ModelResolver {
+  readonly #registry: ModelRegistry;
+  readonly #loaded = new Map<string, ScoringModel>();
+  readonly #fallbackGoal: string | undefined;
+
+  constructor(registry: ModelRegistry, options: { fallbackGoal?: CampaignGoal } = {}) {
+    this.#registry = registry;
+    this.#fallbackGoal = options.fallbackGoal;
+  }
+
+  forCampaign(c: Campaign): ScoringModel {
+    const champion = (goal: string) => this.#registry.list().find((m) => m.goal === goal && m.role === 'champion');
+    const entry = champion(c.goal) ?? (this.#fallbackGoal ? champion(this.#fallbackGoal) : undefined);
+    if (!entry)
+      throw new ModelMissingError(
+        `campaign ${c.id}: no champion model for goal ${c.goal}${this.#fallbackGoal ? ` or ${this.#fallbackGoal}` : ''} in ${this.#registry.root}; promote one with \`adnova model promote\``,
+      );
+    let m = this.#loaded.get(entry.id);
+    if (!m) {
+      m = scoringModelOf(entry.id, entry.goal, this.#registry.load(entry.id));
+      this.#loaded.set(entry.id, m);
+    }
+    return m;
+  }
+}
+
+/** Campaign features every send-level model may take (the names the send training set gives them). */
+export const CAMPAIGN_INPUTS = ['channel', 'vertical', 'goal'] as const;
+const HOUR_INPUTS = ['hour_of_day', 'send_context.hour_of_day'];
+
+/** How one model column is filled: from a feature matrix column, or a constant per campaign. */
+type ColumnSource =
+  | { readonly kind: 'matrix'; readonly col: number }
+  | { readonly kind: 'campaign'; readonly value: number };
+
+function codeOf(spec: ArtifactColumn, text: string): number {
+  if (spec.kind !== 'categorical' || !spec.vocabulary) {
+    const v = Number(text);
+    return Number.isFinite(v) ? v : Number.NaN;
+  }
+  const i = spec.vocabulary.indexOf(text);
+  return i; // unknown category: -1 ("other"), as matrixFromTable does
+}
+
+/** Maps a model's columns onto a feature matrix's columns and the campaign's own features. */
+export function planColumns(
+  model: ScoringModel,
+  matrixColumns: readonly string[],
+  c: Campaign,
+  hourOfDay: number,
+): ColumnSource[] {
+  const byName = new Map(matrixColumns.map((n, i) => [n, i]));
+  return model.columns.map((spec) => {
+    const j = byName.get(spec.name);
+    if (j !== undefined && !HOUR_INPUTS.includes(spec.name)) return { kind: 'matrix', col: j };
+    if ((CAMPAIGN_INPUTS as readonly string[]).includes(spec.name))
+      return { kind: 'campaign', value: codeOf(spec, c[spec.name as (typeof CAMPAIGN_INPUTS)[number]]) };
+    if (HOUR_INPUTS.includes(spec.name)) return { kind: 'campaign', value: hourOfDay };
+    throw new UnknownTargetError(
+      `model ${model.id} needs feature "${spec.name}", which the feature service does not serve (columns: ${matrixColumns.slice(0, 12).join(', ')}${matrixColumns.length > 12 ? ', ...' : ''})`,
+    );
+  });
+}
+
+/** Fills a column-major model input for `rows` (rows of the matrix) from the plan. */
+export function gatherInput(
+  m: FeatureMatrix,
+  plan: readonly ColumnSource[],
+  rows: Uint32Array | null,
+  out?: Float32Array,
+): Float32Array {
+  const total = m.entityIds.length;
+  const n = rows ? rows.length : total;
+  const input =
+    out && out.length >= n * plan.length ? out.subarray(0, n * plan.length) : new Float32Array(n * plan.length);
+  plan.forEach((src, c) => {
+    const dst = input.subarray(c * n, (c + 1) * n);
+    if (src.kind === 'campaign') dst.fill(src.value);
+    else if (!rows) dst.set(m.values.subarray(src.col * total, (src.col + 1) * total));
+    else {
+      const col = m.values.subarray(src.col * total, (src.col + 1) * total);
+      for (let r = 0; r < n; r++) dst[r] = col[rows[r] as number] as number;
+    }
+  });
+  return input;
+}
+
+const OPS: Record<FeaturePredicate['op'], (a: number, b: number) => boolean> = {
+  '>': (a, b) => a > b,
+  '>=': (a, b) => a >= b,
+  '<': (a, b) => a < b,
+  '<=': (a, b) => a <= b,
+  '==': (a, b) => a === b,
+  '!=': (a, b) => a !== b,
+};
+
+/**
+ * Feature predicates on the candidates the bitmaps left: index of the first predicate each row fails (-1 when all
+ * hold). A missing value (NaN) satisfies no predicate.
+ */
+export function evaluatePredicates(
+  c: Campaign,
+  m: FeatureMatrix,
+  rows: Uint32Array,
+): { failed: Int16Array; columns: number[] } {
+  const total = m.entityIds.length;
+  const columns = c.targeting.features.map((p) => {
+    const j = m.columns.indexOf(`${p.view}.${p.feature}`);
+    if (j < 0)
+      throw new UnknownTargetError(
+        `campaign ${c.id}: feature predicate "${p.text}" names ${p.view}.${p.feature}, which the feature service does not serve`,
+      );
+    return j;
+  });
+  const failed = new Int16Array(rows.length).fill(-1);
+  c.targeting.features.forEach((p, k) => {
+    const col = m.values.subarray((columns[k] as number) * total, ((columns[k] as number) + 1) * total);
+    const op = OPS[p.op];
+    // Float32 storage: compare against the threshold as the store holds it, so `== 0.1` means what it says
+    const threshold = Math.fround(p.value);
+    for (let r = 0; r < rows.length; r++) {
+      if ((failed[r] as number) >= 0) continue;
+      const v = col[rows[r] as number] as number;
+      if (Number.isNaN(v) || !op(v, threshold)) failed[r] = k;
+    }
+  });
+  return { failed, columns };
+}
+
+/** A view that was not served fresh for a row: which, and in what state. */
+export interface Degradation {
+  readonly view: string;
+  readonly status: Exclude<FeatureStatus, 'present'>;
+}
+
+/** The views of a row that were missing, expired or defaulted, in view order. */
+export function degradationsOf(m: FeatureMatrix, row: number): Degradation[] {
+  const out: Degradation[] = [];
+  const rows = m.entityIds.length;
+  m.views.forEach((v, k) => {
+    const s = m.status[k * rows + row] as number;
+    if (s !== 0) out.push({ view: v.name, status: FEATURE_STATUSES[s] as Degradation['status'] });
+  });
+  return out;
+}
+
+/** Age of each view for a row, in ms (-1 when unknown). */
+export function viewAgesOf(m: FeatureMatrix, row: number): Record<string, number> {
+  const rows = m.entityIds.length;
+  return Object.fromEntries(m.views.map((v, k) => [v.name, m.ageMs[k * rows + row] as number]));
+}

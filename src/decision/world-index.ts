@@ -1,0 +1,115 @@
+import { MS_PER_DAY } from '../core/index.js';
+import { readManifest, tableFiles } from '../world/index.js';
+import type { CampaignSpecInput } from './campaign.js';
+import { INDEX_KEYS, SegmentIndex } from './segment-index.js';
+
+/** Anything that answers SQL over files (the offline store's DuckDB is one). */
+export interface SqlQuery {
+  query(sql: string): Promise<Array<Record<string, unknown>>>;
+}
+
+/** The platform's segments over World data, as the World's campaigns name them (src/world/schema.ts SEGMENTS). */
+export const WORLD_SEGMENTS = ['all', 'high_value', 'cart_abandoner', 'new_user', 'lapsed'] as const;
+
+const lit = (path: string) => `'${path.replaceAll("'", "''")}'`;
+const files = (worldDir: string, table: 'users' | 'batch' | 'events' | 'campaigns') =>
+  `[${tableFiles(worldDir, readManifest(worldDir), table).map(lit).join(', ')}]`;
+
+/**
+ * The segment index of a World as of `atMs`, from what a production system would have then: the users table,
+ * the newest batch snapshot written before `atMs` (point in time: created_ts <= atMs), and the events that
+ * arrived before `atMs` (activity, carts, unsubscribes). Segments: high_value (lifetime value >= 500 USD),
+ * cart_abandoner (an add to cart in the 3 days before the day starts and no purchase after it), new_user (signed up
+ * less than 30 days before), lapsed (inactive 14 days or more), all.
+ */
+export async function buildWorldSegmentIndex(sql: SqlQuery, worldDir: string, atMs: number): Promise<SegmentIndex> {
+  const dayStart = Math.floor(atMs / MS_PER_DAY) * MS_PER_DAY;
+  const users = files(worldDir, 'users');
+  const batch = files(worldDir, 'batch');
+  const events = files(worldDir, 'events');
+  const rows = await sql.query(`
+    WITH snap AS (
+      SELECT user_id, arg_max(lifetime_value, event_ts) AS ltv, arg_max(days_since_last_active, event_ts) AS dsla,
+             max(event_ts) AS asof
+      FROM read_parquet(${batch}) WHERE created_ts <= ${atMs} GROUP BY user_id),
+    ev AS (
+      SELECT user_id,
+             max(event_ts) FILTER (WHERE channel IS NULL) AS last_active,
+             max(event_ts) FILTER (WHERE event_type = 'add_to_cart') AS last_cart,
+             max(event_ts) FILTER (WHERE event_type = 'purchase') AS last_purchase,
+             bool_or(event_type = 'unsubscribe' AND channel = 'email') AS unsub_email,
+             bool_or(event_type = 'unsubscribe' AND channel = 'push') AS unsub_push,
+             bool_or(event_type = 'unsubscribe' AND channel = 'in_app') AS unsub_in_app
+      FROM read_parquet(${events})
+      WHERE user_id IS NOT NULL AND event_ts IS NOT NULL AND arrival_ts <= ${atMs} AND event_ts <= ${atMs}
+      GROUP BY user_id)
+    SELECT u.user_id, u.country, u.platform, u.age_band, u.signup_ts,
+           u.consent_email AND NOT coalesce(ev.unsub_email, false) AS email,
+           u.consent_push AND NOT coalesce(ev.unsub_push, false) AS push,
+           u.consent_in_app AND NOT coalesce(ev.unsub_in_app, false) AS in_app,
+           snap.ltv, greatest(ev.last_active, snap.asof - snap.dsla::BIGINT * ${MS_PER_DAY}) AS last_active,
+           ev.last_cart, ev.last_purchase
+    FROM read_parquet(${users}) u LEFT JOIN snap USING (user_id) LEFT JOIN ev USING (user_id)
+    WHERE u.signup_ts <= ${atMs}
+    ORDER BY u.user_id`);
+  const index = new SegmentIndex();
+  for (const r of rows) {
+    const num = (v: unknown) => (v === null || v === undefined ? Number.NaN : Number(v));
+    const lastActive = num(r.last_active);
+    const cart = num(r.last_cart);
+    const purchase = num(r.last_purchase);
+    const inactiveDays = Number.isNaN(lastActive) ? Number.POSITIVE_INFINITY : (dayStart - lastActive) / MS_PER_DAY;
+    index.upsertUser(String(r.user_id), {
+      country: (r.country as string | null) ?? null,
+      platform: (r.platform as string | null) ?? null,
+      ageBand: (r.age_band as string | null) ?? null,
+      consent: { email: r.email === true, push: r.push === true, in_app: r.in_app === true },
+      segments: {
+        all: true,
+        high_value: num(r.ltv) >= 500,
+        cart_abandoner:
+          !Number.isNaN(cart) && dayStart - cart <= 3 * MS_PER_DAY && (Number.isNaN(purchase) || purchase < cart),
+        new_user: dayStart - num(r.signup_ts) < 30 * MS_PER_DAY,
+        lapsed: inactiveDays >= 14,
+      },
+      ...(Number.isNaN(lastActive) ? {} : { lastActiveTs: lastActive }),
+    });
+  }
+  for (const s of WORLD_SEGMENTS) if (!index.has(INDEX_KEYS.segment(s))) index.set(INDEX_KEYS.segment(s), []);
+  return index;
+}
+
+/** The World's campaigns (campaigns.parquet) as campaign specs, in launch order. */
+export async function worldCampaignSpecs(sql: SqlQuery, worldDir: string): Promise<CampaignSpecInput[]> {
+  const rows = await sql.query(
+    `SELECT * FROM read_parquet(${files(worldDir, 'campaigns')}) ORDER BY launch_ts, campaign_id`,
+  );
+  const list = (v: unknown): string[] | undefined =>
+    typeof v === 'string' && v.length > 0 ? v.split(',').map((s) => s.trim()) : undefined;
+  return rows.map((r) => {
+    const desired = Number(r.desired_audience_size);
+    const budget = Number(r.budget_usd);
+    const countries = list(r.target_countries);
+    const platforms = list(r.target_platforms) as ('ios' | 'android' | 'web')[] | undefined;
+    const segment = String(r.target_segment);
+    return {
+      id: String(r.campaign_id),
+      advertiserId: String(r.advertiser_id),
+      channel: r.channel as CampaignSpecInput['channel'],
+      goal: r.goal as CampaignSpecInput['goal'],
+      vertical: String(r.vertical),
+      targeting: {
+        ...(countries ? { countries } : {}),
+        ...(platforms ? { platforms } : {}),
+        ...(segment !== 'all' ? { segments: [segment] } : {}),
+        ...(r.max_inactive_days !== null && r.max_inactive_days !== undefined
+          ? { activeWithinDays: Number(r.max_inactive_days) }
+          : {}),
+      },
+      desiredAudienceSize: desired,
+      // the World prices a send per channel and sets the budget to desired x price
+      ...(budget > 0 ? { budgetUsd: budget, pricePerSendUsd: budget / desired } : {}),
+      schedule: { launch: Number(r.launch_ts) },
+    };
+  });
+}
