@@ -130,7 +130,7 @@ export async function decide(
   for (const r of retrieved) for (const d of r.dense) union.add(d);
   const unionDense = Uint32Array.from(union).sort();
   const rowOf = new Map<number, number>();
-  unionDense.forEach((d, i) => rowOf.set(d, i));
+  for (let i = 0; i < unionDense.length; i++) rowOf.set(unionDense[i] as number, i);
   const features = await deps.features.read(index.users.usersOf(unionDense), atMs, { hourOfDay });
   const whole = unionDense.length;
 
