@@ -9,6 +9,7 @@ import {
   isAdnovaError,
   loadConfig,
 } from '../core/index.js';
+import { registerCampaignCommands } from './commands/campaign.js';
 import { registerFeaturesCommands } from './commands/features.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerMonitorCommands } from './commands/monitor.js';
@@ -78,6 +79,7 @@ export function buildProgram(io: CliIo): Command {
   registerWorldCommands(program, io);
   registerFeaturesCommands(program, io);
   registerStreamCommands(program, io);
+  registerCampaignCommands(program, io);
   registerModelCommands(program, io);
   registerMonitorCommands(program, io);
 

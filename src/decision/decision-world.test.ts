@@ -61,7 +61,7 @@ describe('the decision on a simulated World', () => {
     const entry = models.register(trained.artifact, 'open-model', 'open');
     models.promote(entry.id, 'champion');
     const registry = new FileCampaignRegistry(join(dir, 'campaigns'));
-    await registry.createMany(await worldCampaignSpecs(store.offline, worldDir));
+    await registry.createMany(await worldCampaignSpecs(worldDir));
     campaigns = (await registry.list()).filter((c) => c.launchTs >= manifest.endTs - 2 * MS_PER_DAY).slice(0, 8);
     index = await buildWorldSegmentIndex(store.offline, worldDir, atMs);
     deps = {

@@ -1,4 +1,5 @@
-import { MS_PER_DAY } from '../core/index.js';
+import { InvalidInputError, MS_PER_DAY } from '../core/index.js';
+import { readTable } from '../model/index.js';
 import { readManifest, tableFiles } from '../world/index.js';
 import type { CampaignSpecInput } from './campaign.js';
 import { INDEX_KEYS, SegmentIndex } from './segment-index.js';
@@ -80,36 +81,66 @@ export async function buildWorldSegmentIndex(sql: SqlQuery, worldDir: string, at
 }
 
 /** The World's campaigns (campaigns.parquet) as campaign specs, in launch order. */
-export async function worldCampaignSpecs(sql: SqlQuery, worldDir: string): Promise<CampaignSpecInput[]> {
-  const rows = await sql.query(
-    `SELECT * FROM read_parquet(${files(worldDir, 'campaigns')}) ORDER BY launch_ts, campaign_id`,
-  );
-  const list = (v: unknown): string[] | undefined =>
-    typeof v === 'string' && v.length > 0 ? v.split(',').map((s) => s.trim()) : undefined;
-  return rows.map((r) => {
-    const desired = Number(r.desired_audience_size);
-    const budget = Number(r.budget_usd);
-    const countries = list(r.target_countries);
-    const platforms = list(r.target_platforms) as ('ios' | 'android' | 'web')[] | undefined;
-    const segment = String(r.target_segment);
-    return {
-      id: String(r.campaign_id),
-      advertiserId: String(r.advertiser_id),
-      channel: r.channel as CampaignSpecInput['channel'],
-      goal: r.goal as CampaignSpecInput['goal'],
-      vertical: String(r.vertical),
+export async function worldCampaignSpecs(worldDir: string): Promise<CampaignSpecInput[]> {
+  const [file] = tableFiles(worldDir, readManifest(worldDir), 'campaigns');
+  const t = await readTable(file as string);
+  const col = (name: string) => {
+    const c = t.columns.find((x) => x.name === name);
+    if (!c) throw new InvalidInputError(`${file} has no column "${name}"; is it a World's campaigns table?`);
+    return c;
+  };
+  const text = (name: string) => {
+    const c = col(name);
+    return (r: number): string | null => (c.texts ? (c.texts[r] ?? null) : String(c.numbers?.[r]));
+  };
+  const num = (name: string) => {
+    const c = col(name);
+    return (r: number): number => (c.numbers ? (c.numbers[r] as number) : Number(c.texts?.[r]));
+  };
+  const [id, adv, vertical, channel, goal, countries, platforms, segment] = [
+    'campaign_id',
+    'advertiser_id',
+    'vertical',
+    'channel',
+    'goal',
+    'target_countries',
+    'target_platforms',
+    'target_segment',
+  ].map(text) as ((r: number) => string | null)[];
+  const [inactive, desired, budget, launch] = [
+    'max_inactive_days',
+    'desired_audience_size',
+    'budget_usd',
+    'launch_ts',
+  ].map(num) as ((r: number) => number)[];
+  const list = (v: string | null): string[] | undefined => (v ? v.split(',').map((s) => s.trim()) : undefined);
+  const specs: CampaignSpecInput[] = [];
+  for (let r = 0; r < t.rows; r++) {
+    const cs = list(countries?.(r) ?? null);
+    const ps = list(platforms?.(r) ?? null) as ('ios' | 'android' | 'web')[] | undefined;
+    const seg = segment?.(r) ?? 'all';
+    const size = desired?.(r) as number;
+    const usd = budget?.(r) as number;
+    const maxInactive = inactive?.(r) as number;
+    specs.push({
+      id: id?.(r) as string,
+      advertiserId: adv?.(r) as string,
+      channel: channel?.(r) as CampaignSpecInput['channel'],
+      goal: goal?.(r) as CampaignSpecInput['goal'],
+      vertical: vertical?.(r) as string,
       targeting: {
-        ...(countries ? { countries } : {}),
-        ...(platforms ? { platforms } : {}),
-        ...(segment !== 'all' ? { segments: [segment] } : {}),
-        ...(r.max_inactive_days !== null && r.max_inactive_days !== undefined
-          ? { activeWithinDays: Number(r.max_inactive_days) }
-          : {}),
+        ...(cs ? { countries: cs } : {}),
+        ...(ps ? { platforms: ps } : {}),
+        ...(seg !== 'all' ? { segments: [seg] } : {}),
+        ...(Number.isFinite(maxInactive) ? { activeWithinDays: maxInactive } : {}),
       },
-      desiredAudienceSize: desired,
+      desiredAudienceSize: size,
       // the World prices a send per channel and sets the budget to desired x price
-      ...(budget > 0 ? { budgetUsd: budget, pricePerSendUsd: budget / desired } : {}),
-      schedule: { launch: Number(r.launch_ts) },
-    };
-  });
+      ...(usd > 0 ? { budgetUsd: usd, pricePerSendUsd: usd / size } : {}),
+      schedule: { launch: launch?.(r) as number },
+    });
+  }
+  return specs.sort(
+    (a, b) => Number(a.schedule.launch) - Number(b.schedule.launch) || (a.id as string).localeCompare(b.id as string),
+  );
 }
