@@ -18,6 +18,7 @@ export {
   type WorldKind,
   type WorldManifest,
 } from './manifest.js';
+export { type OracleCampaign, WorldOracle } from './oracle.js';
 export { type ReplayOptions, type ReplaySummary, type ReplayTarget, replayEvents } from './replay.js';
 export {
   CONCEPT_DRIFT_CONVERT_FACTOR,
@@ -52,6 +53,7 @@ export {
   GOALS,
   type Goal,
   GROUND_TRUTH_COLUMNS,
+  ORACLE_STATE_COLUMNS,
   OUTCOME_KINDS,
   OUTCOMES_COLUMNS,
   PLAN_TIERS,

@@ -4,7 +4,7 @@
  * All timestamps are UTC epoch milliseconds (BIGINT).
  */
 export const WORLD_FORMAT = 'adnova-world';
-export const WORLD_SCHEMA_VERSION = 1;
+export const WORLD_SCHEMA_VERSION = 2;
 
 export type ColumnType = 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'SMALLINT' | 'DOUBLE' | 'FLOAT' | 'BOOLEAN';
 
@@ -27,6 +27,7 @@ export const TABLE_NAMES = [
   'ground_truth',
   'user_traits',
   'deletions',
+  'oracle_state',
 ] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
@@ -296,6 +297,19 @@ export const USER_TRAITS_COLUMNS: readonly ColumnSpec[] = [
   ...TOPICS.map((t) => c(`interest_${t}`, 'FLOAT', 'share', false, `interest in ${t} (the 20 sum to 1)`)),
 ];
 
+/**
+ * TRUTH: each user's state at the start of each day's campaigns (after the nightly snapshot), the inputs of the
+ * outcome model that change over time. With the traits (regenerated from the seed) and the day's scenario effects
+ * it gives the true probability of any campaign's goal for any user at any time: the World's oracle.
+ */
+export const ORACLE_STATE_COLUMNS: readonly ColumnSpec[] = [
+  c('user_id', 'VARCHAR', 'id', false, 'user id'),
+  c('day', 'INTEGER', 'index', false, 'day index from the world start (0-based)'),
+  c('last_active_ts', 'DOUBLE', 'epoch-ms', true, 'last organic session event before the day; NULL if never active'),
+  c('lifetime_orders', 'INTEGER', 'count', false, 'organic orders before the day (history before the world included)'),
+  c('sends_prior_6d', 'INTEGER', 'count', false, 'messages received in the 6 days before the day'),
+];
+
 export const DELETIONS_COLUMNS: readonly ColumnSpec[] = [
   c('request_id', 'VARCHAR', 'id', false, 'deletion request id, `d` + 8 digits'),
   c('user_id', 'VARCHAR', 'id', false, 'the user to forget'),
@@ -326,6 +340,12 @@ export const TABLES: readonly TableSpec[] = [
   { name: 'ground_truth', role: 'truth', path: 'ground_truth.parquet', description: 'true probabilities per send' },
   { name: 'user_traits', role: 'truth', path: 'user_traits.parquet', description: 'hidden latent traits per user' },
   { name: 'deletions', role: 'data', path: 'deletions.parquet', description: 'deletion requests in time order' },
+  {
+    name: 'oracle_state',
+    role: 'truth',
+    path: 'oracle_state.parquet',
+    description: "each user's changing outcome-model inputs at the start of each day's campaigns",
+  },
 ];
 
 /** Columns of a table; `batch` needs the feature width. */
@@ -349,6 +369,8 @@ export function tableColumns(name: TableName, features = 200): readonly ColumnSp
       return USER_TRAITS_COLUMNS;
     case 'deletions':
       return DELETIONS_COLUMNS;
+    case 'oracle_state':
+      return ORACLE_STATE_COLUMNS;
   }
 }
 

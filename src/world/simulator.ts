@@ -296,6 +296,16 @@ async function simulate(
     { name: 'selection', type: 'UTINYINT' },
   ]);
   const sends = new TableBuffer(sendsW);
+  const oracleW = await db.createStaging('st_oracle', [
+    { name: 'user_idx', type: 'INTEGER' },
+    { name: 'day', type: 'INTEGER' },
+    { name: 'last_active', type: 'DOUBLE' },
+    { name: 'lifetime_orders', type: 'INTEGER' },
+    { name: 'sends_prior', type: 'INTEGER' },
+  ]);
+  const oracleIdx = Int32Array.from({ length: n }, (_, i) => i);
+  const oracleDay = new Int32Array(n);
+  const oracleSends = new Int32Array(n);
   const outcomesW = await db.createStaging('st_outcomes', [
     { name: 'send', type: 'DOUBLE' },
     { name: 'campaign', type: 'INTEGER' },
@@ -368,6 +378,14 @@ async function simulate(
       st.orderRing[i * 30 + (d % 30)] = 0;
       st.sendsToday[i] = 0;
     }
+    // the oracle's view of the state every send of the day starts from (today's slot is empty here)
+    oracleDay.fill(d);
+    for (let i = 0; i < n; i++) {
+      let prior = 0;
+      for (let s = 0; s < 7; s++) prior += st.sendRing[i * 7 + s] as number;
+      oracleSends[i] = prior;
+    }
+    oracleW.append([oracleIdx, oracleDay, st.lastActiveTs, st.lifetimeOrders, oracleSends], n);
 
     // 3. campaigns launched today and their sends
     const cRng = new Rng(streamSeed(o.seed, STREAM.campaignDay, d));
@@ -717,7 +735,7 @@ async function simulate(
     onProgress?.(d + 1, o.days);
   }
 
-  for (const w of [eventWriter, campaignsW, sendsW, outcomesW, truthW, deletionsW]) {
+  for (const w of [eventWriter, campaignsW, sendsW, outcomesW, truthW, deletionsW, oracleW]) {
     w.flush();
     w.close();
   }
@@ -753,6 +771,12 @@ async function simulate(
     'st_deletions',
     `'d' || lpad(CAST(request AS VARCHAR), 8, '0') AS request_id, ${uid('user_idx')} AS user_id, ${big('ts')} AS request_ts, ${big('ts')} AS event_ts`,
     'ORDER BY ts, request',
+  );
+  await copyOut(
+    'oracle_state',
+    'st_oracle',
+    `${uid('user_idx')} AS user_id, day, CASE WHEN isnan(last_active) THEN NULL ELSE last_active END AS last_active_ts, lifetime_orders, sends_prior AS sends_prior_6d`,
+    'ORDER BY day, user_idx',
   );
   tables.batch = { role: 'data', files: batchFiles, rows: batchRows, columns: columnsOf('batch') };
 
