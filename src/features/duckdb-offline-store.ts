@@ -53,6 +53,8 @@ export interface TrainingSetRequest {
   readonly joinKeyOf: (entity: string) => string;
   /** Skip partitions older than each view's TTL plus this (see `PitQueryInput.lookbackMs`); default: read all. */
   readonly lookbackMs?: number | undefined;
+  /** Only rows written by each label's time (`created_ts <= t`): see `PitQueryInput.knownAtLabelTime`. */
+  readonly knownAtLabelTime?: boolean | undefined;
 }
 
 export interface TrainingSetResult {
@@ -274,6 +276,7 @@ export class DuckDbOfflineStore {
           maxTs: Number.isFinite(maxTs) ? maxTs : 0,
           joinKeyOf: req.joinKeyOf,
           lookbackMs: req.lookbackMs,
+          knownAtLabelTime: req.knownAtLabelTime,
         },
         stage,
         async (output) => {
