@@ -1,5 +1,6 @@
-// Mutation testing of the core rule files (StrykerJS + its vitest runner): `npm run mutation`, not part of CI (slow: contracts.ts
-// alone took 14.5 min at concurrency 2 on the shared 2-core machine). Reports go to reports/mutation/ (gitignored): mutation.html and mutation.json.
+// Mutation testing of the core rule files (StrykerJS + its vitest runner): `npm run mutation`, not part of CI
+// (slow: contracts.ts alone took 14.5 min at concurrency 2 on the shared 2-core machine).
+// Reports go to reports/mutation/ (gitignored): mutation.html and mutation.json.
 //
 // One file (or a comma-separated few):
 //   MUTATE=src/model/metrics.ts npm run mutation
