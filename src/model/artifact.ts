@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { InvalidInputError, NotFoundError } from '../core/index.js';
 import type { BinMapper } from './binning.js';
-import type { Calibration } from './calibration.js';
+import type { Calibration, CalibrationMethod } from './calibration.js';
 import type { BinaryMetrics } from './metrics.js';
 import type { FeatureKind } from './model-matrix.js';
 import type { ReferenceProfile } from './reference-profile.js';
@@ -41,6 +41,30 @@ export interface ImportanceEntry {
   readonly split: number;
 }
 
+/**
+ * One part of the split: its row count and, without a time column, its rows as 1-based data-row numbers in file
+ * order (header excluded; `firstRow`..`lastRow`, inclusive); with one, the time range of its rows (ISO, missing
+ * times excluded).
+ */
+export interface SplitPart {
+  readonly count: number;
+  readonly firstRow?: number;
+  readonly lastRow?: number;
+  readonly from?: string | null;
+  readonly to?: string | null;
+}
+
+export interface SplitSummary {
+  readonly by: 'row-order' | 'time';
+  readonly testFraction: number;
+  readonly validationFraction: number;
+  /** True when the artifact's model was refit on train + validation. */
+  readonly refit: boolean;
+  readonly train: SplitPart;
+  readonly validation: SplitPart;
+  readonly test: SplitPart;
+}
+
 /** Everything about a model except the tree arrays: `model.json` in the artifact directory. */
 export interface ArtifactHeader {
   readonly format: typeof ARTIFACT_FORMAT;
@@ -70,8 +94,26 @@ export interface ArtifactHeader {
     readonly before: Partial<BinaryMetrics>;
     readonly after: Partial<BinaryMetrics>;
   } | null;
+  /** How the calibration was chosen on the validation rows (absent in artifacts from before it was recorded). */
+  readonly calibrationSelection?: {
+    readonly requested: CalibrationMethod;
+    /** The map fitted (auto: the one chosen) and the one kept after the guard. */
+    readonly fitted: Calibration['method'];
+    readonly kept: Calibration['method'];
+    readonly crossFittedLogLoss?: Readonly<Record<'none' | 'platt' | 'isotonic', number>>;
+    readonly crossFittedRocAuc?: Readonly<Record<'none' | 'platt' | 'isotonic', number>>;
+    readonly rankingLosers?: readonly string[];
+  } | null;
+  /** Distinct served (calibrated) score values on the validation and test rows: few means ties, not a ranking. */
+  readonly distinctCalibratedScores?: { readonly validation: number | null; readonly test: number | null };
+  /** What training warned about (a calibration dropped by the guard, no validation rows), shown by describe. */
+  readonly warnings?: readonly string[];
+  /** Which rows trained, validated and tested the model. */
+  readonly split?: SplitSummary;
   readonly metrics: {
     readonly test?: BinaryMetrics;
+    /** Test metrics of the raw (uncalibrated) score. */
+    readonly testRaw?: BinaryMetrics;
     readonly validation?: BinaryMetrics;
     /** segment column -> segment value -> metrics */
     readonly bySegment?: Readonly<Record<string, Readonly<Record<string, BinaryMetrics>>>>;

@@ -282,6 +282,8 @@ export interface GuardedCalibration {
   /** Log loss and ROC AUC on the fitting rows: raw, and with the fitted map (before any fallback). */
   readonly before: { readonly logLoss: number; readonly rocAuc: number };
   readonly fitted: { readonly method: FittedMethod; readonly logLoss: number; readonly rocAuc: number };
+  /** The fitted map, kept or not. */
+  readonly fittedCalibration: Calibration;
   /** Why the fitted map was dropped, for the training summary and the artifact. */
   readonly warnings: readonly string[];
 }
@@ -305,7 +307,8 @@ export function fitGuardedCalibration(
     choice: CalibrationChoice | null,
     fitted: GuardedCalibration['fitted'],
     warnings: string[],
-  ): GuardedCalibration => ({ requested: method, calibration, choice, before, fitted, warnings });
+    fittedCalibration: Calibration = none,
+  ): GuardedCalibration => ({ requested: method, calibration, choice, before, fitted, fittedCalibration, warnings });
   if (method === 'none') return result(none, null, { method: 'none', ...before }, []);
   let pos = 0;
   for (const v of y) pos += v;
@@ -332,7 +335,7 @@ export function fitGuardedCalibration(
     warnings.push(
       `${fittedMethod} calibration lowered ROC AUC on its ${y.length} rows from ${f(before.rocAuc)} to ${f(fitted.rocAuc)}; kept none`,
     );
-  return result(warnings.length > 0 ? none : cal, choice, fitted, warnings);
+  return result(warnings.length > 0 ? none : cal, choice, fitted, warnings, cal);
 }
 
 /** How many distinct values a score array holds (a calibration that flattens a ranking shows here). */
