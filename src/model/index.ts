@@ -55,6 +55,7 @@ export {
   temporalSplit,
 } from './delayed-labels.js';
 export { readTable, type Table, type TableColumn, writeScoredTable } from './duckdb-table-io.js';
+export { ModelArtifactError, ScorerPoolError } from './errors.js';
 export {
   defaultGbdtParams,
   type FeatureImportance,
@@ -107,7 +108,6 @@ export {
 export {
   SCORER_POOL_MIN_ROWS,
   ScorerPool,
-  ScorerPoolError,
   type ScorerPoolOptions,
 } from './scorer-pool.js';
 export { buildSendTrainingSet, CAMPAIGN_FEATURES, type SendTrainingSet } from './send-training-set.js';
