@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidInputError } from '../core/index.js';
 import { binsFromHeader, ensembleOf, type ModelArtifact } from './artifact.js';
-import { ScorerPoolError } from './errors.js';
 import type { BinMapper } from './binning.js';
 import { type Calibration, probabilitiesFromMargins } from './calibration.js';
 import { CompiledScorer, type ScoreInput } from './compiled-scorer.js';
+import { ScorerPoolError } from './errors.js';
 import type { ScorerWorkerInit, ScorerWorkerJob, ScorerWorkerReply } from './scorer-pool-worker.js';
 import type { TreeEnsemble } from './tree-ensemble.js';
 

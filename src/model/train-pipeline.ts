@@ -145,7 +145,7 @@ export function trainModel(
   }
   const kinds = columns.map((c) => c.kind);
   const started = performance.now();
-  const fit = (
+  const fitModel = (
     m: ModelMatrix,
     y: Float64Array,
     rows: Uint32Array,
@@ -207,7 +207,7 @@ export function trainModel(
       bestIteration: 0,
     };
   };
-  const first = fit(trainM, yTrain, split.train, gbdtParams, true);
+  const first = fitModel(trainM, yTrain, split.train, gbdtParams, true);
   const now = options.now?.() ?? new Date();
   const headerOf = (f: typeof first): ArtifactHeader => ({
     format: ARTIFACT_FORMAT,
@@ -276,7 +276,7 @@ export function trainModel(
   if (refit) {
     trainRows = Uint32Array.from([...split.train, ...split.valid]);
     const trees = algorithm === 'gbdt' ? first.bestIteration || gbdtParams.trees : gbdtParams.trees;
-    served = fit(
+    served = fitModel(
       selectRows(matrix, trainRows),
       pick(labels, trainRows),
       trainRows,
