@@ -270,7 +270,14 @@ export function trainGbdt(
   };
   const scratch = new Uint32Array(n);
   const pool: Float64Array[] = [];
-  const takeHist = (): Float64Array => pool.pop()?.fill(0) ?? new Float64Array(nf * HIST_STRIDE);
+  // a pooled histogram is non-zero only in the slots of its features' bins (bins a feature never takes are
+  // never added to): clearing those is enough
+  const takeHist = (): Float64Array => {
+    const h = pool.pop();
+    if (!h) return new Float64Array(nf * HIST_STRIDE);
+    clearUsedBins(h, allFeatures, nBins);
+    return h;
+  };
   const giveHist = (h: Float64Array | null): void => {
     if (h) pool.push(h);
   };
@@ -431,7 +438,7 @@ export function trainGbdt(
           const [small, large] = nl <= nr ? [left, right] : [right, left];
           small.hist = takeHist();
           build(small.hist, small.begin, small.end, features, full);
-          subtractInPlace(parentHist, small.hist, features);
+          subtractInPlace(parentHist, small.hist, features, nBins);
           large.hist = parentHist;
           for (const c of [left, right]) {
             if (canSplit(c)) c.split = findBestSplit(c, bins.features, nBins, features, p);
@@ -741,11 +748,78 @@ function buildHistogram(
   }
 }
 
-function subtractInPlace(parent: Float64Array, child: Float64Array, features: Int32Array): void {
+/**
+ * parent -= child over each feature's value bins and its missing bin: the only slots a histogram fills (a feature
+ * with few distinct values or categories uses a few of its 256; subtracting all of them was most of the cost
+ * of a split on small nodes).
+ */
+function subtractInPlace(parent: Float64Array, child: Float64Array, features: Int32Array, nBins: Int32Array): void {
   for (let j = 0; j < features.length; j++) {
-    const start = (features[j] as number) * HIST_STRIDE;
-    for (let k = start; k < start + HIST_STRIDE; k++) parent[k] = (parent[k] as number) - (child[k] as number);
+    const f = features[j] as number;
+    const start = f * HIST_STRIDE;
+    const end = start + 2 * (nBins[f] as number);
+    for (let k = start; k < end; k++) parent[k] = (parent[k] as number) - (child[k] as number);
+    const miss = start + 2 * MISSING_BIN;
+    parent[miss] = (parent[miss] as number) - (child[miss] as number);
+    parent[miss + 1] = (parent[miss + 1] as number) - (child[miss + 1] as number);
   }
+}
+
+/** Zeroes each feature's value-bin and missing-bin slots. */
+function clearUsedBins(hist: Float64Array, features: Int32Array, nBins: Int32Array): void {
+  for (let j = 0; j < features.length; j++) {
+    const f = features[j] as number;
+    const start = f * HIST_STRIDE;
+    hist.fill(0, start, start + 2 * (nBins[f] as number));
+    hist.fill(0, start + 2 * MISSING_BIN, start + HIST_STRIDE);
+  }
+}
+
+// scratch of findBestSplit (synchronous, never re-entered): the categories of one feature in split order, their
+// ratios, and the best split's prefix
+const CAT_ORDER = new Int32Array(256);
+const CAT_RATIO = new Float64Array(256);
+const BEST_CAT_ORDER = new Int32Array(256);
+/** Above this many present categories the order comes from Array.prototype.sort instead of an insertion sort. */
+const INSERTION_SORT_MAX = 48;
+
+/**
+ * The present categories (hessian > 0) of the feature at `base`, in CAT_ORDER ascending by g / (h + catSmooth),
+ * ties by bin; returns their count. One pass with an insertion sort: the closure-and-sort it replaces was most of
+ * the split search on tables with many categorical columns (the order is the same total order).
+ */
+function sortCategories(hist: Float64Array, base: number, k: number, catSmooth: number): number {
+  const order = CAT_ORDER;
+  const ratio = CAT_RATIO;
+  let m = 0;
+  for (let b = 0; b < k; b++) {
+    const h = hist[base + 2 * b + 1] as number;
+    if (!(h > 0)) continue;
+    const r = (hist[base + 2 * b] as number) / (h + catSmooth);
+    // bins arrive ascending, so an equal ratio stays behind: the tie-break by bin
+    let i = m;
+    if (m < INSERTION_SORT_MAX) {
+      while (i > 0 && (ratio[i - 1] as number) > r) {
+        ratio[i] = ratio[i - 1] as number;
+        order[i] = order[i - 1] as number;
+        i--;
+      }
+    }
+    ratio[i] = r;
+    order[i] = b;
+    m++;
+  }
+  if (m > INSERTION_SORT_MAX) {
+    const idx = Array.from(order.subarray(0, m));
+    const byBin = new Float64Array(256);
+    for (let i = 0; i < m; i++) byBin[idx[i] as number] = ratio[i] as number;
+    idx.sort((a, b) => (byBin[a] as number) - (byBin[b] as number) || a - b);
+    for (let i = 0; i < m; i++) {
+      order[i] = idx[i] as number;
+      ratio[i] = byBin[idx[i] as number] as number;
+    }
+  }
+  return m;
 }
 
 function findBestSplit(
@@ -770,7 +844,7 @@ function findBestSplit(
   let bDefaultLeft = false;
   let bG = 0;
   let bH = 0;
-  let bOrder: number[] | null = null;
+  let bCategorical = false;
   let bCount = 0;
   for (let j = 0; j < features.length; j++) {
     const f = features[j] as number;
@@ -798,7 +872,7 @@ function findBestSplit(
             bDefaultLeft = hm > 0 ? false : hl >= hr;
             bG = gl;
             bH = hl;
-            bOrder = null;
+            bCategorical = false;
           }
         }
         if (hm > 0) {
@@ -817,24 +891,21 @@ function findBestSplit(
               bDefaultLeft = true;
               bG = gl2;
               bH = hl2;
-              bOrder = null;
+              bCategorical = false;
             }
           }
         }
       }
     } else {
-      const k = fb.categories.length;
-      const order: number[] = [];
-      for (let b = 0; b < k; b++) if ((hist[base + 2 * b + 1] as number) > 0) order.push(b);
-      if (order.length < 1) continue;
-      const ratio = (b: number): number =>
-        (hist[base + 2 * b] as number) / ((hist[base + 2 * b + 1] as number) + p.catSmooth);
-      order.sort((a, b) => ratio(a) - ratio(b) || a - b);
+      const m = sortCategories(hist, base, fb.categories.length, p.catSmooth);
+      if (m < 1) continue;
+      const order = CAT_ORDER;
+      let improved = false;
       let gl = 0;
       let hl = 0;
       const sides = hm > 0 ? 2 : 1;
       // a prefix of the sorted categories goes left; the "other" bin always goes right
-      for (let i = 0; i < order.length; i++) {
+      for (let i = 0; i < m; i++) {
         const b = order[i] as number;
         gl += hist[base + 2 * b] as number;
         hl += hist[base + 2 * b + 1] as number;
@@ -854,11 +925,14 @@ function findBestSplit(
             bDefaultLeft = hm > 0 ? missLeft : hL >= hR;
             bG = gL;
             bH = hL;
-            bOrder = order;
+            bCategorical = true;
             bCount = i + 1;
+            improved = true;
           }
         }
       }
+      // the order scratch is reused by the next categorical feature: keep the best prefix
+      if (improved) BEST_CAT_ORDER.set(order.subarray(0, bCount));
     }
   }
   if (!found) return null;
@@ -867,7 +941,7 @@ function findBestSplit(
     feature: bFeature,
     bin: bBin,
     defaultLeft: bDefaultLeft,
-    catBins: bOrder ? bOrder.slice(0, bCount).sort((a, c) => a - c) : null,
+    catBins: bCategorical ? Array.from(BEST_CAT_ORDER.subarray(0, bCount)).sort((a, c) => a - c) : null,
     leftG: bG,
     leftH: bH,
   };
