@@ -8,7 +8,13 @@ import {
   MAX_VALUE_BINS,
   MISSING_BIN,
 } from './binning.js';
-import { type FullHistogramKernel, fullHistogramKernel, HistogramHelper, toShared } from './histogram-workers.js';
+import {
+  type FullHistogramKernel,
+  fullHistogramKernel,
+  HistogramHelper,
+  histogramLayout,
+  toShared,
+} from './histogram-workers.js';
 import type { FeatureKind, ModelMatrix } from './model-matrix.js';
 import { inCategorySet, type Tree, TreeBuilder, type TreeEnsemble } from './tree-ensemble.js';
 
@@ -168,7 +174,6 @@ interface Leaf {
   added: boolean;
 }
 
-const HIST_STRIDE = 512; // 256 bins x (grad, hess)
 /** Below this many matrix cells `threads > 1` trains on one thread (the helper would not pay off). */
 export const GBDT_MIN_CELLS_FOR_THREADS = 1_000_000;
 const MIN_ROWS_FOR_HELPER = 16_384;
@@ -207,8 +212,12 @@ export function trainGbdt(
   const useHelper = p.threads > 1 && n * nf >= GBDT_MIN_CELLS_FOR_THREADS;
   const binned = useHelper ? toShared(binRowMajor(bins, matrix), (b) => new Uint8Array(b)) : binRowMajor(bins, matrix);
   // column-major copy for partitioning: a node's rows read one feature, from a column that stays in cache
-  const binnedCols = transposeBins(binned, n, nf);
   const nBins = Int32Array.from(bins.features, (f) => binCount(f));
+  // inside the trainer a missing value is bin nBins[f] (the slot after the feature's value bins): histograms take
+  // only the slots their features use (histogramLayout)
+  recodeMissing(binned, n, nBins);
+  const layout = histogramLayout(nBins);
+  const binnedCols = transposeBins(binned, n, nf);
 
   let sw = 0;
   let swy = 0;
@@ -254,9 +263,9 @@ export function trainGbdt(
   const gh = useHelper ? new Float64Array(new SharedArrayBuffer(16 * n)) : new Float64Array(2 * n);
   const rng = new Rng(p.seed);
   const rowIdx = useHelper ? new Uint32Array(new SharedArrayBuffer(4 * n)) : new Uint32Array(n);
-  const helper = useHelper ? new HistogramHelper(binned, gh, rowIdx, nf) : null;
-  const kernel = fullHistogramKernel(nf);
-  const allRowsKernel = fullHistogramKernel(nf, false);
+  const helper = useHelper ? new HistogramHelper(binned, gh, rowIdx, layout) : null;
+  const kernel = fullHistogramKernel(layout);
+  const allRowsKernel = fullHistogramKernel(layout, false);
   const build = (hist: Float64Array, begin: number, end: number, features: Int32Array, full: boolean): void => {
     if (full && !helper && begin === 0 && end === n) {
       // a root on all rows: rowIdx is the identity
@@ -264,20 +273,13 @@ export function trainGbdt(
     } else if (helper && end - begin >= MIN_ROWS_FOR_HELPER) {
       const mid = begin + ((end - begin) >> 1);
       helper.start(mid, end, features, full);
-      buildHistogram(hist, binned, nf, rowIdx, begin, mid, gh, features, full, kernel);
+      buildHistogram(hist, binned, layout, rowIdx, begin, mid, gh, features, full, kernel);
       helper.finish(hist, features, full);
-    } else buildHistogram(hist, binned, nf, rowIdx, begin, end, gh, features, full, kernel);
+    } else buildHistogram(hist, binned, layout, rowIdx, begin, end, gh, features, full, kernel);
   };
   const scratch = new Uint32Array(n);
   const pool: Float64Array[] = [];
-  // a pooled histogram is non-zero only in the slots of its features' bins (bins a feature never takes are
-  // never added to): clearing those is enough
-  const takeHist = (): Float64Array => {
-    const h = pool.pop();
-    if (!h) return new Float64Array(nf * HIST_STRIDE);
-    clearUsedBins(h, allFeatures, nBins);
-    return h;
-  };
+  const takeHist = (): Float64Array => pool.pop()?.fill(0) ?? new Float64Array(layout[nf] as number);
   const giveHist = (h: Float64Array | null): void => {
     if (h) pool.push(h);
   };
@@ -356,7 +358,7 @@ export function trainGbdt(
       if (canSplit(root)) {
         root.hist = takeHist();
         build(root.hist, root.begin, root.end, features, full);
-        root.split = findBestSplit(root, bins.features, nBins, features, p);
+        root.split = findBestSplit(root, bins.features, nBins, layout, features, p);
       }
       let candidates: Leaf[] = [root];
       let leafCount = 1;
@@ -372,7 +374,7 @@ export function trainGbdt(
           for (let b = 0; b <= s.bin; b++) mask[b] = 1;
           builder.setNumericSplit(leaf.node, s.feature, fb.cuts[s.bin] as number, s.bin, s.defaultLeft, s.gain);
         }
-        mask[MISSING_BIN] = s.defaultLeft ? 1 : 0;
+        mask[nBins[s.feature] as number] = s.defaultLeft ? 1 : 0;
         impGain[s.feature] = (impGain[s.feature] as number) + s.gain;
         impSplit[s.feature] = (impSplit[s.feature] as number) + 1;
         gains.push([s.feature, s.gain]);
@@ -438,10 +440,10 @@ export function trainGbdt(
           const [small, large] = nl <= nr ? [left, right] : [right, left];
           small.hist = takeHist();
           build(small.hist, small.begin, small.end, features, full);
-          subtractInPlace(parentHist, small.hist, features, nBins);
+          subtractInPlace(parentHist, small.hist, features, layout);
           large.hist = parentHist;
           for (const c of [left, right]) {
-            if (canSplit(c)) c.split = findBestSplit(c, bins.features, nBins, features, p);
+            if (canSplit(c)) c.split = findBestSplit(c, bins.features, nBins, layout, features, p);
             else {
               giveHist(c.hist);
               c.hist = null;
@@ -703,6 +705,16 @@ function partitionRows(
   return nl;
 }
 
+/** Row-major bins with MISSING_BIN replaced by each feature's bin count, in place. */
+function recodeMissing(binned: Uint8Array, n: number, nBins: Int32Array): void {
+  const nf = nBins.length;
+  for (let f = 0; f < nf; f++) {
+    const nb = nBins[f] as number;
+    if (nb === MISSING_BIN) continue;
+    for (let k = f; k < n * nf; k += nf) if (binned[k] === MISSING_BIN) binned[k] = nb;
+  }
+}
+
 /** Column-major copy (`[f * n + r]`) of row-major bins. */
 function transposeBins(binned: Uint8Array, n: number, nf: number): Uint8Array {
   const out = new Uint8Array(n * nf);
@@ -720,7 +732,7 @@ function leafValue(g: number, h: number, p: GbdtParams): number {
 function buildHistogram(
   hist: Float64Array,
   binned: Uint8Array,
-  nf: number,
+  layout: Int32Array,
   rowIdx: Uint32Array,
   begin: number,
   end: number,
@@ -734,6 +746,7 @@ function buildHistogram(
     return;
   }
   const nsel = features.length;
+  const nf = layout.length - 1;
   for (let i = begin; i < end; i++) {
     const r = rowIdx[i] as number;
     const g = gh[2 * r] as number;
@@ -741,37 +754,19 @@ function buildHistogram(
     const base = r * nf;
     for (let j = 0; j < nsel; j++) {
       const f = features[j] as number;
-      const k = f * HIST_STRIDE + ((binned[base + f] as number) << 1);
+      const k = (layout[f] as number) + ((binned[base + f] as number) << 1);
       hist[k] = (hist[k] as number) + g;
       hist[k + 1] = (hist[k + 1] as number) + h;
     }
   }
 }
 
-/**
- * parent -= child over each feature's value bins and its missing bin: the only slots a histogram fills (a feature
- * with few distinct values or categories uses a few of its 256; subtracting all of them was most of the cost
- * of a split on small nodes).
- */
-function subtractInPlace(parent: Float64Array, child: Float64Array, features: Int32Array, nBins: Int32Array): void {
+/** parent -= child over the features' histogram slots. */
+function subtractInPlace(parent: Float64Array, child: Float64Array, features: Int32Array, layout: Int32Array): void {
   for (let j = 0; j < features.length; j++) {
     const f = features[j] as number;
-    const start = f * HIST_STRIDE;
-    const end = start + 2 * (nBins[f] as number);
-    for (let k = start; k < end; k++) parent[k] = (parent[k] as number) - (child[k] as number);
-    const miss = start + 2 * MISSING_BIN;
-    parent[miss] = (parent[miss] as number) - (child[miss] as number);
-    parent[miss + 1] = (parent[miss + 1] as number) - (child[miss + 1] as number);
-  }
-}
-
-/** Zeroes each feature's value-bin and missing-bin slots. */
-function clearUsedBins(hist: Float64Array, features: Int32Array, nBins: Int32Array): void {
-  for (let j = 0; j < features.length; j++) {
-    const f = features[j] as number;
-    const start = f * HIST_STRIDE;
-    hist.fill(0, start, start + 2 * (nBins[f] as number));
-    hist.fill(0, start + 2 * MISSING_BIN, start + HIST_STRIDE);
+    const end = layout[f + 1] as number;
+    for (let k = layout[f] as number; k < end; k++) parent[k] = (parent[k] as number) - (child[k] as number);
   }
 }
 
@@ -826,6 +821,7 @@ function findBestSplit(
   leaf: Leaf,
   bins: readonly FeatureBins[],
   nBins: Int32Array,
+  layout: Int32Array,
   features: Int32Array,
   p: GbdtParams,
 ): SplitChoice | null {
@@ -848,12 +844,12 @@ function findBestSplit(
   let bCount = 0;
   for (let j = 0; j < features.length; j++) {
     const f = features[j] as number;
-    const base = f * HIST_STRIDE;
-    const gm = hist[base + MISSING_BIN * 2] as number;
-    const hm = hist[base + MISSING_BIN * 2 + 1] as number;
+    const base = layout[f] as number;
+    const nb = nBins[f] as number;
+    const gm = hist[base + 2 * nb] as number;
+    const hm = hist[base + 2 * nb + 1] as number;
     const fb = bins[f] as FeatureBins;
     if (fb.kind === 'numeric') {
-      const nb = nBins[f] as number;
       let gl = 0;
       let hl = 0;
       for (let b = 0; b < nb - 1; b++) {
@@ -966,6 +962,8 @@ export function binnedTreeMasks(tree: Tree, bins: BinMapper): Uint8Array[] {
       for (let b = 0; b <= tb; b++) mask[b] = 1;
     }
     mask[MISSING_BIN] = tree.defaultLeft[node] as number;
+    // the trainer's own bins put missing values after the value bins
+    mask[binCount(fb)] = tree.defaultLeft[node] as number;
   }
   return masks;
 }
