@@ -610,20 +610,23 @@ Xtr, ytr, Xte, yte = X[:ntr], y[:ntr], X[ntr:], y[ntr:]
 params = {'objective': 'binary:logistic', 'tree_method': 'hist', 'max_depth': depth, 'eta': float(eta),
           'lambda': float(lam), 'min_child_weight': float(mcw), 'max_bin': bins, 'nthread': 1,
           'base_score': float(ytr.mean())}
-times = []
+times, cpu = [], []
 # one untimed warm-up run first: library start-up is not training time
 for _ in range(runs + 1):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     bst = xgb.train(params, xgb.DMatrix(Xtr, label=ytr, missing=np.nan, nthread=1), trees)
     times.append(time.perf_counter() - t)
-times = times[1:]
+    cpu.append(time.process_time() - c)
 p = bst.predict(xgb.DMatrix(Xte, missing=np.nan, nthread=1))
-print(json.dumps({'times': times, 'auc': roc_auc_score(yte, p)}))
+print(json.dumps({'times': times[1:], 'cpu': cpu[1:], 'auc': roc_auc_score(yte, p)}))
 `;
 
 interface TrainingFigures {
   readonly ours: number[];
   readonly xgb: number[] | null;
+  /** CPU seconds (all of the process's threads): less moved by other jobs on a shared machine than wall time */
+  readonly oursCpu: number[];
+  readonly xgbCpu: number[];
   readonly ourAuc: number;
   readonly xgbAuc: number;
 }
@@ -646,14 +649,19 @@ function trainingTimes(t: SmallTable, p: BenchParams, runs: number): TrainingFig
       maxBins: p.bins,
     };
     const ours: number[] = [];
+    const oursCpu: number[] = [];
     const xgbTimes: number[] = [];
+    const xgbCpu: number[] = [];
     let xgbOk = true;
     let xgbAuc = Number.NaN;
     let model: ReturnType<typeof trainGbdt> | null = null;
     for (let k = 0; k < runs; k++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       model = trainGbdt(t.train, t.yTrain, params, { featureKinds: t.kinds });
       ours.push((performance.now() - t0) / 1000);
+      const c = process.cpuUsage(c0);
+      oursCpu.push((c.user + c.system) / 1e6);
       if (!xgbOk) continue;
       const nf = t.train.columns.length;
       const args = [t.train.rows, t.test.rows, nf, p.trees, p.depth, p.eta, p.lambda, p.minChildWeight, p.bins, 1];
@@ -663,14 +671,22 @@ function trainingTimes(t: SmallTable, p: BenchParams, runs: number): TrainingFig
         xgbOk = false;
         continue;
       }
-      const r = JSON.parse(out.stdout) as { times: number[]; auc: number };
+      const r = JSON.parse(out.stdout) as { times: number[]; cpu: number[]; auc: number };
       xgbTimes.push(...r.times);
+      xgbCpu.push(...r.cpu);
       xgbAuc = r.auc;
     }
     const scorer = new CompiledScorer((model as NonNullable<typeof model>).ensemble, {
       bins: (model as NonNullable<typeof model>).bins,
     });
-    return { ours, xgb: xgbOk ? xgbTimes : null, ourAuc: rocAuc(t.yTest, scorer.predict(t.test)), xgbAuc };
+    return {
+      ours,
+      xgb: xgbOk ? xgbTimes : null,
+      oursCpu,
+      xgbCpu,
+      ourAuc: rocAuc(t.yTest, scorer.predict(t.test)),
+      xgbAuc,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -693,6 +709,7 @@ async function smallTables(p: BenchParams, runs: number): Promise<void> {
       'adnova s (runs)',
       'XGBoost s (runs)',
       'adnova / XGBoost time',
+      'CPU s adnova / XGBoost',
       'test AUC adnova',
       'test AUC XGBoost',
     ],
@@ -709,6 +726,9 @@ async function smallTables(p: BenchParams, runs: number): Promise<void> {
       `${fmt(ours, 3)} (${list(f.ours)})`,
       f.xgb ? `${fmt(xgb, 3)} (${list(f.xgb)})` : 'n/a',
       f.xgb ? `${(ours / xgb).toFixed(2)}x` : '',
+      f.xgb
+        ? `${fmt(median(f.oursCpu), 3)} / ${fmt(median(f.xgbCpu), 3)} = ${(median(f.oursCpu) / median(f.xgbCpu)).toFixed(2)}x`
+        : '',
       f.ourAuc.toFixed(4),
       f.xgb ? f.xgbAuc.toFixed(4) : 'n/a',
     ]);

@@ -297,6 +297,95 @@ export function trainGbdt(
   const sums = new Float64Array(2);
   const splitMask = new Uint8Array(256);
 
+  // the tree being grown; the closures below are made once per training, not per tree (closures made in the loop
+  // cost an allocation each, and under tsx's keep-names a defineProperty each)
+  let builder = new TreeBuilder();
+  let gains: Array<[number, number]> = [];
+  let features = allFeatures;
+  let full = true;
+  const canSplit = (leaf: Leaf): boolean =>
+    (p.maxDepth === 0 || leaf.depth < p.maxDepth) && leaf.end - leaf.begin >= 2 && leaf.h >= 2 * p.minChildWeight;
+  const splitLeaf = (leaf: Leaf): Leaf[] => {
+    const s = leaf.split as SplitChoice;
+    const mask = splitMask.fill(0);
+    const fb = bins.features[s.feature] as FeatureBins;
+    if (s.catBins) {
+      for (const b of s.catBins) mask[b] = 1;
+      const codes = s.catBins.map((b) => fb.categories[b] as number);
+      builder.setCategoricalSplit(leaf.node, s.feature, codes, true, s.defaultLeft, s.gain);
+    } else {
+      for (let b = 0; b <= s.bin; b++) mask[b] = 1;
+      builder.setNumericSplit(leaf.node, s.feature, fb.cuts[s.bin] as number, s.bin, s.defaultLeft, s.gain);
+    }
+    mask[nBins[s.feature] as number] = s.defaultLeft ? 1 : 0;
+    impGain[s.feature] = (impGain[s.feature] as number) + s.gain;
+    impSplit[s.feature] = (impSplit[s.feature] as number) + 1;
+    gains.push([s.feature, s.gain]);
+    const gl = s.leftG;
+    const hl = s.leftH;
+    const gr = leaf.g - gl;
+    const hr = leaf.h - hl;
+    const vl = leafValue(gl, hl, p);
+    const vr = leafValue(gr, hr, p);
+    const lNode = builder.addLeaf(vl, hl);
+    const rNode = builder.addLeaf(vr, hr);
+    builder.setChildren(leaf.node, lNode, rNode);
+    const column = binnedCols.subarray(s.feature * n, (s.feature + 1) * n);
+    if (p.maxDepth > 0 && leaf.depth + 1 >= p.maxDepth) {
+      // children at the depth limit are leaves: record each row's leaf in place of a partition
+      assignSplitLeaves(leafNode, rowIdx, leaf.begin, leaf.end, column, mask, lNode, rNode);
+      giveHist(leaf.hist);
+      leaf.hist = null;
+      return [doneLeaf(lNode, leaf, gl, hl), doneLeaf(rNode, leaf, gr, hr)];
+    }
+    // stable partition of the leaf's rows: left rows first
+    const nl = partitionRows(rowIdx, scratch, leaf.begin, leaf.end, column, mask);
+    const nr = leaf.end - leaf.begin - nl;
+    const left: Leaf = {
+      node: lNode,
+      begin: leaf.begin,
+      end: leaf.begin + nl,
+      depth: leaf.depth + 1,
+      g: gl,
+      h: hl,
+      hist: null,
+      split: null,
+      added: false,
+    };
+    const right: Leaf = {
+      node: rNode,
+      begin: leaf.begin + nl,
+      end: leaf.end,
+      depth: leaf.depth + 1,
+      g: gr,
+      h: hr,
+      hist: null,
+      split: null,
+      added: false,
+    };
+    const splitL = canSplit(left);
+    const splitR = canSplit(right);
+    const parentHist = leaf.hist as Float64Array;
+    leaf.hist = null;
+    if (splitL || splitR) {
+      // histogram subtraction: build the smaller child, the larger one is parent - smaller
+      const [small, large] = nl <= nr ? [left, right] : [right, left];
+      small.hist = takeHist();
+      build(small.hist, small.begin, small.end, features, full);
+      subtractInPlace(parentHist, small.hist, features, layout);
+      large.hist = parentHist;
+      for (const c of [left, right]) {
+        if (canSplit(c)) c.split = findBestSplit(c, bins.features, nBins, layout, features, p);
+        else {
+          giveHist(c.hist);
+          c.hist = null;
+        }
+      }
+    } else giveHist(parentHist);
+    return [left, right];
+  };
+  const worthSplitting = (leaf: Leaf): boolean => leaf.split !== null && leaf.split.gain > p.minSplitGain;
+
   try {
     for (let t = 0; t < p.trees; t++) {
       if (pendingValue && pendingExp)
@@ -314,7 +403,7 @@ export function trainGbdt(
         rowIdx.set(identity);
         count = n;
       }
-      let features = allFeatures;
+      features = allFeatures;
       if (p.colsampleByTree < 1) {
         const k = Math.max(1, Math.round(nf * p.colsampleByTree));
         const perm = Array.from(allFeatures);
@@ -324,10 +413,9 @@ export function trainGbdt(
         }
         features = Int32Array.from(perm.slice(0, k).sort((a, b) => a - b));
       }
-      const full = features.length === nf;
-
-      const builder = new TreeBuilder();
-      const gains: Array<[number, number]> = [];
+      full = features.length === nf;
+      builder = new TreeBuilder();
+      gains = [];
       // all rows: the gradient pass summed them in the same order
       let G = sums[0] as number;
       let H = sums[1] as number;
@@ -353,8 +441,6 @@ export function trainGbdt(
         added: false,
       };
       const finalLeaves: Leaf[] = [];
-      const canSplit = (leaf: Leaf): boolean =>
-        (p.maxDepth === 0 || leaf.depth < p.maxDepth) && leaf.end - leaf.begin >= 2 && leaf.h >= 2 * p.minChildWeight;
       if (canSplit(root)) {
         root.hist = takeHist();
         build(root.hist, root.begin, root.end, features, full);
@@ -362,97 +448,6 @@ export function trainGbdt(
       }
       let candidates: Leaf[] = [root];
       let leafCount = 1;
-      const splitLeaf = (leaf: Leaf): Leaf[] => {
-        const s = leaf.split as SplitChoice;
-        const mask = splitMask.fill(0);
-        const fb = bins.features[s.feature] as FeatureBins;
-        if (s.catBins) {
-          for (const b of s.catBins) mask[b] = 1;
-          const codes = s.catBins.map((b) => fb.categories[b] as number);
-          builder.setCategoricalSplit(leaf.node, s.feature, codes, true, s.defaultLeft, s.gain);
-        } else {
-          for (let b = 0; b <= s.bin; b++) mask[b] = 1;
-          builder.setNumericSplit(leaf.node, s.feature, fb.cuts[s.bin] as number, s.bin, s.defaultLeft, s.gain);
-        }
-        mask[nBins[s.feature] as number] = s.defaultLeft ? 1 : 0;
-        impGain[s.feature] = (impGain[s.feature] as number) + s.gain;
-        impSplit[s.feature] = (impSplit[s.feature] as number) + 1;
-        gains.push([s.feature, s.gain]);
-        const gl = s.leftG;
-        const hl = s.leftH;
-        const gr = leaf.g - gl;
-        const hr = leaf.h - hl;
-        const vl = leafValue(gl, hl, p);
-        const vr = leafValue(gr, hr, p);
-        const lNode = builder.addLeaf(vl, hl);
-        const rNode = builder.addLeaf(vr, hr);
-        builder.setChildren(leaf.node, lNode, rNode);
-        const column = binnedCols.subarray(s.feature * n, (s.feature + 1) * n);
-        if (p.maxDepth > 0 && leaf.depth + 1 >= p.maxDepth) {
-          // children at the depth limit are leaves: record each row's leaf in place of a partition
-          assignSplitLeaves(leafNode, rowIdx, leaf.begin, leaf.end, column, mask, lNode, rNode);
-          const done = (node: number, g: number, h: number): Leaf => ({
-            node,
-            begin: leaf.begin,
-            end: leaf.begin,
-            depth: leaf.depth + 1,
-            g,
-            h,
-            hist: null,
-            split: null,
-            added: true,
-          });
-          giveHist(leaf.hist);
-          leaf.hist = null;
-          return [done(lNode, gl, hl), done(rNode, gr, hr)];
-        }
-        // stable partition of the leaf's rows: left rows first
-        const nl = partitionRows(rowIdx, scratch, leaf.begin, leaf.end, column, mask);
-        const nr = leaf.end - leaf.begin - nl;
-        const left: Leaf = {
-          node: lNode,
-          begin: leaf.begin,
-          end: leaf.begin + nl,
-          depth: leaf.depth + 1,
-          g: gl,
-          h: hl,
-          hist: null,
-          split: null,
-          added: false,
-        };
-        const right: Leaf = {
-          node: rNode,
-          begin: leaf.begin + nl,
-          end: leaf.end,
-          depth: leaf.depth + 1,
-          g: gr,
-          h: hr,
-          hist: null,
-          split: null,
-          added: false,
-        };
-        const splitL = canSplit(left);
-        const splitR = canSplit(right);
-        const parentHist = leaf.hist as Float64Array;
-        leaf.hist = null;
-        if (splitL || splitR) {
-          // histogram subtraction: build the smaller child, the larger one is parent - smaller
-          const [small, large] = nl <= nr ? [left, right] : [right, left];
-          small.hist = takeHist();
-          build(small.hist, small.begin, small.end, features, full);
-          subtractInPlace(parentHist, small.hist, features, layout);
-          large.hist = parentHist;
-          for (const c of [left, right]) {
-            if (canSplit(c)) c.split = findBestSplit(c, bins.features, nBins, layout, features, p);
-            else {
-              giveHist(c.hist);
-              c.hist = null;
-            }
-          }
-        } else giveHist(parentHist);
-        return [left, right];
-      };
-      const worthSplitting = (leaf: Leaf): boolean => leaf.split !== null && leaf.split.gain > p.minSplitGain;
 
       if (p.growth === 'depthwise') {
         while (candidates.length > 0) {
@@ -568,6 +563,21 @@ export function trainGbdt(
     bestIteration: kept,
     history: { validLogLoss: validLoss },
     trainMargins,
+  };
+}
+
+/** A child at the depth limit: a leaf whose rows' leaf is already recorded. */
+function doneLeaf(node: number, parent: Leaf, g: number, h: number): Leaf {
+  return {
+    node,
+    begin: parent.begin,
+    end: parent.begin,
+    depth: parent.depth + 1,
+    g,
+    h,
+    hist: null,
+    split: null,
+    added: true,
   };
 }
 
