@@ -3,6 +3,7 @@
  *   npx tsx bench/model.ts [--rows 200000] [--features 50] [--trees 100] [--depth 6] [--skip-hillstrom] [--skip-synthetic]
  *                          [--skip-world] [--world-users 20000] [--skip-retail]
  *   npx tsx bench/model.ts --rows 1000000 --features 100 --trees 200      (the issue's large case; minutes)
+ *   npx tsx bench/model.ts --small [--small-runs 3]   (only the small-table training lines; --skip-small leaves them out)
  * Prints AUC, training time (median of 3 runs below 1M cells), batch scoring throughput (median of 5) and
  * single-row p99 for both engines, on synthetic data, on a generated World's sends (label open), on the real Online
  * Retail import's weekly sends (label purchase within 14 days) and on the real Hillstrom file when present. The single-row p99 is also given for twice the
@@ -42,10 +43,24 @@ import {
 import { type Tree, TreeBuilder } from '../src/model/tree-ensemble.js';
 import { generateWorld, importOnlineRetail } from '../src/world/index.js';
 import { machineLine } from './lib.js';
+import { bankLike, hillstromSample, type SmallTable, sessionsLike, tinyTable } from './small-tables.js';
 
-const PYTHON = '/usr/bin/python3';
-const HILLSTROM = '/work/shared/datasets/hillstrom/hillstrom.csv.gz';
-const RETAIL = '/work/shared/datasets/online-retail/online-retail.csv.gz';
+const PYTHON = pythonWithXgboost();
+// the real datasets live beside the project (../shared/datasets), as the tests find them; ADNOVA_DATASETS overrides
+const DATASETS = process.env['ADNOVA_DATASETS'] ?? join(import.meta.dirname, '../../shared/datasets');
+const HILLSTROM = join(DATASETS, 'hillstrom/hillstrom.csv.gz');
+const RETAIL = join(DATASETS, 'online-retail/online-retail.csv.gz');
+
+/** `$ADNOVA_PYTHON`, else the first of python3 and Debian's /usr/bin/python3 that imports xgboost and sklearn. */
+function pythonWithXgboost(): string {
+  const fromEnv = process.env['ADNOVA_PYTHON'];
+  if (fromEnv) return fromEnv;
+  for (const candidate of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(candidate, ['-c', 'import xgboost, sklearn'], { encoding: 'utf8' });
+    if (r.status === 0) return candidate;
+  }
+  return '/usr/bin/python3';
+}
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -114,20 +129,7 @@ function runXgboost(
   runs: number,
 ): XgbResult | null {
   const nf = train.columns.length;
-  const n = train.rows + test.rows;
-  const rowMajor = new Float32Array(n * nf);
-  for (const [m, offset] of [
-    [train, 0],
-    [test, train.rows],
-  ] as const) {
-    for (let c = 0; c < nf; c++)
-      for (let r = 0; r < m.rows; r++) rowMajor[(offset + r) * nf + c] = m.values[c * m.rows + r] as number;
-  }
-  writeFileSync(join(dir, 'x.f32'), new Uint8Array(rowMajor.buffer));
-  const y = new Uint8Array(n);
-  y.set(yTrain, 0);
-  y.set(yTest, train.rows);
-  writeFileSync(join(dir, 'y.u8'), y);
+  writeXgbInput(dir, train, test, yTrain, yTest);
   const out = spawnSync(
     PYTHON,
     [
@@ -153,6 +155,31 @@ function runXgboost(
     return null;
   }
   return JSON.parse(out.stdout) as XgbResult;
+}
+
+/** Train then test rows, row-major Float32 (x.f32) and labels (y.u8), as the XGBoost scripts read them. */
+function writeXgbInput(
+  dir: string,
+  train: ModelMatrix,
+  test: ModelMatrix,
+  yTrain: Uint8Array,
+  yTest: Uint8Array,
+): void {
+  const nf = train.columns.length;
+  const n = train.rows + test.rows;
+  const rowMajor = new Float32Array(n * nf);
+  for (const [m, offset] of [
+    [train, 0],
+    [test, train.rows],
+  ] as const) {
+    for (let c = 0; c < nf; c++)
+      for (let r = 0; r < m.rows; r++) rowMajor[(offset + r) * nf + c] = m.values[c * m.rows + r] as number;
+  }
+  writeFileSync(join(dir, 'x.f32'), new Uint8Array(rowMajor.buffer));
+  const y = new Uint8Array(n);
+  y.set(yTrain, 0);
+  y.set(yTest, train.rows);
+  writeFileSync(join(dir, 'y.u8'), y);
 }
 
 interface BenchParams {
@@ -569,6 +596,147 @@ async function compareTable(title: string, t: Table, p: BenchParams): Promise<vo
   );
 }
 
+// ---- small tables: training time against XGBoost (issue 15: 5-40K rows, 10-85 columns, many categorical) ----
+
+const XGB_TRAIN_SCRIPT = `
+import json, sys, time
+import numpy as np, xgboost as xgb
+from sklearn.metrics import roc_auc_score
+d, ntr, nte, nf, trees, depth, eta, lam, mcw, bins, runs = sys.argv[1:12]
+ntr, nte, nf, trees, depth, bins, runs = map(int, (ntr, nte, nf, trees, depth, bins, runs))
+X = np.fromfile(d + '/x.f32', dtype=np.float32).reshape(ntr + nte, nf)
+y = np.fromfile(d + '/y.u8', dtype=np.uint8).astype(np.float32)
+Xtr, ytr, Xte, yte = X[:ntr], y[:ntr], X[ntr:], y[ntr:]
+params = {'objective': 'binary:logistic', 'tree_method': 'hist', 'max_depth': depth, 'eta': float(eta),
+          'lambda': float(lam), 'min_child_weight': float(mcw), 'max_bin': bins, 'nthread': 1,
+          'base_score': float(ytr.mean())}
+times, cpu = [], []
+# one untimed warm-up run first: library start-up is not training time
+for _ in range(runs + 1):
+    t, c = time.perf_counter(), time.process_time()
+    bst = xgb.train(params, xgb.DMatrix(Xtr, label=ytr, missing=np.nan, nthread=1), trees)
+    times.append(time.perf_counter() - t)
+    cpu.append(time.process_time() - c)
+p = bst.predict(xgb.DMatrix(Xte, missing=np.nan, nthread=1))
+print(json.dumps({'times': times[1:], 'cpu': cpu[1:], 'auc': roc_auc_score(yte, p)}))
+`;
+
+interface TrainingFigures {
+  readonly ours: number[];
+  readonly xgb: number[] | null;
+  /** CPU seconds (all of the process's threads): less moved by other jobs on a shared machine than wall time */
+  readonly oursCpu: number[];
+  readonly xgbCpu: number[];
+  readonly ourAuc: number;
+  readonly xgbAuc: number;
+}
+
+/**
+ * Training time only (adnova: trainGbdt from the matrix, bins included; XGBoost: DMatrix with its quantile sketch
+ * plus train), `runs` runs each in the same process run, same hyper-parameters and 1 thread; test AUC of each.
+ * The engines alternate in `rounds` rounds so that a load change on the shared machine hits both.
+ */
+function trainingTimes(t: SmallTable, p: BenchParams, runs: number): TrainingFigures {
+  const dir = mkdtempSync(join(tmpdir(), 'adnova-bench-small-'));
+  try {
+    writeXgbInput(dir, t.train, t.test, t.yTrain, t.yTest);
+    const params = {
+      trees: p.trees,
+      maxDepth: p.depth,
+      learningRate: p.eta,
+      lambda: p.lambda,
+      minChildWeight: p.minChildWeight,
+      maxBins: p.bins,
+    };
+    const ours: number[] = [];
+    const oursCpu: number[] = [];
+    const xgbTimes: number[] = [];
+    const xgbCpu: number[] = [];
+    let xgbOk = true;
+    let xgbAuc = Number.NaN;
+    let model: ReturnType<typeof trainGbdt> | null = null;
+    for (let k = 0; k < runs; k++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      model = trainGbdt(t.train, t.yTrain, params, { featureKinds: t.kinds });
+      ours.push((performance.now() - t0) / 1000);
+      const c = process.cpuUsage(c0);
+      oursCpu.push((c.user + c.system) / 1e6);
+      if (!xgbOk) continue;
+      const nf = t.train.columns.length;
+      const args = [t.train.rows, t.test.rows, nf, p.trees, p.depth, p.eta, p.lambda, p.minChildWeight, p.bins, 1];
+      const out = spawnSync(PYTHON, ['-c', XGB_TRAIN_SCRIPT, dir, ...args.map(String)], { encoding: 'utf8' });
+      if (out.status !== 0) {
+        console.log(`XGBoost run failed (is python3-xgboost installed for ${PYTHON}?): ${out.stderr.slice(-500)}`);
+        xgbOk = false;
+        continue;
+      }
+      const r = JSON.parse(out.stdout) as { times: number[]; cpu: number[]; auc: number };
+      xgbTimes.push(...r.times);
+      xgbCpu.push(...r.cpu);
+      xgbAuc = r.auc;
+    }
+    const scorer = new CompiledScorer((model as NonNullable<typeof model>).ensemble, {
+      bins: (model as NonNullable<typeof model>).bins,
+    });
+    return {
+      ours,
+      xgb: xgbOk ? xgbTimes : null,
+      oursCpu,
+      xgbCpu,
+      ourAuc: rocAuc(t.yTest, scorer.predict(t.test)),
+      xgbAuc,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The four small tables of issue 15, each against XGBoost: one table line per table. */
+async function smallTables(p: BenchParams, runs: number): Promise<void> {
+  console.log(
+    `\n## Small tables: training time against XGBoost (${p.trees} trees, depth ${p.depth}, eta ${p.eta}, lambda ${p.lambda}, min child weight ${p.minChildWeight}, ${p.bins} bins, 1 thread; median of ${runs} runs each, engines alternating; categorical columns are integer codes for XGBoost)`,
+  );
+  const tables: SmallTable[] = [];
+  const hill = await hillstromSample(HILLSTROM, 10_000, 4_000);
+  if (hill) tables.push(hill);
+  else console.log(`(Hillstrom sample skipped: ${HILLSTROM} not present; set ADNOVA_DATASETS)`);
+  tables.push(bankLike(40_000, 10_000), sessionsLike(12_000, 4_000), tinyTable(5_000, 3_000));
+  const rows: string[][] = [
+    [
+      'table',
+      'train rows x features (categorical)',
+      'adnova s (runs)',
+      'XGBoost s (runs)',
+      'adnova / XGBoost time',
+      'CPU s adnova / XGBoost',
+      'test AUC adnova',
+      'test AUC XGBoost',
+    ],
+  ];
+  for (const t of tables) {
+    const f = trainingTimes(t, p, runs);
+    const cats = t.kinds.filter((k) => k === 'categorical').length;
+    const list = (xs: number[]): string => xs.map((x) => fmt(x, 3)).join(' ');
+    const ours = median(f.ours);
+    const xgb = f.xgb ? median(f.xgb) : Number.NaN;
+    rows.push([
+      t.title,
+      `${fmt(t.train.rows)} x ${t.train.columns.length} (${cats})`,
+      `${fmt(ours, 3)} (${list(f.ours)})`,
+      f.xgb ? `${fmt(xgb, 3)} (${list(f.xgb)})` : 'n/a',
+      f.xgb ? `${(ours / xgb).toFixed(2)}x` : '',
+      f.xgb
+        ? `${fmt(median(f.oursCpu), 3)} / ${fmt(median(f.xgbCpu), 3)} = ${(median(f.oursCpu) / median(f.xgbCpu)).toFixed(2)}x`
+        : '',
+      f.ourAuc.toFixed(4),
+      f.xgb ? f.xgbAuc.toFixed(4) : 'n/a',
+    ]);
+  }
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+  for (const r of rows) console.log(`| ${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join(' | ')} |`);
+}
+
 async function main(): Promise<void> {
   console.log(machineLine());
   console.log('note: XGBoost is timed in the same run.');
@@ -580,12 +748,17 @@ async function main(): Promise<void> {
     minChildWeight: 1,
     bins: 255,
   };
+  if (process.argv.includes('--small')) {
+    await smallTables(p, arg('small-runs', 3));
+    return;
+  }
   if (process.argv.includes('--pool-only')) {
     const rows = poolRows(await poolThroughput());
     for (const r of rows) console.log(`| ${r.filter((c) => c !== '').join(' | ')} |`);
     if (process.argv.includes('--pool-sizes')) await poolSizeSweep();
     return;
   }
+  if (!process.argv.includes('--skip-small')) await smallTables(p, arg('small-runs', 3));
   if (!process.argv.includes('--skip-synthetic')) {
     const rows = arg('rows', 200_000);
     const nf = arg('features', 50);

@@ -329,7 +329,7 @@ async function benchAggregator(plan: AggregationPlan, envelopes: readonly Envelo
   let sink = 0;
   const width = plan.features.length;
   const view = plan.views[0]!;
-  const viewRef = { storageKey: view.storageKey, width, ttlMs: view.def.ttlSeconds * 1000 };
+  const viewRef = { storageKey: view.storageKey, width, ttlMs: ttlMsOf(view.def) };
   // a flush's write: the users' vectors, created now
   const writeVectors = (store: MemoryOnlineStore, ids: string[], eventTs: Float64Array, values: Float32Array) =>
     store.write(viewRef, { entityIds: ids, eventTs, createdTs: new Float64Array(ids.length).fill(Date.now()), values });

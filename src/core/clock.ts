@@ -51,10 +51,17 @@ export function isoUtc(epochMs: number): string {
   return new Date(epochMs).toISOString();
 }
 
-/** Parses an ISO-8601 timestamp or an epoch-ms integer string; returns NaN when it is neither. */
+/** An ISO-8601 date and time of day with no offset (`2026-03-07T10:00`, `2026-03-07 10:00:00.5`). */
+const NAIVE_DATE_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(:\d{2}(\.\d+)?)?)$/;
+
+/**
+ * Parses an ISO-8601 timestamp or an epoch-ms integer string; returns NaN when it is neither. A time without an
+ * offset is UTC (as a date alone already is in JS), never the process's local time.
+ */
 export function parseTimestampMs(text: string): number {
   const trimmed = text.trim();
   if (/^-?\d+$/.test(trimmed)) return Number(trimmed);
-  const ms = Date.parse(trimmed);
+  const naive = NAIVE_DATE_TIME.exec(trimmed);
+  const ms = Date.parse(naive ? `${naive[1]}T${naive[2]}Z` : trimmed);
   return Number.isNaN(ms) ? Number.NaN : ms;
 }

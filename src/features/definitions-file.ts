@@ -12,6 +12,7 @@ import {
   defineTransform,
   FEATURE_DTYPES,
   type FeatureDefinitions,
+  NO_TTL,
   SOURCE_FORMATS,
   SOURCE_KINDS,
   validateDefinitions,
@@ -55,7 +56,7 @@ const fileSchema = z.strictObject({
           })
           .optional(),
         features: z.array(feature.extend({ aggregation: aggregation.optional() })),
-        ttlSeconds: z.number(),
+        ttlSeconds: z.union([z.number(), z.literal(NO_TTL)]),
         freshnessSlaSeconds: z.number().optional(),
         owner: z.string().optional(),
         tags: z.array(z.string()).optional(),

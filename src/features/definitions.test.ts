@@ -61,8 +61,30 @@ describe('definitions validation', () => {
     );
   });
   it('rejects TTL <= 0', () => {
-    expectBad({ ...base(), views: [{ ...stats, ttlSeconds: 0 }] }, /ttlSeconds must be a number > 0, got 0/);
-    expectBad({ ...base(), views: [{ ...stats, ttlSeconds: -5 }] }, /ttlSeconds must be a number > 0, got -5/);
+    expectBad({ ...base(), views: [{ ...stats, ttlSeconds: 0 }] }, /ttlSeconds must be a number > 0 or "none" .*got 0/);
+    expectBad(
+      { ...base(), views: [{ ...stats, ttlSeconds: -5 }] },
+      /ttlSeconds must be a number > 0 or "none" .*got -5/,
+    );
+  });
+  it('takes ttlSeconds: none (never expires) with an explicit freshness SLA, in YAML as in TypeScript', () => {
+    const yaml = (ttl: string, sla: string) =>
+      `entities: [{name: user}]\nviews: [{name: v, entity: user, ${ttl}${sla}features: [{name: f}]}]\nservices: [{name: s, features: [v.f]}]`;
+    const defs = parseDefinitions(yaml('ttlSeconds: none, ', 'freshnessSlaSeconds: 3600, '), 'yaml');
+    expect(defs.views[0]?.ttlSeconds).toBe('none');
+    expect(resolveService(defs, 's').runs[0]?.ttlMs).toBe(Number.POSITIVE_INFINITY);
+    expect(() => parseDefinitions(yaml('ttlSeconds: none, ', ''), 'yaml')).toThrow(
+      /ttlSeconds is "none", so freshnessSlaSeconds has no default/,
+    );
+    // a missing TTL is not "none", and neither is another word
+    expect(() => parseDefinitions(yaml('', 'freshnessSlaSeconds: 3600, '), 'yaml')).toThrow(/views\.0\.ttlSeconds/);
+    expect(() => parseDefinitions(yaml('ttlSeconds: never, ', 'freshnessSlaSeconds: 3600, '), 'yaml')).toThrow(
+      /views\.0\.ttlSeconds/,
+    );
+    expectBad(
+      { ...base(), views: [{ ...stats, ttlSeconds: 'none', freshnessSlaSeconds: Number.NaN }] },
+      /freshnessSlaSeconds has no default/,
+    );
   });
   it('rejects a service naming a missing feature', () => {
     expectBad(

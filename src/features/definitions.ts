@@ -8,6 +8,9 @@ export const FEATURE_DTYPES = ['float', 'int', 'bool', 'category'] as const;
 export type FeatureDtype = (typeof FEATURE_DTYPES)[number];
 export const SOURCE_FORMATS = ['parquet', 'csv'] as const;
 export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+/** A view's `ttlSeconds` for "never expires": any earlier value is present (Feast's `ttl=0`). */
+export const NO_TTL = 'none' as const;
+export type TtlSeconds = number | typeof NO_TTL;
 
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
@@ -85,8 +88,12 @@ export interface FeatureViewDef {
   readonly entity: string;
   readonly source: FeatureSourceDef;
   readonly features: readonly FeatureDef[];
-  readonly ttlSeconds: number;
-  /** A value older than this is stale for the freshness metric (it is still served until the TTL). */
+  /** Seconds a value stays present after its event time, or `NO_TTL` (`'none'`): present however old. */
+  readonly ttlSeconds: TtlSeconds;
+  /**
+   * A value older than this is stale for the freshness metric (it is still served until the TTL). Defaults to the
+   * TTL; a view with no TTL must give one.
+   */
   readonly freshnessSlaSeconds: number;
   readonly owner: string;
   readonly tags: readonly string[];
@@ -137,7 +144,8 @@ export function defineFeatureView(
   return {
     version: 1,
     source: { kind: 'batch' },
-    freshnessSlaSeconds: v.ttlSeconds,
+    // NaN: no default (validation asks for one), as "never expires" says nothing about staleness
+    freshnessSlaSeconds: v.ttlSeconds === NO_TTL ? Number.NaN : v.ttlSeconds,
     owner: 'unowned',
     tags: [],
     description: '',
@@ -226,9 +234,24 @@ export function validateDefinitions(defs: FeatureDefinitions): void {
       bad(
         `view ${v.name}: source format must be one of ${SOURCE_FORMATS.join(', ')}, got ${JSON.stringify(v.source.format)}`,
       );
-    if (!(typeof v.ttlSeconds === 'number' && Number.isFinite(v.ttlSeconds) && v.ttlSeconds > 0))
-      bad(`view ${v.name}: ttlSeconds must be a number > 0, got ${v.ttlSeconds}`);
-    if (!(typeof v.freshnessSlaSeconds === 'number' && v.freshnessSlaSeconds > 0))
+    if (
+      v.ttlSeconds !== NO_TTL &&
+      !(typeof v.ttlSeconds === 'number' && Number.isFinite(v.ttlSeconds) && v.ttlSeconds > 0)
+    )
+      bad(
+        `view ${v.name}: ttlSeconds must be a number > 0 or "${NO_TTL}" (never expires; Feast's ttl=0), got ${JSON.stringify(v.ttlSeconds)}`,
+      );
+    if (v.ttlSeconds === NO_TTL && Number.isNaN(v.freshnessSlaSeconds))
+      bad(
+        `view ${v.name}: ttlSeconds is "${NO_TTL}", so freshnessSlaSeconds has no default; give it (seconds after which the newest value counts as stale)`,
+      );
+    if (
+      !(
+        typeof v.freshnessSlaSeconds === 'number' &&
+        Number.isFinite(v.freshnessSlaSeconds) &&
+        v.freshnessSlaSeconds > 0
+      )
+    )
       bad(`view ${v.name}: freshnessSlaSeconds must be a number > 0, got ${v.freshnessSlaSeconds}`);
     if (v.features.length === 0) bad(`view ${v.name}: at least one feature is required`);
     const seen = new Set<string>();
@@ -449,7 +472,10 @@ function resolveLayout(defs: FeatureDefinitions, service: FeatureServiceDef): Se
   };
 }
 
-/** The TTL in whole milliseconds, as both the online read and the point-in-time join use it. */
+/**
+ * The TTL in whole milliseconds, as both the online read and the point-in-time join use it; `NO_TTL` is
+ * `Number.POSITIVE_INFINITY` (`ttlStatus` and `ttlStatusSql` then never say expired).
+ */
 export function ttlMsOf(view: Pick<FeatureViewDef, 'ttlSeconds'>): number {
-  return Math.ceil(view.ttlSeconds * 1000);
+  return view.ttlSeconds === NO_TTL ? Number.POSITIVE_INFINITY : Math.ceil(view.ttlSeconds * 1000);
 }

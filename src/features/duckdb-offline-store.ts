@@ -53,6 +53,8 @@ export interface TrainingSetRequest {
   readonly joinKeyOf: (entity: string) => string;
   /** Skip partitions older than each view's TTL plus this (see `PitQueryInput.lookbackMs`); default: read all. */
   readonly lookbackMs?: number | undefined;
+  /** Only rows written by each label's time (`created_ts <= t`): see `PitQueryInput.knownAtLabelTime`. */
+  readonly knownAtLabelTime?: boolean | undefined;
 }
 
 export interface TrainingSetResult {
@@ -97,6 +99,9 @@ export class DuckDbOfflineStore {
     try {
       const instance = await DuckDBInstance.create(':memory:');
       const conn = await instance.connect();
+      // every TIMESTAMPTZ <-> TIMESTAMP conversion (and every offset-less time in a TIMESTAMPTZ column) is UTC,
+      // whatever the process TZ (DuckDB's default TimeZone comes from it)
+      await conn.run(`SET TimeZone = 'UTC'`);
       await conn.run(`SET temp_directory = ${quoteString(tmp)}`);
       await conn.run('SET preserve_insertion_order = false');
       if (options.memoryLimit) await conn.run(`SET memory_limit = ${quoteString(options.memoryLimit)}`);
@@ -271,6 +276,7 @@ export class DuckDbOfflineStore {
           maxTs: Number.isFinite(maxTs) ? maxTs : 0,
           joinKeyOf: req.joinKeyOf,
           lookbackMs: req.lookbackMs,
+          knownAtLabelTime: req.knownAtLabelTime,
         },
         stage,
         async (output) => {
@@ -528,10 +534,7 @@ export class DuckDbOfflineStore {
   }
 
   #epochMsSql(column: string, types: ReadonlyMap<string, string>): string {
-    const t = types.get(column) ?? '';
-    return /TIMESTAMP|DATE/.test(t)
-      ? `epoch_ms(${quoteIdent(column)}::TIMESTAMP)`
-      : `CAST(${quoteIdent(column)} AS BIGINT)`;
+    return epochMsSql(quoteIdent(column), types.get(column) ?? '');
   }
 
   async #sql(sql: string): Promise<void> {
@@ -555,6 +558,17 @@ export class DuckDbOfflineStore {
       throw new BackendUnavailableError(`offline store query failed: ${msg}`, { cause: err });
     }
   }
+}
+
+/**
+ * Epoch ms of a time column, never through the session's clock time: TIMESTAMPTZ is an instant already; a naive
+ * TIMESTAMP (any precision) or DATE is read as UTC. (Casting TIMESTAMPTZ to TIMESTAMP gives local clock time,
+ * which shifted label and event times by the process TZ.)
+ */
+function epochMsSql(col: string, type: string): string {
+  if (type === 'TIMESTAMP WITH TIME ZONE' || type === 'TIMESTAMPTZ' || type === 'TIMESTAMP') return `epoch_ms(${col})`;
+  if (/^(TIMESTAMP_(S|MS|NS)|DATE)$/.test(type)) return `epoch_ms(CAST(${col} AS TIMESTAMP))`;
+  return `CAST(${col} AS BIGINT)`;
 }
 
 function isTimeType(t: string): boolean {

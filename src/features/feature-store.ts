@@ -239,9 +239,12 @@ export class FeatureStore {
     outPath: string;
     timestampColumn?: string;
     lookbackMs?: number;
+    /** Leakage guard: each label reads only rows written (created) by its time; backfills after it are ignored. */
+    knownAtLabelTime?: boolean;
   }): Promise<TrainingSetResult> {
     return this.offline.trainingSet({
       lookbackMs: options.lookbackMs,
+      knownAtLabelTime: options.knownAtLabelTime,
       layout: this.layout(options.service),
       labelsPath: options.labelsPath,
       outPath: options.outPath,
@@ -276,10 +279,7 @@ export class FeatureStore {
       let high = mark ?? Number.NEGATIVE_INFINITY;
       for await (const chunk of this.offline.latestRows(view, { asOfMs, createdAfterMs: mark })) {
         entitiesRead += chunk.entityIds.length;
-        const r = await this.online.write(
-          { storageKey: key, width: view.features.length, ttlMs: ttlMsOf(view) },
-          chunk,
-        );
+        const r = await this.online.write(onlineViewRef(view), chunk);
         written += r.written;
         skipped += r.skipped;
         if (chunk.maxCreatedTs > high) high = chunk.maxCreatedTs;
@@ -433,7 +433,7 @@ function sameValue(a: number, b: number): boolean {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));
 }
 
-/** What the online store needs of a view: its storage key, width and TTL. */
+/** What the online store needs of a view: its storage key, width and TTL (+Infinity: never expires). */
 function onlineViewRef(v: FeatureViewDef): OnlineViewRef {
   return { storageKey: storageKeyOf(v), width: v.features.length, ttlMs: ttlMsOf(v) };
 }

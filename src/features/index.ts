@@ -17,6 +17,7 @@ export {
   type FeatureSourceDef,
   type FeatureViewDef,
   type LayoutRun,
+  NO_TTL,
   parseWindowMs,
   resolveService,
   type ServiceLayout,
@@ -26,6 +27,7 @@ export {
   storageKeyOf,
   type TransformDef,
   type TransformOutputDef,
+  type TtlSeconds,
   ttlMsOf,
   validateDefinitions,
 } from './definitions.js';
@@ -72,4 +74,4 @@ export {
   type RegistryEntry,
 } from './registry.js';
 export { compileExpressionJs, compileExpressionSql, parseExpression } from './transform-expression.js';
-export { ttlStatus, ttlStatusSql } from './ttl-rule.js';
+export { NO_TTL_MS, ttlStatus, ttlStatusSql } from './ttl-rule.js';

@@ -13,7 +13,7 @@ export interface OnlineViewRef {
   readonly storageKey: string;
   /** Number of features in the view's vector. */
   readonly width: number;
-  /** The view's TTL: stores may use it to garbage-collect (never to decide status). */
+  /** The view's TTL: stores may use it to garbage-collect (never to decide status); +Infinity: keep forever. */
   readonly ttlMs?: number | undefined;
 }
 

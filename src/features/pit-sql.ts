@@ -62,6 +62,11 @@ export interface PitQueryInput {
    * the default either way) but its status reads `missing` instead of `expired`; undefined keeps statuses exact.
    */
   readonly lookbackMs?: number | undefined;
+  /**
+   * Leakage guard: a label at time t reads only rows written by then (`created_ts <= t`), as a model serving at t
+   * could have; backfills and late corrections written after t are ignored. Default false: every row counts.
+   */
+  readonly knownAtLabelTime?: boolean | undefined;
   readonly joinKeyOf: (entity: string) => string;
 }
 
@@ -135,17 +140,14 @@ export function buildPitPlan(input: PitQueryInput, prefix: string): PitPlan {
     }
     const part = OFFLINE_KEY_COLUMNS.partition;
     const range = [`${part} <= DATE ${quoteString(dayOf(input.maxTs))}`];
-    if (input.lookbackMs !== undefined)
+    // a view with no TTL needs all its history: nothing is old enough to skip
+    if (input.lookbackMs !== undefined && Number.isFinite(ttl))
       range.push(`${part} >= DATE ${quoteString(dayOf(input.minTs - ttl - input.lookbackMs))}`);
     const where = range.join(' AND ');
     const j = keys.indexOf(input.joinKeyOf(v.entity));
-    // latest created_ts per (entity, event_ts) first, so the ASOF join orders by event_ts alone
-    const candidates =
-      `SELECT ${keyTable(j)}.__id AS __id, __v.event_ts, max_by(${ROW_ID_SQL}, __v.created_ts) AS __r FROM ${scan.source} __v ` +
-      `JOIN ${keyTable(j)} ON ${keyTable(j)}.__k = __v.entity_id WHERE ${where} GROUP BY ALL`;
-    const matched =
-      `SELECT __n.${LABEL_ROW_COLUMN} AS __l, __n.__t, __c.event_ts AS __e, __c.__r FROM ${narrow} __n ` +
-      `ASOF LEFT JOIN (${candidates}) __c ON __n.${keyId(j)} = __c.__id AND __n.__t >= __c.event_ts`;
+    const matched = input.knownAtLabelTime
+      ? knownAtLabelTimeMatch(narrow, keyTable(j), keyId(j), scan.source, where)
+      : latestMatch(narrow, keyTable(j), keyId(j), scan.source, where);
     const statused = `SELECT *, ${ttlStatusSql('__e', '__t', ttl)} AS __s FROM (${matched})`;
     stages.push({
       table: match,
@@ -178,6 +180,35 @@ export function buildPitPlan(input: PitQueryInput, prefix: string): PitPlan {
     stages,
     output: `SELECT ${selectList(input, views).join(', ')} FROM ${zipped} __labels ${joins.join(' ')}`,
   };
+}
+
+/** Per label: the matched row (`__r`) and its event time (`__e`), NULL when none; the latest row wins. */
+function latestMatch(narrow: string, keys: string, keyId: string, source: string, where: string): string {
+  // latest created_ts per (entity, event_ts) first, so the ASOF join orders by event_ts alone
+  const candidates =
+    `SELECT ${keys}.__id AS __id, __v.event_ts, max_by(${ROW_ID_SQL}, __v.created_ts) AS __r FROM ${source} __v ` +
+    `JOIN ${keys} ON ${keys}.__k = __v.entity_id WHERE ${where} GROUP BY ALL`;
+  return (
+    `SELECT __n.${LABEL_ROW_COLUMN} AS __l, __n.__t, __c.event_ts AS __e, __c.__r FROM ${narrow} __n ` +
+    `ASOF LEFT JOIN (${candidates}) __c ON __n.${keyId} = __c.__id AND __n.__t >= __c.event_ts`
+  );
+}
+
+/**
+ * `latestMatch` among the rows each label could have seen (`created_ts <= t`). Which rows count depends on the
+ * label, so no per-(entity, event_ts) winner can be chosen ahead: a range join per entity, then the latest
+ * (event_ts, created_ts) per label. Costs rows x labels per entity, which is why it is opt-in.
+ */
+function knownAtLabelTimeMatch(narrow: string, keys: string, keyId: string, source: string, where: string): string {
+  const rows =
+    `SELECT ${keys}.__id AS __id, __v.event_ts, __v.created_ts, ${ROW_ID_SQL} AS __r FROM ${source} __v ` +
+    `JOIN ${keys} ON ${keys}.__k = __v.entity_id WHERE ${where}`;
+  return (
+    `SELECT __n.${LABEL_ROW_COLUMN} AS __l, __n.__t, max(__c.event_ts) AS __e, ` +
+    `arg_max(__c.__r, (__c.event_ts, __c.created_ts)) AS __r FROM ${narrow} __n LEFT JOIN (${rows}) __c ` +
+    `ON __n.${keyId} = __c.__id AND __c.event_ts <= __n.__t AND __c.created_ts <= __n.__t ` +
+    `GROUP BY __n.${LABEL_ROW_COLUMN}, __n.__t`
+  );
 }
 
 function aliasOf(viewIndex: number): string {

@@ -39,6 +39,12 @@ export interface RedisOnlineStoreOptions {
  */
 const DECODE_BLOCK_ROWS = 32;
 
+/**
+ * Marks an entity hash that holds a view with no TTL: such a key never expires, whatever other views' TTLs say
+ * (their garbage collection would otherwise delete a value the TTL rule still serves as present).
+ */
+const KEEP_FIELD = '__keep';
+
 // Compare-and-set per entity in one script call: last write wins by (eventTs, createdTs), so replays are no-ops.
 const WRITE_SCRIPT = `
 local field = ARGV[1]
@@ -56,7 +62,10 @@ for i, key in ipairs(KEYS) do
   if ok then
     redis.call('HSET', key, field, rec)
     written = written + 1
-    if gc > 0 then
+    if gc < 0 then
+      redis.call('HSET', key, '${KEEP_FIELD}', '1')
+      redis.call('PERSIST', key)
+    elseif gc > 0 and redis.call('HEXISTS', key, '${KEEP_FIELD}') == 0 then
       local cur = redis.call('TTL', key)
       if cur < gc then redis.call('EXPIRE', key, gc) end
     end
@@ -126,7 +135,13 @@ export class RedisOnlineStore implements OnlineStore {
   async write(view: OnlineViewRef, batch: OnlineWriteBatch): Promise<OnlineWriteResult> {
     validateWriteBatch(view, batch);
     const n = batch.entityIds.length;
-    const gc = view.ttlMs === undefined ? 0 : Math.ceil(view.ttlMs / 1000) + this.#gcGraceSeconds;
+    // gc seconds: 0 no expiry set, -1 never expire (a view with no TTL), else TTL + grace
+    const gc =
+      view.ttlMs === undefined
+        ? 0
+        : view.ttlMs === Number.POSITIVE_INFINITY
+          ? -1
+          : Math.ceil(view.ttlMs / 1000) + this.#gcGraceSeconds;
     const pipeline = this.#client.pipeline();
     for (let start = 0; start < n; start += this.#writeChunk) {
       const end = Math.min(n, start + this.#writeChunk);

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidInputError, NotFoundError } from '../core/index.js';
+import { describeError, NotFoundError } from '../core/index.js';
 import type { BinMapper } from './binning.js';
-import type { Calibration } from './calibration.js';
+import type { Calibration, CalibrationMethod } from './calibration.js';
+import { ModelArtifactError } from './errors.js';
 import type { BinaryMetrics } from './metrics.js';
 import type { FeatureKind } from './model-matrix.js';
 import type { ReferenceProfile } from './reference-profile.js';
@@ -41,6 +42,30 @@ export interface ImportanceEntry {
   readonly split: number;
 }
 
+/**
+ * One part of the split: its row count and, without a time column, its rows as 1-based data-row numbers in file
+ * order (header excluded; `firstRow`..`lastRow`, inclusive); with one, the time range of its rows (ISO, missing
+ * times excluded).
+ */
+export interface SplitPart {
+  readonly count: number;
+  readonly firstRow?: number;
+  readonly lastRow?: number;
+  readonly from?: string | null;
+  readonly to?: string | null;
+}
+
+export interface SplitSummary {
+  readonly by: 'row-order' | 'time';
+  readonly testFraction: number;
+  readonly validationFraction: number;
+  /** True when the artifact's model was refit on train + validation. */
+  readonly refit: boolean;
+  readonly train: SplitPart;
+  readonly validation: SplitPart;
+  readonly test: SplitPart;
+}
+
 /** Everything about a model except the tree arrays: `model.json` in the artifact directory. */
 export interface ArtifactHeader {
   readonly format: typeof ARTIFACT_FORMAT;
@@ -70,8 +95,26 @@ export interface ArtifactHeader {
     readonly before: Partial<BinaryMetrics>;
     readonly after: Partial<BinaryMetrics>;
   } | null;
+  /** How the calibration was chosen on the validation rows (absent in artifacts from before it was recorded). */
+  readonly calibrationSelection?: {
+    readonly requested: CalibrationMethod;
+    /** The map fitted (auto: the one chosen) and the one kept after the guard. */
+    readonly fitted: Calibration['method'];
+    readonly kept: Calibration['method'];
+    readonly crossFittedLogLoss?: Readonly<Record<'none' | 'platt' | 'isotonic', number>>;
+    readonly crossFittedRocAuc?: Readonly<Record<'none' | 'platt' | 'isotonic', number>>;
+    readonly rankingLosers?: readonly string[];
+  } | null;
+  /** Distinct served (calibrated) score values on the validation and test rows: few means ties, not a ranking. */
+  readonly distinctCalibratedScores?: { readonly validation: number | null; readonly test: number | null };
+  /** What training warned about (a calibration dropped by the guard, no validation rows), shown by describe. */
+  readonly warnings?: readonly string[];
+  /** Which rows trained, validated and tested the model. */
+  readonly split?: SplitSummary;
   readonly metrics: {
     readonly test?: BinaryMetrics;
+    /** Test metrics of the raw (uncalibrated) score. */
+    readonly testRaw?: BinaryMetrics;
     readonly validation?: BinaryMetrics;
     /** segment column -> segment value -> metrics */
     readonly bySegment?: Readonly<Record<string, Readonly<Record<string, BinaryMetrics>>>>;
@@ -158,6 +201,11 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'number' && !Number.isFinite(value) ? null : value;
 }
 
+/**
+ * Reads an artifact directory. A missing directory or header is NotFoundError (a wrong path); anything wrong
+ * inside it (bad JSON, another format or version, a tree file that is missing, tampered or malformed) is
+ * ModelArtifactError with the file and the problem.
+ */
 export function loadArtifact(dir: string): ModelArtifact {
   const headerPath = join(dir, HEADER_FILE);
   if (!existsSync(headerPath)) throw new NotFoundError(`no model artifact at ${dir} (missing ${HEADER_FILE})`);
@@ -165,40 +213,51 @@ export function loadArtifact(dir: string): ModelArtifact {
   try {
     header = JSON.parse(readFileSync(headerPath, 'utf8')) as ArtifactHeader;
   } catch (err) {
-    throw new InvalidInputError(`${headerPath} is not valid JSON`, { cause: err });
+    throw new ModelArtifactError(headerPath, `not valid JSON (${describeError(err)})`, { cause: err });
   }
-  if (header.format !== ARTIFACT_FORMAT) {
-    throw new InvalidInputError(
-      `${headerPath} has format ${JSON.stringify(header.format)}, expected "${ARTIFACT_FORMAT}"`,
+  if (header === null || typeof header !== 'object')
+    throw new ModelArtifactError(headerPath, `expected a JSON object, got ${JSON.stringify(header)}`);
+  if (header.format !== ARTIFACT_FORMAT)
+    throw new ModelArtifactError(
+      headerPath,
+      `format is ${JSON.stringify(header.format)}, expected "${ARTIFACT_FORMAT}"`,
     );
-  }
-  if (header.formatVersion !== ARTIFACT_FORMAT_VERSION) {
-    throw new InvalidInputError(
-      `${headerPath} has format version ${header.formatVersion}, this build reads ${ARTIFACT_FORMAT_VERSION}`,
+  if (header.formatVersion !== ARTIFACT_FORMAT_VERSION)
+    throw new ModelArtifactError(
+      headerPath,
+      `format version is ${JSON.stringify(header.formatVersion)}, this build reads ${ARTIFACT_FORMAT_VERSION}`,
     );
-  }
+  if (!Array.isArray(header.columns)) throw new ModelArtifactError(headerPath, 'has no "columns" array');
   let trees: Tree[] = [];
   if (header.trees) {
-    const bytes = readFileSync(join(dir, header.trees.file));
-    const digest = sha256(bytes);
-    if (digest !== header.trees.sha256) {
-      throw new InvalidInputError(
-        `${join(dir, header.trees.file)} has sha256 ${digest}, the header expects ${header.trees.sha256}`,
-      );
+    const treePath = join(dir, header.trees.file);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(treePath);
+    } catch (err) {
+      throw new ModelArtifactError(treePath, `cannot be read (${describeError(err)})`, { cause: err });
     }
-    trees = decodeTrees(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    for (const t of trees) {
+    const digest = sha256(bytes);
+    if (digest !== header.trees.sha256)
+      throw new ModelArtifactError(treePath, `has sha256 ${digest}, the header expects ${header.trees.sha256}`);
+    try {
+      trees = decodeTrees(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    } catch (err) {
+      throw new ModelArtifactError(treePath, describeError(err), { cause: err });
+    }
+    trees.forEach((t, k) => {
       for (let i = 0; i < t.feature.length; i++) {
         if (
           (t.left[i] as number) >= 0 &&
           ((t.feature[i] as number) < 0 || (t.feature[i] as number) >= header.columns.length)
         ) {
-          throw new InvalidInputError(
-            `tree node splits on feature ${t.feature[i]}, the model has ${header.columns.length} columns`,
+          throw new ModelArtifactError(
+            treePath,
+            `tree ${k} node ${i} splits on feature ${t.feature[i]}, the model has ${header.columns.length} columns`,
           );
         }
       }
-    }
+    });
   }
   return { header, trees };
 }

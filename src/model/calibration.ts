@@ -1,6 +1,7 @@
 import { InvalidInputError } from '../core/index.js';
+import { logLoss, rocAuc } from './metrics.js';
 
-/** `auto` picks isotonic or Platt by cross-fitted log loss on the calibration rows (see `chooseCalibration`). */
+/** `auto` picks none, Platt or isotonic by cross-fitted log loss and ROC AUC (see `chooseCalibration`). */
 export const CALIBRATION_METHODS = ['none', 'isotonic', 'platt', 'auto'] as const;
 export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 
@@ -19,7 +20,25 @@ function logit(p: number): number {
   return Math.log(q / (1 - q));
 }
 
-/** Platt scaling by Newton's method on the log loss of sigmoid(a * logit(p) + b), with Platt's target smoothing. */
+/** Per-row loss of Platt's objective, log(1 + e^s) - t s, without overflow for any margin s. */
+function plattLoss(s: number, t: number): number {
+  return (s >= 0 ? s + Math.log1p(Math.exp(-s)) : Math.log1p(Math.exp(s))) - t * s;
+}
+
+function plattObjective(z: Float64Array, t: Float64Array, a: number, b: number): number {
+  let f = 0;
+  for (let i = 0; i < z.length; i++) f += plattLoss(a * (z[i] as number) + b, t[i] as number);
+  return f;
+}
+
+/**
+ * Platt scaling: minimises the log loss of sigmoid(a * logit(p) + b) against Platt's smoothed targets
+ * ((N+ + 1) / (N+ + 2) for positives, 1 / (N- + 2) for negatives), so separable data has a finite optimum. Newton's
+ * method with a tiny ridge on the Hessian and a backtracking (Armijo) line search, from a = 0 and b = the smoothed
+ * prior, as Lin, Lin and Weng's "A note on Platt's probabilistic outputs" (2007): every step lowers the objective,
+ * so it cannot diverge the way a plain Newton step from a = 1 did on saturated scores (slope -3.2e14). Scores
+ * that are all equal have no slope to fit: a = 1 and b moves them to the smoothed positive rate.
+ */
 export function fitPlatt(probs: ArrayLike<number>, labels: ArrayLike<number>): Calibration {
   const n = probs.length;
   if (n === 0 || labels.length !== n)
@@ -32,33 +51,65 @@ export function fitPlatt(probs: ArrayLike<number>, labels: ArrayLike<number>): C
   const hi = (pos + 1) / (pos + 2);
   const lo = 1 / (neg + 2);
   const z = Float64Array.from({ length: n }, (_, i) => logit(probs[i] as number));
-  let a = 1;
-  let b = 0;
+  const t = Float64Array.from({ length: n }, (_, i) => (labels[i] === 1 ? hi : lo));
+  let zMin = Number.POSITIVE_INFINITY;
+  let zMax = Number.NEGATIVE_INFINITY;
+  let tMean = 0;
+  for (let i = 0; i < n; i++) {
+    zMin = Math.min(zMin, z[i] as number);
+    zMax = Math.max(zMax, z[i] as number);
+    tMean += t[i] as number;
+  }
+  tMean /= n;
+  if (zMax === zMin) return { method: 'platt', a: 1, b: logit(tMean) - zMin };
+  let a = 0;
+  let b = Math.log((pos + 1) / (neg + 1));
+  let f = plattObjective(z, t, a, b);
+  const ridge = 1e-12;
   for (let iter = 0; iter < 100; iter++) {
     let g0 = 0;
     let g1 = 0;
-    let h00 = 1e-12;
+    let h00 = ridge;
     let h01 = 0;
-    let h11 = 1e-12;
+    let h11 = ridge;
     for (let i = 0; i < n; i++) {
-      const t = labels[i] === 1 ? hi : lo;
       const zi = z[i] as number;
-      const p = 1 / (1 + Math.exp(-(a * zi + b)));
-      const d = p - t;
-      const w = p * (1 - p);
+      const s = a * zi + b;
+      // p and 1 - p each from the side where exp cannot overflow
+      const e = Math.exp(-Math.abs(s));
+      const p = s >= 0 ? 1 / (1 + e) : e / (1 + e);
+      const q = s >= 0 ? e / (1 + e) : 1 / (1 + e);
+      const d = p - (t[i] as number);
+      const w = p * q;
       g0 += d * zi;
       g1 += d;
       h00 += w * zi * zi;
       h01 += w * zi;
       h11 += w;
     }
+    // converged: the gradient is negligible against the number of rows
+    if (Math.abs(g0) < 1e-10 * n && Math.abs(g1) < 1e-10 * n) break;
     const det = h00 * h11 - h01 * h01;
-    if (!(Math.abs(det) > 0)) break;
-    const da = (h11 * g0 - h01 * g1) / det;
-    const db = (h00 * g1 - h01 * g0) / det;
-    a -= da;
-    b -= db;
-    if (Math.abs(da) < 1e-10 && Math.abs(db) < 1e-10) break;
+    if (!(det > 0)) break;
+    const da = -(h11 * g0 - h01 * g1) / det;
+    const db = -(h00 * g1 - h01 * g0) / det;
+    const slope = g0 * da + g1 * db;
+    let step = 1;
+    let accepted = false;
+    while (step >= 1e-10) {
+      const na = a + step * da;
+      const nb = b + step * db;
+      const nf = plattObjective(z, t, na, nb);
+      if (nf <= f + 1e-4 * step * slope) {
+        a = na;
+        b = nb;
+        accepted = nf < f || step * Math.max(Math.abs(da), Math.abs(db)) < 1e-12;
+        f = nf;
+        break;
+      }
+      step /= 2;
+    }
+    if (!accepted) break;
   }
   return { method: 'platt', a, b };
 }
@@ -139,29 +190,46 @@ export function fitCalibration(
 ): Calibration {
   if (method === 'platt') return fitPlatt(probs, labels);
   if (method === 'isotonic') return fitIsotonic(probs, labels);
-  if (method === 'auto') return fitCalibration(chooseCalibration(probs, labels).method, probs, labels);
+  if (method === 'auto') {
+    const chosen = chooseCalibration(probs, labels).method;
+    return chosen === 'none' ? { method: 'none' } : fitCalibration(chosen, probs, labels);
+  }
   return { method: 'none' };
 }
 
-function logLoss(c: Calibration, probs: ArrayLike<number>, labels: ArrayLike<number>, rows: readonly number[]): number {
-  let s = 0;
-  for (const i of rows) {
-    const q = Math.min(Math.max(calibrate(c, probs[i] as number), 1e-15), 1 - 1e-15);
-    s -= (labels[i] as number) === 1 ? Math.log(q) : Math.log(1 - q);
-  }
-  return s / rows.length;
+/**
+ * How much ROC AUC a calibration may lose against the raw score before it counts as destroying the ranking
+ * (isotonic's ties cost a little AUC even on a good model; Platt with a > 0 costs none).
+ */
+export const CALIBRATION_AUC_TOLERANCE = 0.005;
+
+type FittedMethod = 'none' | 'isotonic' | 'platt';
+const CANDIDATES: readonly FittedMethod[] = ['none', 'platt', 'isotonic'];
+
+export interface CalibrationChoice {
+  readonly method: FittedMethod;
+  /** Log loss of each candidate on held-out folds (none: the raw probabilities); NaN when folds lack a class. */
+  readonly crossFittedLogLoss: Readonly<Record<FittedMethod, number>>;
+  /** ROC AUC of each candidate on held-out folds, the folds' AUCs weighted by their rows. */
+  readonly crossFittedRocAuc: Readonly<Record<FittedMethod, number>>;
+  /**
+   * Candidates left out: they lost more than CALIBRATION_AUC_TOLERANCE of the raw AUC, or (Platt) a fold's slope
+   * came out <= 0, which reverses the ranking instead of calibrating it.
+   */
+  readonly rankingLosers: readonly FittedMethod[];
 }
 
 /**
- * Isotonic or Platt, by 2-fold cross-fitted log loss (rows alternate between the folds, so both span the same
- * time): each method is fitted on one fold and scored on the other, both ways. Isotonic's steps follow any monotone
- * shape but over-fit a few thousand rows (and then overstate how well the scores separate); Platt's two parameters
- * do not. Ties and folds without both classes keep isotonic.
+ * None, Platt or isotonic, by 2-fold cross-fitting on the calibration rows (rows alternate between the folds, so
+ * both span the same time): each method is fitted on one fold and scored on the other, both ways. A candidate
+ * whose held-out ROC AUC is more than CALIBRATION_AUC_TOLERANCE below the raw score's is out (a calibration must
+ * not turn a ranking into ties), and so is Platt when a fold's slope is <= 0 (a calibration must not reverse a
+ * ranking: on a drifted model it was how test AUC went from 0.84 to 0.42); of the rest, the lowest held-out log loss wins, ties going to the
+ * simpler (none, then Platt, then isotonic). Isotonic's steps follow any monotone shape but over-fit a few thousand
+ * rows (and then overstate how well the scores separate); Platt's two parameters do not. Folds without both
+ * classes cannot be cross-fitted: none.
  */
-export function chooseCalibration(
-  probs: ArrayLike<number>,
-  labels: ArrayLike<number>,
-): { method: 'isotonic' | 'platt'; crossFittedLogLoss: { isotonic: number; platt: number } } {
+export function chooseCalibration(probs: ArrayLike<number>, labels: ArrayLike<number>): CalibrationChoice {
   const folds: [number[], number[]] = [[], []];
   for (let i = 0; i < probs.length; i++) folds[i % 2]?.push(i);
   const bothClasses = (rows: readonly number[]) => {
@@ -169,19 +237,110 @@ export function chooseCalibration(
     for (const i of rows) pos += labels[i] as number;
     return pos > 0 && pos < rows.length;
   };
-  if (!folds.every(bothClasses)) return { method: 'isotonic', crossFittedLogLoss: { isotonic: NaN, platt: NaN } };
+  const nan = { none: Number.NaN, platt: Number.NaN, isotonic: Number.NaN };
+  if (!folds.every(bothClasses))
+    return { method: 'none', crossFittedLogLoss: nan, crossFittedRocAuc: nan, rankingLosers: [] };
   const pick = (xs: ArrayLike<number>, rows: readonly number[]) => Float64Array.from(rows, (i) => xs[i] as number);
-  const score = (method: 'isotonic' | 'platt'): number => {
-    let total = 0;
+  let reversed = false;
+  const score = (method: FittedMethod): { logLoss: number; rocAuc: number } => {
+    let loss = 0;
+    let auc = 0;
     for (const [fit, held] of [folds, [folds[1], folds[0]]] as [number[], number[]][]) {
       const c = fitCalibration(method, pick(probs, fit), pick(labels, fit));
-      total += logLoss(c, probs, labels, held) * held.length;
+      if (c.method === 'platt' && !(c.a > 0)) reversed = true;
+      const p = Float64Array.from(held, (i) => calibrate(c, probs[i] as number));
+      const y = pick(labels, held);
+      loss += logLoss(y, p) * held.length;
+      auc += rocAuc(y, p) * held.length;
     }
-    return total / probs.length;
+    return { logLoss: loss / probs.length, rocAuc: auc / probs.length };
   };
-  const isotonic = score('isotonic');
-  const platt = score('platt');
-  return { method: platt < isotonic ? 'platt' : 'isotonic', crossFittedLogLoss: { isotonic, platt } };
+  const scores = Object.fromEntries(CANDIDATES.map((m) => [m, score(m)])) as Record<
+    FittedMethod,
+    { logLoss: number; rocAuc: number }
+  >;
+  const rankingLosers = CANDIDATES.filter(
+    (m) => !(scores[m].rocAuc >= scores.none.rocAuc - CALIBRATION_AUC_TOLERANCE) || (m === 'platt' && reversed),
+  );
+  let method: FittedMethod = 'none';
+  for (const m of CANDIDATES) if (!rankingLosers.includes(m) && scores[m].logLoss < scores[method].logLoss) method = m;
+  return {
+    method,
+    crossFittedLogLoss: { none: scores.none.logLoss, platt: scores.platt.logLoss, isotonic: scores.isotonic.logLoss },
+    crossFittedRocAuc: { none: scores.none.rocAuc, platt: scores.platt.rocAuc, isotonic: scores.isotonic.rocAuc },
+    rankingLosers,
+  };
+}
+
+export interface GuardedCalibration {
+  /** What was asked for. */
+  readonly requested: CalibrationMethod;
+  /** What is kept: `none` when the fitted map was worse than none on the rows it was fitted on. */
+  readonly calibration: Calibration;
+  /** `auto`'s cross-fitted comparison, when `auto` was asked for. */
+  readonly choice: CalibrationChoice | null;
+  /** Log loss and ROC AUC on the fitting rows: raw, and with the fitted map (before any fallback). */
+  readonly before: { readonly logLoss: number; readonly rocAuc: number };
+  readonly fitted: { readonly method: FittedMethod; readonly logLoss: number; readonly rocAuc: number };
+  /** The fitted map, kept or not. */
+  readonly fittedCalibration: Calibration;
+  /** Why the fitted map was dropped, for the training summary and the artifact. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Fits `method` (auto: `chooseCalibration`) and keeps it only if it is not worse than none on the rows it was
+ * fitted on: a Platt slope <= 0, a non-finite or higher log loss, or a ROC AUC more than CALIBRATION_AUC_TOLERANCE
+ * lower, falls back to `none` with a warning. Rows without both classes cannot be calibrated: none, with a warning.
+ */
+export function fitGuardedCalibration(
+  method: CalibrationMethod,
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): GuardedCalibration {
+  const y = Float64Array.from({ length: labels.length }, (_, i) => labels[i] as number);
+  const p = Float64Array.from({ length: probs.length }, (_, i) => probs[i] as number);
+  const before = { logLoss: logLoss(y, p), rocAuc: rocAuc(y, p) };
+  const none: Calibration = { method: 'none' };
+  const result = (
+    calibration: Calibration,
+    choice: CalibrationChoice | null,
+    fitted: GuardedCalibration['fitted'],
+    warnings: string[],
+    fittedCalibration: Calibration = none,
+  ): GuardedCalibration => ({ requested: method, calibration, choice, before, fitted, fittedCalibration, warnings });
+  if (method === 'none') return result(none, null, { method: 'none', ...before }, []);
+  let pos = 0;
+  for (const v of y) pos += v;
+  if (pos === 0 || pos === y.length)
+    return result(none, null, { method: 'none', ...before }, [
+      `calibration ${method} skipped: its ${y.length} rows have only one label value; kept none`,
+    ]);
+  const choice = method === 'auto' ? chooseCalibration(p, y) : null;
+  const fittedMethod: FittedMethod = choice ? choice.method : method === 'platt' ? 'platt' : 'isotonic';
+  const cal = fitCalibration(fittedMethod, p, y);
+  const after = Float64Array.from(p, (v) => calibrate(cal, v));
+  const fitted = { method: fittedMethod, logLoss: logLoss(y, after), rocAuc: rocAuc(y, after) };
+  const f = (v: number) => v.toFixed(4);
+  const warnings: string[] = [];
+  if (cal.method === 'platt' && !(cal.a > 0))
+    warnings.push(
+      `platt calibration came out with slope ${f(cal.a)} on its ${y.length} rows (the model ranks them backwards: drift or leakage?); kept none`,
+    );
+  else if (!(fitted.logLoss <= before.logLoss))
+    warnings.push(
+      `${fittedMethod} calibration raised log loss on its ${y.length} rows from ${f(before.logLoss)} to ${f(fitted.logLoss)}; kept none`,
+    );
+  else if (!(fitted.rocAuc >= before.rocAuc - CALIBRATION_AUC_TOLERANCE))
+    warnings.push(
+      `${fittedMethod} calibration lowered ROC AUC on its ${y.length} rows from ${f(before.rocAuc)} to ${f(fitted.rocAuc)}; kept none`,
+    );
+  return result(warnings.length > 0 ? none : cal, choice, fitted, warnings, cal);
+}
+
+/** How many distinct values a score array holds (a calibration that flattens a ranking shows here). */
+export function distinctValues(scores: ArrayLike<number>): number {
+  return new Set(Array.from(scores)).size;
 }
 
 /** Applies a calibration to one probability. */

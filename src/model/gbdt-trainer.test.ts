@@ -4,6 +4,7 @@ import { CompiledScorer } from './compiled-scorer.js';
 import { type GbdtParams, trainGbdt } from './gbdt-trainer.js';
 import { rocAuc } from './metrics.js';
 import type { FeatureKind, ModelMatrix } from './model-matrix.js';
+import { inCategorySet } from './tree-ensemble.js';
 
 /** n rows of `nf` uniform [0, 1) features, label drawn from sigmoid(f(row)). */
 function synth(
@@ -134,6 +135,121 @@ describe('trainGbdt', () => {
     for (let r = 0; r < y.length; r++)
       maxDiff = Math.max(maxDiff, Math.abs((one.trainMargins[r] as number) - (twoA.trainMargins[r] as number)));
     expect(maxDiff).toBeLessThan(1e-9);
+  });
+
+  it('trains on two threads with missing values, categories and column sampling like one thread', () => {
+    // the helper's histogram layout (value bins, then the missing slot, per feature) must match the trainer's
+    const n = 60_000;
+    const nf = 20;
+    const rng = new Rng(16);
+    const values = new Float32Array(n * nf);
+    const kinds: FeatureKind[] = [];
+    for (let c = 0; c < nf; c++) {
+      kinds.push(c % 4 === 1 ? 'categorical' : 'numeric');
+      for (let r = 0; r < n; r++)
+        values[c * n + r] =
+          rng.next() < 0.1 ? Number.NaN : c % 4 === 1 ? rng.int(3 + c) : c % 4 === 2 ? rng.int(7) : rng.next();
+    }
+    const y = new Uint8Array(n);
+    for (let r = 0; r < n; r++) {
+      const v = (c: number): number =>
+        Number.isNaN(values[c * n + r] as number) ? 0.5 : (values[c * n + r] as number);
+      y[r] = rng.next() < 1 / (1 + Math.exp(-(2 * v(0) + (v(1) % 3 === 0 ? 1 : -1) + 0.3 * v(2) - 1))) ? 1 : 0;
+    }
+    const m = { rows: n, columns: Array.from({ length: nf }, (_, i) => `x${i}`), values };
+    for (const colsampleByTree of [1, 0.5]) {
+      const p: Partial<GbdtParams> = { trees: 4, maxDepth: 4, colsampleByTree, seed: 3 };
+      const one = trainGbdt(m, y, { ...p, threads: 1 }, { featureKinds: kinds });
+      const two = trainGbdt(m, y, { ...p, threads: 2 }, { featureKinds: kinds });
+      let maxDiff = 0;
+      for (let r = 0; r < n; r++)
+        maxDiff = Math.max(maxDiff, Math.abs((one.trainMargins[r] as number) - (two.trainMargins[r] as number)));
+      expect(maxDiff).toBeLessThan(1e-9);
+      expect(two.ensemble.trees.map((t) => Array.from(t.feature))).toEqual(
+        one.ensemble.trees.map((t) => Array.from(t.feature)),
+      );
+    }
+  });
+
+  it('splits a categorical feature at the best prefix of its categories ordered by g / (h + catSmooth)', () => {
+    // 12 categories (insertion-sorted) and 80 (the sort above INSERTION_SORT_MAX), with tied ratios: the root split
+    // must be the reference's (all categories' sums, sorted, every prefix tried, the first best kept)
+    for (const k of [12, 80]) {
+      const rng = new Rng(k);
+      const codes: number[] = [];
+      const labels: number[] = [];
+      for (let c = 0; c < k; c++) {
+        const count = 30 + 10 * (c % 3);
+        const positives = Math.round(count * [0.1, 0.5, 0.3, 0.7, 0.2][(c * 7) % 5]!);
+        // blocks with the same count and positives give bit-equal sums: tied ratios
+        for (let i = 0; i < count; i++) {
+          codes.push(c);
+          labels.push(i < positives ? 1 : 0);
+        }
+      }
+      for (let i = 0; i < 200; i++) {
+        codes.push(Number.NaN);
+        labels.push(rng.next() < 0.4 ? 1 : 0);
+      }
+      const n = codes.length;
+      const m = { rows: n, columns: ['cat'], values: Float32Array.from(codes) };
+      const y = Uint8Array.from(labels);
+      const p = { trees: 1, maxDepth: 1, catSmooth: 10, lambda: 1, minChildWeight: 1 };
+      const model = trainGbdt(m, y, p, { featureKinds: ['categorical'] });
+      // reference: the trainer's first gradients, summed per bin in row order
+      const categories = model.bins.features[0]?.categories as Int32Array;
+      const prior = labels.reduce((a, b) => a + b, 0) / n;
+      const pr = 1 / (1 + Math.exp(-Math.log(prior / (1 - prior))));
+      const hess = Math.max(pr * (1 - pr), 1e-16);
+      const G = new Float64Array(k);
+      const H = new Float64Array(k);
+      let gm = 0;
+      let hm = 0;
+      let gAll = 0;
+      let hAll = 0;
+      for (let r = 0; r < n; r++) {
+        const g = pr - (y[r] as number);
+        gAll += g;
+        hAll += hess;
+        if (Number.isNaN(codes[r] as number)) {
+          gm += g;
+          hm += hess;
+          continue;
+        }
+        const b = categories.indexOf(codes[r] as number);
+        G[b] = (G[b] as number) + g;
+        H[b] = (H[b] as number) + hess;
+      }
+      const ratio = (b: number): number => (G[b] as number) / ((H[b] as number) + p.catSmooth);
+      const order = Array.from({ length: k }, (_, b) => b).sort((a, b) => ratio(a) - ratio(b) || a - b);
+      let best = Number.NEGATIVE_INFINITY;
+      let bestCount = 0;
+      let gl = 0;
+      let hl = 0;
+      const score = (g: number, h: number): number => (g * g) / (h + p.lambda);
+      for (let i = 0; i < k; i++) {
+        gl += G[order[i] as number] as number;
+        hl += H[order[i] as number] as number;
+        for (const [gL, hL] of [
+          [gl, hl],
+          [gl + gm, hl + hm],
+        ] as const) {
+          const gain = score(gL, hL) + score(gAll - gL, hAll - hL) - score(gAll, hAll);
+          if (hL >= 1 && hAll - hL >= 1 && gain > best) {
+            best = gain;
+            bestCount = i + 1;
+          }
+        }
+      }
+      const expected = new Set(order.slice(0, bestCount).map((b) => categories[b] as number));
+      const tree = model.ensemble.trees[0];
+      if (!tree) throw new Error('no tree');
+      expect(tree.catOffset[0]).toBeGreaterThanOrEqual(0);
+      expect(tree.catSetLeft[0]).toBe(1);
+      const got = new Set(Array.from({ length: k }, (_, c) => c).filter((c) => inCategorySet(tree, 0, c)));
+      expect([...got].sort((a, b) => a - b)).toEqual([...expected].sort((a, b) => a - b));
+      expect(tree.gain[0]).toBe(Math.fround(best));
+    }
   });
 
   it('stops early on a validation set and keeps the best round', () => {

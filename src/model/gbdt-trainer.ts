@@ -8,7 +8,13 @@ import {
   MAX_VALUE_BINS,
   MISSING_BIN,
 } from './binning.js';
-import { type FullHistogramKernel, fullHistogramKernel, HistogramHelper, toShared } from './histogram-workers.js';
+import {
+  type FullHistogramKernel,
+  fullHistogramKernel,
+  HistogramHelper,
+  histogramLayout,
+  toShared,
+} from './histogram-workers.js';
 import type { FeatureKind, ModelMatrix } from './model-matrix.js';
 import { inCategorySet, type Tree, TreeBuilder, type TreeEnsemble } from './tree-ensemble.js';
 
@@ -168,7 +174,6 @@ interface Leaf {
   added: boolean;
 }
 
-const HIST_STRIDE = 512; // 256 bins x (grad, hess)
 /** Below this many matrix cells `threads > 1` trains on one thread (the helper would not pay off). */
 export const GBDT_MIN_CELLS_FOR_THREADS = 1_000_000;
 const MIN_ROWS_FOR_HELPER = 16_384;
@@ -207,8 +212,12 @@ export function trainGbdt(
   const useHelper = p.threads > 1 && n * nf >= GBDT_MIN_CELLS_FOR_THREADS;
   const binned = useHelper ? toShared(binRowMajor(bins, matrix), (b) => new Uint8Array(b)) : binRowMajor(bins, matrix);
   // column-major copy for partitioning: a node's rows read one feature, from a column that stays in cache
-  const binnedCols = transposeBins(binned, n, nf);
   const nBins = Int32Array.from(bins.features, (f) => binCount(f));
+  // inside the trainer a missing value is bin nBins[f] (the slot after the feature's value bins): histograms take
+  // only the slots their features use (histogramLayout)
+  recodeMissing(binned, n, nBins);
+  const layout = histogramLayout(nBins);
+  const binnedCols = transposeBins(binned, n, nf);
 
   let sw = 0;
   let swy = 0;
@@ -254,9 +263,9 @@ export function trainGbdt(
   const gh = useHelper ? new Float64Array(new SharedArrayBuffer(16 * n)) : new Float64Array(2 * n);
   const rng = new Rng(p.seed);
   const rowIdx = useHelper ? new Uint32Array(new SharedArrayBuffer(4 * n)) : new Uint32Array(n);
-  const helper = useHelper ? new HistogramHelper(binned, gh, rowIdx, nf) : null;
-  const kernel = fullHistogramKernel(nf);
-  const allRowsKernel = fullHistogramKernel(nf, false);
+  const helper = useHelper ? new HistogramHelper(binned, gh, rowIdx, layout) : null;
+  const kernel = fullHistogramKernel(layout);
+  const allRowsKernel = fullHistogramKernel(layout, false);
   const build = (hist: Float64Array, begin: number, end: number, features: Int32Array, full: boolean): void => {
     if (full && !helper && begin === 0 && end === n) {
       // a root on all rows: rowIdx is the identity
@@ -264,13 +273,13 @@ export function trainGbdt(
     } else if (helper && end - begin >= MIN_ROWS_FOR_HELPER) {
       const mid = begin + ((end - begin) >> 1);
       helper.start(mid, end, features, full);
-      buildHistogram(hist, binned, nf, rowIdx, begin, mid, gh, features, full, kernel);
+      buildHistogram(hist, binned, layout, rowIdx, begin, mid, gh, features, full, kernel);
       helper.finish(hist, features, full);
-    } else buildHistogram(hist, binned, nf, rowIdx, begin, end, gh, features, full, kernel);
+    } else buildHistogram(hist, binned, layout, rowIdx, begin, end, gh, features, full, kernel);
   };
   const scratch = new Uint32Array(n);
   const pool: Float64Array[] = [];
-  const takeHist = (): Float64Array => pool.pop()?.fill(0) ?? new Float64Array(nf * HIST_STRIDE);
+  const takeHist = (): Float64Array => pool.pop()?.fill(0) ?? new Float64Array(layout[nf] as number);
   const giveHist = (h: Float64Array | null): void => {
     if (h) pool.push(h);
   };
@@ -287,6 +296,95 @@ export function trainGbdt(
   for (let i = 0; i < identity.length; i++) identity[i] = i;
   const sums = new Float64Array(2);
   const splitMask = new Uint8Array(256);
+
+  // the tree being grown; the closures below are made once per training, not per tree (closures made in the loop
+  // cost an allocation each, and under tsx's keep-names a defineProperty each)
+  let builder = new TreeBuilder();
+  let gains: Array<[number, number]> = [];
+  let features = allFeatures;
+  let full = true;
+  const canSplit = (leaf: Leaf): boolean =>
+    (p.maxDepth === 0 || leaf.depth < p.maxDepth) && leaf.end - leaf.begin >= 2 && leaf.h >= 2 * p.minChildWeight;
+  const splitLeaf = (leaf: Leaf): Leaf[] => {
+    const s = leaf.split as SplitChoice;
+    const mask = splitMask.fill(0);
+    const fb = bins.features[s.feature] as FeatureBins;
+    if (s.catBins) {
+      for (const b of s.catBins) mask[b] = 1;
+      const codes = s.catBins.map((b) => fb.categories[b] as number);
+      builder.setCategoricalSplit(leaf.node, s.feature, codes, true, s.defaultLeft, s.gain);
+    } else {
+      for (let b = 0; b <= s.bin; b++) mask[b] = 1;
+      builder.setNumericSplit(leaf.node, s.feature, fb.cuts[s.bin] as number, s.bin, s.defaultLeft, s.gain);
+    }
+    mask[nBins[s.feature] as number] = s.defaultLeft ? 1 : 0;
+    impGain[s.feature] = (impGain[s.feature] as number) + s.gain;
+    impSplit[s.feature] = (impSplit[s.feature] as number) + 1;
+    gains.push([s.feature, s.gain]);
+    const gl = s.leftG;
+    const hl = s.leftH;
+    const gr = leaf.g - gl;
+    const hr = leaf.h - hl;
+    const vl = leafValue(gl, hl, p);
+    const vr = leafValue(gr, hr, p);
+    const lNode = builder.addLeaf(vl, hl);
+    const rNode = builder.addLeaf(vr, hr);
+    builder.setChildren(leaf.node, lNode, rNode);
+    const column = binnedCols.subarray(s.feature * n, (s.feature + 1) * n);
+    if (p.maxDepth > 0 && leaf.depth + 1 >= p.maxDepth) {
+      // children at the depth limit are leaves: record each row's leaf in place of a partition
+      assignSplitLeaves(leafNode, rowIdx, leaf.begin, leaf.end, column, mask, lNode, rNode);
+      giveHist(leaf.hist);
+      leaf.hist = null;
+      return [doneLeaf(lNode, leaf, gl, hl), doneLeaf(rNode, leaf, gr, hr)];
+    }
+    // stable partition of the leaf's rows: left rows first
+    const nl = partitionRows(rowIdx, scratch, leaf.begin, leaf.end, column, mask);
+    const nr = leaf.end - leaf.begin - nl;
+    const left: Leaf = {
+      node: lNode,
+      begin: leaf.begin,
+      end: leaf.begin + nl,
+      depth: leaf.depth + 1,
+      g: gl,
+      h: hl,
+      hist: null,
+      split: null,
+      added: false,
+    };
+    const right: Leaf = {
+      node: rNode,
+      begin: leaf.begin + nl,
+      end: leaf.end,
+      depth: leaf.depth + 1,
+      g: gr,
+      h: hr,
+      hist: null,
+      split: null,
+      added: false,
+    };
+    const splitL = canSplit(left);
+    const splitR = canSplit(right);
+    const parentHist = leaf.hist as Float64Array;
+    leaf.hist = null;
+    if (splitL || splitR) {
+      // histogram subtraction: build the smaller child, the larger one is parent - smaller
+      const [small, large] = nl <= nr ? [left, right] : [right, left];
+      small.hist = takeHist();
+      build(small.hist, small.begin, small.end, features, full);
+      subtractInPlace(parentHist, small.hist, features, layout);
+      large.hist = parentHist;
+      for (const c of [left, right]) {
+        if (canSplit(c)) c.split = findBestSplit(c, bins.features, nBins, layout, features, p);
+        else {
+          giveHist(c.hist);
+          c.hist = null;
+        }
+      }
+    } else giveHist(parentHist);
+    return [left, right];
+  };
+  const worthSplitting = (leaf: Leaf): boolean => leaf.split !== null && leaf.split.gain > p.minSplitGain;
 
   try {
     for (let t = 0; t < p.trees; t++) {
@@ -305,7 +403,7 @@ export function trainGbdt(
         rowIdx.set(identity);
         count = n;
       }
-      let features = allFeatures;
+      features = allFeatures;
       if (p.colsampleByTree < 1) {
         const k = Math.max(1, Math.round(nf * p.colsampleByTree));
         const perm = Array.from(allFeatures);
@@ -315,10 +413,9 @@ export function trainGbdt(
         }
         features = Int32Array.from(perm.slice(0, k).sort((a, b) => a - b));
       }
-      const full = features.length === nf;
-
-      const builder = new TreeBuilder();
-      const gains: Array<[number, number]> = [];
+      full = features.length === nf;
+      builder = new TreeBuilder();
+      gains = [];
       // all rows: the gradient pass summed them in the same order
       let G = sums[0] as number;
       let H = sums[1] as number;
@@ -344,106 +441,13 @@ export function trainGbdt(
         added: false,
       };
       const finalLeaves: Leaf[] = [];
-      const canSplit = (leaf: Leaf): boolean =>
-        (p.maxDepth === 0 || leaf.depth < p.maxDepth) && leaf.end - leaf.begin >= 2 && leaf.h >= 2 * p.minChildWeight;
       if (canSplit(root)) {
         root.hist = takeHist();
         build(root.hist, root.begin, root.end, features, full);
-        root.split = findBestSplit(root, bins.features, nBins, features, p);
+        root.split = findBestSplit(root, bins.features, nBins, layout, features, p);
       }
       let candidates: Leaf[] = [root];
       let leafCount = 1;
-      const splitLeaf = (leaf: Leaf): Leaf[] => {
-        const s = leaf.split as SplitChoice;
-        const mask = splitMask.fill(0);
-        const fb = bins.features[s.feature] as FeatureBins;
-        if (s.catBins) {
-          for (const b of s.catBins) mask[b] = 1;
-          const codes = s.catBins.map((b) => fb.categories[b] as number);
-          builder.setCategoricalSplit(leaf.node, s.feature, codes, true, s.defaultLeft, s.gain);
-        } else {
-          for (let b = 0; b <= s.bin; b++) mask[b] = 1;
-          builder.setNumericSplit(leaf.node, s.feature, fb.cuts[s.bin] as number, s.bin, s.defaultLeft, s.gain);
-        }
-        mask[MISSING_BIN] = s.defaultLeft ? 1 : 0;
-        impGain[s.feature] = (impGain[s.feature] as number) + s.gain;
-        impSplit[s.feature] = (impSplit[s.feature] as number) + 1;
-        gains.push([s.feature, s.gain]);
-        const gl = s.leftG;
-        const hl = s.leftH;
-        const gr = leaf.g - gl;
-        const hr = leaf.h - hl;
-        const vl = leafValue(gl, hl, p);
-        const vr = leafValue(gr, hr, p);
-        const lNode = builder.addLeaf(vl, hl);
-        const rNode = builder.addLeaf(vr, hr);
-        builder.setChildren(leaf.node, lNode, rNode);
-        const column = binnedCols.subarray(s.feature * n, (s.feature + 1) * n);
-        if (p.maxDepth > 0 && leaf.depth + 1 >= p.maxDepth) {
-          // children at the depth limit are leaves: record each row's leaf in place of a partition
-          assignSplitLeaves(leafNode, rowIdx, leaf.begin, leaf.end, column, mask, lNode, rNode);
-          const done = (node: number, g: number, h: number): Leaf => ({
-            node,
-            begin: leaf.begin,
-            end: leaf.begin,
-            depth: leaf.depth + 1,
-            g,
-            h,
-            hist: null,
-            split: null,
-            added: true,
-          });
-          giveHist(leaf.hist);
-          leaf.hist = null;
-          return [done(lNode, gl, hl), done(rNode, gr, hr)];
-        }
-        // stable partition of the leaf's rows: left rows first
-        const nl = partitionRows(rowIdx, scratch, leaf.begin, leaf.end, column, mask);
-        const nr = leaf.end - leaf.begin - nl;
-        const left: Leaf = {
-          node: lNode,
-          begin: leaf.begin,
-          end: leaf.begin + nl,
-          depth: leaf.depth + 1,
-          g: gl,
-          h: hl,
-          hist: null,
-          split: null,
-          added: false,
-        };
-        const right: Leaf = {
-          node: rNode,
-          begin: leaf.begin + nl,
-          end: leaf.end,
-          depth: leaf.depth + 1,
-          g: gr,
-          h: hr,
-          hist: null,
-          split: null,
-          added: false,
-        };
-        const splitL = canSplit(left);
-        const splitR = canSplit(right);
-        const parentHist = leaf.hist as Float64Array;
-        leaf.hist = null;
-        if (splitL || splitR) {
-          // histogram subtraction: build the smaller child, the larger one is parent - smaller
-          const [small, large] = nl <= nr ? [left, right] : [right, left];
-          small.hist = takeHist();
-          build(small.hist, small.begin, small.end, features, full);
-          subtractInPlace(parentHist, small.hist, features);
-          large.hist = parentHist;
-          for (const c of [left, right]) {
-            if (canSplit(c)) c.split = findBestSplit(c, bins.features, nBins, features, p);
-            else {
-              giveHist(c.hist);
-              c.hist = null;
-            }
-          }
-        } else giveHist(parentHist);
-        return [left, right];
-      };
-      const worthSplitting = (leaf: Leaf): boolean => leaf.split !== null && leaf.split.gain > p.minSplitGain;
 
       if (p.growth === 'depthwise') {
         while (candidates.length > 0) {
@@ -559,6 +563,21 @@ export function trainGbdt(
     bestIteration: kept,
     history: { validLogLoss: validLoss },
     trainMargins,
+  };
+}
+
+/** A child at the depth limit: a leaf whose rows' leaf is already recorded. */
+function doneLeaf(node: number, parent: Leaf, g: number, h: number): Leaf {
+  return {
+    node,
+    begin: parent.begin,
+    end: parent.begin,
+    depth: parent.depth + 1,
+    g,
+    h,
+    hist: null,
+    split: null,
+    added: true,
   };
 }
 
@@ -696,6 +715,16 @@ function partitionRows(
   return nl;
 }
 
+/** Row-major bins with MISSING_BIN replaced by each feature's bin count, in place. */
+function recodeMissing(binned: Uint8Array, n: number, nBins: Int32Array): void {
+  const nf = nBins.length;
+  for (let f = 0; f < nf; f++) {
+    const nb = nBins[f] as number;
+    if (nb === MISSING_BIN) continue;
+    for (let k = f; k < n * nf; k += nf) if (binned[k] === MISSING_BIN) binned[k] = nb;
+  }
+}
+
 /** Column-major copy (`[f * n + r]`) of row-major bins. */
 function transposeBins(binned: Uint8Array, n: number, nf: number): Uint8Array {
   const out = new Uint8Array(n * nf);
@@ -713,7 +742,7 @@ function leafValue(g: number, h: number, p: GbdtParams): number {
 function buildHistogram(
   hist: Float64Array,
   binned: Uint8Array,
-  nf: number,
+  layout: Int32Array,
   rowIdx: Uint32Array,
   begin: number,
   end: number,
@@ -727,6 +756,7 @@ function buildHistogram(
     return;
   }
   const nsel = features.length;
+  const nf = layout.length - 1;
   for (let i = begin; i < end; i++) {
     const r = rowIdx[i] as number;
     const g = gh[2 * r] as number;
@@ -734,24 +764,74 @@ function buildHistogram(
     const base = r * nf;
     for (let j = 0; j < nsel; j++) {
       const f = features[j] as number;
-      const k = f * HIST_STRIDE + ((binned[base + f] as number) << 1);
+      const k = (layout[f] as number) + ((binned[base + f] as number) << 1);
       hist[k] = (hist[k] as number) + g;
       hist[k + 1] = (hist[k + 1] as number) + h;
     }
   }
 }
 
-function subtractInPlace(parent: Float64Array, child: Float64Array, features: Int32Array): void {
+/** parent -= child over the features' histogram slots. */
+function subtractInPlace(parent: Float64Array, child: Float64Array, features: Int32Array, layout: Int32Array): void {
   for (let j = 0; j < features.length; j++) {
-    const start = (features[j] as number) * HIST_STRIDE;
-    for (let k = start; k < start + HIST_STRIDE; k++) parent[k] = (parent[k] as number) - (child[k] as number);
+    const f = features[j] as number;
+    const end = layout[f + 1] as number;
+    for (let k = layout[f] as number; k < end; k++) parent[k] = (parent[k] as number) - (child[k] as number);
   }
+}
+
+// scratch of findBestSplit (synchronous, never re-entered): the categories of one feature in split order, their
+// ratios, and the best split's prefix
+const CAT_ORDER = new Int32Array(256);
+const CAT_RATIO = new Float64Array(256);
+const BEST_CAT_ORDER = new Int32Array(256);
+/** Above this many present categories the order comes from Array.prototype.sort instead of an insertion sort. */
+const INSERTION_SORT_MAX = 48;
+
+/**
+ * The present categories (hessian > 0) of the feature at `base`, in CAT_ORDER ascending by g / (h + catSmooth),
+ * ties by bin; returns their count. One pass with an insertion sort: the closure-and-sort it replaces was most of
+ * the split search on tables with many categorical columns (the order is the same total order).
+ */
+function sortCategories(hist: Float64Array, base: number, k: number, catSmooth: number): number {
+  const order = CAT_ORDER;
+  const ratio = CAT_RATIO;
+  let m = 0;
+  for (let b = 0; b < k; b++) {
+    const h = hist[base + 2 * b + 1] as number;
+    if (!(h > 0)) continue;
+    const r = (hist[base + 2 * b] as number) / (h + catSmooth);
+    // bins arrive ascending, so an equal ratio stays behind: the tie-break by bin
+    let i = m;
+    if (m < INSERTION_SORT_MAX) {
+      while (i > 0 && (ratio[i - 1] as number) > r) {
+        ratio[i] = ratio[i - 1] as number;
+        order[i] = order[i - 1] as number;
+        i--;
+      }
+    }
+    ratio[i] = r;
+    order[i] = b;
+    m++;
+  }
+  if (m > INSERTION_SORT_MAX) {
+    const idx = Array.from(order.subarray(0, m));
+    const byBin = new Float64Array(256);
+    for (let i = 0; i < m; i++) byBin[idx[i] as number] = ratio[i] as number;
+    idx.sort((a, b) => (byBin[a] as number) - (byBin[b] as number) || a - b);
+    for (let i = 0; i < m; i++) {
+      order[i] = idx[i] as number;
+      ratio[i] = byBin[idx[i] as number] as number;
+    }
+  }
+  return m;
 }
 
 function findBestSplit(
   leaf: Leaf,
   bins: readonly FeatureBins[],
   nBins: Int32Array,
+  layout: Int32Array,
   features: Int32Array,
   p: GbdtParams,
 ): SplitChoice | null {
@@ -770,16 +850,16 @@ function findBestSplit(
   let bDefaultLeft = false;
   let bG = 0;
   let bH = 0;
-  let bOrder: number[] | null = null;
+  let bCategorical = false;
   let bCount = 0;
   for (let j = 0; j < features.length; j++) {
     const f = features[j] as number;
-    const base = f * HIST_STRIDE;
-    const gm = hist[base + MISSING_BIN * 2] as number;
-    const hm = hist[base + MISSING_BIN * 2 + 1] as number;
+    const base = layout[f] as number;
+    const nb = nBins[f] as number;
+    const gm = hist[base + 2 * nb] as number;
+    const hm = hist[base + 2 * nb + 1] as number;
     const fb = bins[f] as FeatureBins;
     if (fb.kind === 'numeric') {
-      const nb = nBins[f] as number;
       let gl = 0;
       let hl = 0;
       for (let b = 0; b < nb - 1; b++) {
@@ -798,7 +878,7 @@ function findBestSplit(
             bDefaultLeft = hm > 0 ? false : hl >= hr;
             bG = gl;
             bH = hl;
-            bOrder = null;
+            bCategorical = false;
           }
         }
         if (hm > 0) {
@@ -817,24 +897,21 @@ function findBestSplit(
               bDefaultLeft = true;
               bG = gl2;
               bH = hl2;
-              bOrder = null;
+              bCategorical = false;
             }
           }
         }
       }
     } else {
-      const k = fb.categories.length;
-      const order: number[] = [];
-      for (let b = 0; b < k; b++) if ((hist[base + 2 * b + 1] as number) > 0) order.push(b);
-      if (order.length < 1) continue;
-      const ratio = (b: number): number =>
-        (hist[base + 2 * b] as number) / ((hist[base + 2 * b + 1] as number) + p.catSmooth);
-      order.sort((a, b) => ratio(a) - ratio(b) || a - b);
+      const m = sortCategories(hist, base, fb.categories.length, p.catSmooth);
+      if (m < 1) continue;
+      const order = CAT_ORDER;
+      let improved = false;
       let gl = 0;
       let hl = 0;
       const sides = hm > 0 ? 2 : 1;
       // a prefix of the sorted categories goes left; the "other" bin always goes right
-      for (let i = 0; i < order.length; i++) {
+      for (let i = 0; i < m; i++) {
         const b = order[i] as number;
         gl += hist[base + 2 * b] as number;
         hl += hist[base + 2 * b + 1] as number;
@@ -854,11 +931,14 @@ function findBestSplit(
             bDefaultLeft = hm > 0 ? missLeft : hL >= hR;
             bG = gL;
             bH = hL;
-            bOrder = order;
+            bCategorical = true;
             bCount = i + 1;
+            improved = true;
           }
         }
       }
+      // the order scratch is reused by the next categorical feature: keep the best prefix
+      if (improved) BEST_CAT_ORDER.set(order.subarray(0, bCount));
     }
   }
   if (!found) return null;
@@ -867,7 +947,7 @@ function findBestSplit(
     feature: bFeature,
     bin: bBin,
     defaultLeft: bDefaultLeft,
-    catBins: bOrder ? bOrder.slice(0, bCount).sort((a, c) => a - c) : null,
+    catBins: bCategorical ? Array.from(BEST_CAT_ORDER.subarray(0, bCount)).sort((a, c) => a - c) : null,
     leftG: bG,
     leftH: bH,
   };
@@ -892,6 +972,8 @@ export function binnedTreeMasks(tree: Tree, bins: BinMapper): Uint8Array[] {
       for (let b = 0; b <= tb; b++) mask[b] = 1;
     }
     mask[MISSING_BIN] = tree.defaultLeft[node] as number;
+    // the trainer's own bins put missing values after the value bins
+    mask[binCount(fb)] = tree.defaultLeft[node] as number;
   }
   return masks;
 }

@@ -11,6 +11,8 @@ export {
   MODEL_KINDS,
   type ModelArtifact,
   type ModelKind,
+  type SplitPart,
+  type SplitSummary,
   saveArtifact,
 } from './artifact.js';
 export {
@@ -23,13 +25,19 @@ export {
   MISSING_BIN,
 } from './binning.js';
 export {
+  CALIBRATION_AUC_TOLERANCE,
   CALIBRATION_METHODS,
   type Calibration,
+  type CalibrationChoice,
   type CalibrationMethod,
   calibrate,
+  chooseCalibration,
+  distinctValues,
   fitCalibration,
+  fitGuardedCalibration,
   fitIsotonic,
   fitPlatt,
+  type GuardedCalibration,
 } from './calibration.js';
 export { CompiledModel, compileModel } from './compile-model.js';
 export { CompiledScorer, compileEnsemble, type ScoreInput } from './compiled-scorer.js';
@@ -48,6 +56,7 @@ export {
   temporalSplit,
 } from './delayed-labels.js';
 export { readTable, type Table, type TableColumn, writeScoredTable } from './duckdb-table-io.js';
+export { ModelArtifactError, ScorerPoolError } from './errors.js';
 export {
   defaultGbdtParams,
   type FeatureImportance,
@@ -100,7 +109,6 @@ export {
 export {
   SCORER_POOL_MIN_ROWS,
   ScorerPool,
-  ScorerPoolError,
   type ScorerPoolOptions,
 } from './scorer-pool.js';
 export { buildSendTrainingSet, CAMPAIGN_FEATURES, type SendTrainingSet } from './send-training-set.js';

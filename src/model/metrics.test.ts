@@ -127,8 +127,8 @@ describe('calibration', () => {
     const b = chooseCalibration(p2, y2);
     expect(b.method).toBe('isotonic');
     expect(b.crossFittedLogLoss.isotonic).toBeLessThan(b.crossFittedLogLoss.platt);
-    // a fold with one class only: keep isotonic
-    expect(chooseCalibration([0.1, 0.2, 0.3, 0.4], [0, 0, 0, 1]).method).toBe('isotonic');
+    // a fold with one class only cannot be cross-fitted: keep none
+    expect(chooseCalibration([0.1, 0.2, 0.3, 0.4], [0, 0, 0, 1]).method).toBe('none');
   });
 
   it('isotonic calibration is non-decreasing and clips outside the fitted range', () => {

@@ -50,7 +50,8 @@ describe('adnova model (generic CLI)', () => {
     const summary = JSON.parse(t.out);
     expect(summary.features).toBe(3);
     expect(summary.categorical).toBe(1);
-    expect(summary.rows.test).toBe(900);
+    expect(summary.rows.test).toEqual({ count: 900, firstRow: 2101, lastRow: 3000 });
+    expect(summary.testRaw.rocAuc).toBeGreaterThan(0.7);
     expect(summary.test.rocAuc).toBeGreaterThan(0.7);
     expect(summary.trainingTimeMs).toBeGreaterThanOrEqual(0);
 
@@ -123,6 +124,82 @@ describe('adnova model (generic CLI)', () => {
     ]);
     expect(text.out).toMatch(/ROC AUC 0\.\d{4}/);
     expect(text.out).toMatch(/top 10%/);
+  });
+
+  it('train --validation-fraction 0 --test-fraction 0 trains on every row and says there is no calibration', async () => {
+    const out = join(dir, 'm-noval');
+    const t = await runCliCaptured([
+      'model',
+      'train',
+      '--data',
+      join(dir, 'train.csv'),
+      '--sep',
+      ';',
+      '--label',
+      'clicked',
+      '--out',
+      out,
+      '--trees',
+      '10',
+      '--test-fraction',
+      '0',
+      '--validation-fraction',
+      '0',
+    ]);
+    expect(t.err).toBe('');
+    expect(t.code).toBe(0);
+    expect(t.out).toContain('trained gbdt (10 trees) on 3000 rows');
+    expect(t.out).toContain('split by file order: train 3000 (rows 1-3000), validation 0, test 0');
+    expect(t.out).toContain('calibration none (asked: auto)');
+    expect(t.out).toContain(
+      'warning: no validation rows (validation fraction 0): no early stopping and no calibration',
+    );
+    const d = await runCliCaptured(['model', 'describe', '--model', out]);
+    expect(d.out).toContain('warning: no validation rows');
+    const es = await runCliCaptured([
+      'model',
+      'train',
+      '--data',
+      join(dir, 'train.csv'),
+      '--sep',
+      ';',
+      '--label',
+      'clicked',
+      '--out',
+      join(dir, 'x'),
+      '--validation-fraction',
+      '0',
+      '--early-stopping',
+      '5',
+    ]);
+    expect(es.code).toBe(2);
+    expect(es.err).toMatch(/early stopping \(5 rounds\) needs validation rows/);
+    const j = await runCliCaptured([
+      'model',
+      'train',
+      '--data',
+      join(dir, 'train.csv'),
+      '--sep',
+      ';',
+      '--label',
+      'clicked',
+      '--out',
+      join(dir, 'y'),
+      '--trees',
+      '40',
+      '--early-stopping',
+      '3',
+      '--refit',
+      '--json',
+    ]);
+    expect(j.code).toBe(0);
+    const s = JSON.parse(j.out);
+    expect(s.split).toEqual({ by: 'row-order', testFraction: 0.3, validationFraction: 0.2, refit: true });
+    expect(s.rows.train).toEqual({ count: 1680, firstRow: 1, lastRow: 1680 });
+    expect(s.rows.validation).toEqual({ count: 420, firstRow: 1681, lastRow: 2100 });
+    const help = await runCliCaptured(['model', 'train', '--help']);
+    expect(help.out).toMatch(/--validation-fraction <f>/);
+    expect(help.out).toMatch(/never trained on unless --refit/);
   });
 
   it('imports an XGBoost model and scores a file with it', async () => {

@@ -14,6 +14,9 @@ export interface FeatureProfile {
   readonly binShares: readonly number[];
   /** numeric: the bin cuts, so a serving window can be binned the same way. */
   readonly cuts?: readonly number[];
+  /** numeric: smallest and largest present training value (the monitor's out-of-range check; absent in old artifacts). */
+  readonly min?: number;
+  readonly max?: number;
   /** categorical: category code per bin, with its share of present rows. */
   readonly categories?: ReadonlyArray<{ readonly code: number; readonly label?: string; readonly share: number }>;
 }
@@ -52,7 +55,18 @@ export function buildReferenceProfile(
     const present = n - missing;
     const shares = Array.from(counts, (v) => (present > 0 ? v / present : 0));
     const base = { name: fb.name, kind: fb.kind, nullShare: n > 0 ? missing / n : 0, binShares: shares };
-    if (fb.kind === 'numeric') return { ...base, cuts: Array.from(fb.cuts) };
+    if (fb.kind === 'numeric') {
+      let min = Number.POSITIVE_INFINITY;
+      let max = Number.NEGATIVE_INFINITY;
+      for (let r = 0; r < n; r++) {
+        const v = m.values[c * n + r] as number;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      // JSON has no infinities: a range is stored only when it is finite
+      const range = present > 0 && Number.isFinite(min) && Number.isFinite(max) ? { min, max } : {};
+      return { ...base, cuts: Array.from(fb.cuts), ...range };
+    }
     const vocab = vocabularies[c];
     return {
       ...base,

@@ -3,11 +3,12 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { AdnovaError, type AdnovaErrorOptions, InvalidInputError } from '../core/index.js';
+import { InvalidInputError } from '../core/index.js';
 import { binsFromHeader, ensembleOf, type ModelArtifact } from './artifact.js';
 import type { BinMapper } from './binning.js';
 import { type Calibration, probabilitiesFromMargins } from './calibration.js';
 import { CompiledScorer, type ScoreInput } from './compiled-scorer.js';
+import { ScorerPoolError } from './errors.js';
 import type { ScorerWorkerInit, ScorerWorkerJob, ScorerWorkerReply } from './scorer-pool-worker.js';
 import type { TreeEnsemble } from './tree-ensemble.js';
 
@@ -23,14 +24,7 @@ const CHUNKS_PER_THREAD = 4;
 /** Chunks beyond one per worker are not cut smaller than this. */
 const MIN_CHUNK_ROWS = 4096;
 
-/** A scorer pool could not do its work: a worker died or failed to start, or the pool was closed. */
-export class ScorerPoolError extends AdnovaError {
-  readonly code: string = 'SCORER_POOL_FAILED';
-
-  constructor(message: string, options: AdnovaErrorOptions = {}) {
-    super(message, options);
-  }
-}
+export { ScorerPoolError } from './errors.js';
 
 export interface ScorerPoolOptions {
   /** Worker threads (default: available cores, at least 1). */

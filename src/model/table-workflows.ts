@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { InvalidInputError, NotFoundError } from '../core/index.js';
-import { loadArtifact, type ModelArtifact, saveArtifact } from './artifact.js';
+import { loadArtifact, type ModelArtifact, type SplitPart, type SplitSummary, saveArtifact } from './artifact.js';
 import type { CalibrationMethod } from './calibration.js';
 import { compileModel } from './compile-model.js';
 import { readTable, type Table, writeScoredTable } from './duckdb-table-io.js';
@@ -25,6 +25,10 @@ export interface TableTrainOptions {
   readonly exclude?: readonly string[];
   readonly timeColumn?: string;
   readonly testFraction?: number;
+  /** Share of the non-test rows held back for early stopping and calibration (default 0.2; 0 = none). */
+  readonly validationFraction?: number;
+  /** Refit on train + validation with the early-stopped number of trees. */
+  readonly refit?: boolean;
   readonly calibration?: CalibrationMethod;
   readonly algorithm?: Algorithm;
   readonly segments?: readonly string[];
@@ -36,13 +40,21 @@ export interface TableTrainOptions {
 export interface TableTrainSummary {
   readonly out: string;
   readonly modelKind: string;
-  readonly rows: { readonly train: number; readonly validation: number; readonly test: number };
+  /** Each part's row count and its row range (file order) or time range (`--time-col`). */
+  readonly rows: { readonly train: SplitPart; readonly validation: SplitPart; readonly test: SplitPart };
+  readonly split: Pick<SplitSummary, 'by' | 'testFraction' | 'validationFraction' | 'refit'>;
   readonly features: number;
   readonly categorical: number;
   readonly trees: number;
   readonly trainingTimeMs: number;
+  /** Test metrics of the served (calibrated) score, and of the raw score. */
   readonly test: BinaryMetrics | null;
+  readonly testRaw: BinaryMetrics | null;
+  /** The calibration kept, and the one asked for. */
   readonly calibration: string;
+  readonly calibrationRequested: string;
+  readonly distinctCalibratedScores: { readonly validation: number | null; readonly test: number | null };
+  readonly warnings: readonly string[];
 }
 
 /** `adnova model train`: reads a CSV/Parquet file, trains, evaluates on the held-out end, writes the artifact. */
@@ -61,6 +73,8 @@ export async function trainModelOnTable(options: TableTrainOptions): Promise<Tab
     ...(options.algorithm ? { algorithm: options.algorithm } : {}),
     ...(options.gbdt ? { gbdt: options.gbdt } : {}),
     testFraction: options.testFraction ?? 0.3,
+    ...(options.validationFraction === undefined ? {} : { validFraction: options.validationFraction }),
+    ...(options.refit ? { refit: true } : {}),
     ...(options.calibration ? { calibration: options.calibration } : {}),
     ...(time ? { time } : {}),
     ...(segments ? { segments } : {}),
@@ -73,13 +87,23 @@ export async function trainModelOnTable(options: TableTrainOptions): Promise<Tab
   return {
     out: options.out,
     modelKind: result.artifact.header.modelKind,
-    rows: result.rows,
+    rows: { train: result.split.train, validation: result.split.validation, test: result.split.test },
+    split: {
+      by: result.split.by,
+      testFraction: result.split.testFraction,
+      validationFraction: result.split.validationFraction,
+      refit: result.split.refit,
+    },
     features: dataset.columns.length,
     categorical: dataset.columns.filter((c) => c.kind === 'categorical').length,
     trees: result.artifact.trees.length,
     trainingTimeMs: Math.round(result.trainingTimeMs),
     test: result.test,
+    testRaw: result.testRaw,
     calibration: result.artifact.header.calibration.method,
+    calibrationRequested: options.calibration ?? 'auto',
+    distinctCalibratedScores: result.artifact.header.distinctCalibratedScores ?? { validation: null, test: null },
+    warnings: result.warnings,
   };
 }
 

@@ -37,6 +37,7 @@ export interface QualityVerdict {
 }
 
 const fmt = (x: number): string => String(Number(x.toPrecision(6)));
+const pct = (share: number): string => `${(share * 100).toFixed(1)}% of values`;
 
 const ratio = (x: number, threshold: number): number => (threshold > 0 ? x / threshold : x > 0 ? Infinity : 0);
 
@@ -56,13 +57,13 @@ export function qualityVerdict(c: FeatureComparison, options: Partial<DataQualit
       issues.push(`null share rose from ${c.nullShareReference.toFixed(3)} to ${c.nullShareCurrent.toFixed(3)}`);
   }
   const q = c.quality;
-  if (q.outOfRangeShare !== null && c.countCurrent > 0 && c.reference.kind === 'numeric') {
+  if (q.outOfRangeShare !== null && q.referenceRange !== null && c.countCurrent > 0) {
     const e = 2 / (c.countReference + 1);
     const threshold = Math.max(o.outOfRangeShare, e + o.noiseSd * Math.sqrt(e / c.countCurrent));
     severity = Math.max(severity, ratio(q.outOfRangeShare, threshold));
     if (q.outOfRangeShare > threshold)
       issues.push(
-        `${(q.outOfRangeShare * 100).toFixed(1)}% of values outside the reference range [${fmt(c.reference.min)}, ${fmt(c.reference.max)}]`,
+        `${pct(q.outOfRangeShare)} outside the reference range [${fmt(q.referenceRange.min)}, ${fmt(q.referenceRange.max)}]`,
       );
   }
   if (q.unseenCategoryShare !== null && c.countCurrent > 0) {
@@ -74,7 +75,7 @@ export function qualityVerdict(c: FeatureComparison, options: Partial<DataQualit
     severity = Math.max(severity, ratio(q.unseenCategoryShare, threshold));
     if (q.unseenCategoryShare > threshold)
       issues.push(
-        `${(q.unseenCategoryShare * 100).toFixed(1)}% of values in categories the reference never had (${q.unseenCategories.slice(0, 5).join(', ')})`,
+        `${pct(q.unseenCategoryShare)} in categories the reference never had (${q.unseenCategories.slice(0, 5).join(', ')})`,
       );
   }
   return { issues, severity };
@@ -112,6 +113,7 @@ export function dataQuality(
         nullShareReference: nullShare(ref),
         nullShareCurrent: n === 0 ? 0 : nulls / n,
         outOfRangeShare: null,
+        referenceRange: null,
         unseenCategoryShare: null,
         unseenCategories: [],
         referenceSingletonShare: null,
@@ -130,7 +132,14 @@ export function dataQuality(
         nonNull++;
         if (v < ref.min || v > ref.max) outside++;
       }
-      c = { ...c, quality: { ...c.quality, outOfRangeShare: nonNull === 0 ? 0 : outside / nonNull } };
+      c = {
+        ...c,
+        quality: {
+          ...c.quality,
+          outOfRangeShare: nonNull === 0 ? 0 : outside / nonNull,
+          referenceRange: { min: ref.min, max: ref.max },
+        },
+      };
     }
     out.push({
       name: c.name,

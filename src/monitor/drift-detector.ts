@@ -67,6 +67,11 @@ export interface FeatureDriftResult {
   readonly alarm: boolean;
   /** max(severity, quality.severity): features are ranked by it. */
   readonly rank: number;
+  /**
+   * The feature's own (unadjusted) test p-value, whatever the method: KS for numeric, chi-square for categorical
+   * and binned features; approximate when the comparison is not exact. null when not computed.
+   */
+  readonly pvalue: number | null;
 }
 
 export interface DatasetDriftResult {
@@ -114,7 +119,7 @@ export function detectDrift(
         : Number.NaN,
   );
   const adjusted = benjaminiHochberg(raw);
-  const distribution = comparisons.map((c, i): Omit<FeatureDriftResult, 'quality' | 'alarm' | 'rank'> => {
+  const distribution = comparisons.map((c, i): Omit<FeatureDriftResult, 'quality' | 'alarm' | 'rank' | 'pvalue'> => {
     const method = methods[i] as DriftMethod;
     if (method === 'none') {
       return {
@@ -159,11 +164,14 @@ export function detectDrift(
   });
   const features = distribution.map((d): FeatureDriftResult => {
     const quality = qualityVerdict(d.comparison, o.quality);
+    const s = d.comparison.stats;
+    const p = d.comparison.kind === 'numeric' ? s.ksPvalue : s.chi2Pvalue;
     return {
       ...d,
       quality,
       alarm: d.drifted || quality.issues.length > 0,
       rank: Math.max(d.severity, quality.severity),
+      pvalue: p !== null && Number.isFinite(p) ? p : null,
     };
   });
   const compared = features.filter((f) => f.method !== 'none');

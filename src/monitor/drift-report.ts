@@ -5,94 +5,162 @@
 import { InvalidInputError } from '../core/index.js';
 import type { ColumnKind, ColumnTable } from './column-table.js';
 import { type DomainClassifierResult, domainClassifierDrift } from './domain-classifier.js';
-import { type DatasetDriftResult, type DriftOptions, detectDrift, learnThresholds } from './drift-detector.js';
-import { compareColumns, compareProfiles, type FeatureComparison } from './feature-comparison.js';
+import {
+  type DatasetDriftResult,
+  type DriftOptions,
+  detectDrift,
+  type FeatureDriftResult,
+  learnThresholds,
+} from './drift-detector.js';
+import { SchemaMismatchError } from './errors.js';
+import { compareColumns, compareProfiles, type FeatureComparison, featureKindOf } from './feature-comparison.js';
 import { type DatasetProfile, type LearnedThreshold, PROFILE_FORMAT, profileColumn } from './profile.js';
 import { type ColumnSchema, openTable, type ReadTableOptions, type TableSource } from './table-reader.js';
+import {
+  type LabelCounts,
+  type LabelDriftResult,
+  labelCounts,
+  labelCountsFromProfile,
+  labelDriftFromCounts,
+  labelsFromColumn,
+} from './target-drift.js';
+
+/** Label drift of a named label column (reported apart from feature drift). */
+export interface LabelDriftReport extends LabelDriftResult {
+  readonly column: string;
+}
+
+export interface FeatureDriftJson {
+  readonly name: string;
+  /** The feature's own kind (a feature compared on a model's bins keeps its kind; see `binned`). */
+  readonly kind: ColumnKind;
+  /** Present (true) when the statistics were computed on a model's training bins. */
+  readonly binned?: true;
+  readonly nullShareReference: number;
+  readonly nullShareCurrent: number;
+  readonly method: string;
+  readonly score: number | null;
+  readonly threshold: number | null;
+  /** The feature's unadjusted test p-value (KS, or chi-square for categorical and binned features). */
+  readonly pvalue: number | null;
+  /** The ranking quantity: max(drift severity, data-quality severity); > 1 is an alarm. Features are sorted by it. */
+  readonly rank: number | null;
+  readonly drifted: boolean;
+  readonly stats: {
+    readonly ksStatistic: number | null;
+    readonly ksPvalue: number | null;
+    readonly wassersteinNorm: number | null;
+    readonly psi: number | null;
+    readonly jsDistance: number | null;
+    readonly chi2Statistic: number | null;
+    readonly chi2Pvalue: number | null;
+    readonly linf: number | null;
+  };
+  /** Data quality against the reference; `issues` empty when fine. */
+  readonly quality: {
+    readonly outOfRangeShare: number | null;
+    readonly unseenCategoryShare: number | null;
+    readonly unseenCategories: readonly string[];
+    readonly issues: readonly string[];
+  };
+  /** Drifted or a data-quality issue. */
+  readonly alarm: boolean;
+}
+
+export interface LabelDriftJson {
+  readonly column: string;
+  readonly maturedReference: number;
+  readonly maturedCurrent: number;
+  readonly baseRateReference: number | null;
+  readonly baseRateCurrent: number | null;
+  readonly difference: number | null;
+  readonly pvalue: number | null;
+  readonly drifted: boolean;
+}
 
 export interface DriftReportJson {
   readonly dataset: {
-    readonly rows_reference: number;
-    readonly rows_current: number;
-    readonly drifted_share: number;
-    readonly weighted_drifted_share: number;
+    readonly rowsReference: number;
+    readonly rowsCurrent: number;
+    readonly driftedShare: number;
+    readonly weightedDriftedShare: number;
     readonly drifted: boolean;
     /** Features with a data-quality alarm. */
-    readonly quality_alarms: number;
+    readonly qualityAlarms: number;
   };
-  readonly features: readonly {
-    readonly name: string;
-    readonly kind: ColumnKind;
-    readonly null_share_reference: number;
-    readonly null_share_current: number;
-    readonly method: string;
-    readonly score: number | null;
-    readonly threshold: number | null;
-    readonly drifted: boolean;
-    readonly stats: {
-      readonly ks_statistic: number | null;
-      readonly ks_pvalue: number | null;
-      readonly wasserstein_norm: number | null;
-      readonly psi: number | null;
-      readonly js_distance: number | null;
-      readonly chi2_statistic: number | null;
-      readonly chi2_pvalue: number | null;
-      readonly linf: number | null;
-    };
-    /** Data quality against the reference; `issues` empty when fine. */
-    readonly quality: {
-      readonly out_of_range_share: number | null;
-      readonly unseen_category_share: number | null;
-      readonly unseen_categories: readonly string[];
-      readonly issues: readonly string[];
-    };
-    /** Drifted or a data-quality issue. */
-    readonly alarm: boolean;
-  }[];
+  readonly features: readonly FeatureDriftJson[];
+  /** Label drift of the label column (the model's label or the one named), kept out of the features. */
+  readonly label?: LabelDriftJson;
+  /** Drift of the model's scores. */
+  readonly prediction?: FeatureDriftJson;
 }
 
 const fin = (x: number | null): number | null => (x === null || !Number.isFinite(x) ? null : x);
 
-export function driftReportJson(r: DatasetDriftResult): DriftReportJson {
+export function featureDriftJson(f: FeatureDriftResult): FeatureDriftJson {
+  const s = f.comparison.stats;
+  return {
+    name: f.comparison.name,
+    kind: featureKindOf(f.comparison),
+    ...(f.comparison.binned ? { binned: true as const } : {}),
+    nullShareReference: f.comparison.nullShareReference,
+    nullShareCurrent: f.comparison.nullShareCurrent,
+    method: f.method,
+    score: fin(f.score),
+    threshold: fin(f.threshold),
+    pvalue: fin(f.pvalue),
+    rank: fin(f.rank),
+    drifted: f.drifted,
+    stats: {
+      ksStatistic: fin(s.ksStatistic),
+      ksPvalue: fin(s.ksPvalue),
+      wassersteinNorm: fin(s.wassersteinNorm),
+      psi: fin(s.psi),
+      jsDistance: fin(s.jsDistance),
+      chi2Statistic: fin(s.chi2Statistic),
+      chi2Pvalue: fin(s.chi2Pvalue),
+      linf: fin(s.linf),
+    },
+    quality: {
+      outOfRangeShare: fin(f.comparison.quality.outOfRangeShare),
+      unseenCategoryShare: fin(f.comparison.quality.unseenCategoryShare),
+      unseenCategories: f.comparison.quality.unseenCategories,
+      issues: f.quality.issues,
+    },
+    alarm: f.alarm,
+  };
+}
+
+export function labelDriftJson(l: LabelDriftReport): LabelDriftJson {
+  return {
+    column: l.column,
+    maturedReference: l.maturedReference,
+    maturedCurrent: l.maturedCurrent,
+    baseRateReference: fin(l.baseRateReference),
+    baseRateCurrent: fin(l.baseRateCurrent),
+    difference: fin(l.difference),
+    pvalue: fin(l.pvalue),
+    drifted: l.drifted,
+  };
+}
+
+/** The `--json` report; `label` and `prediction` only when there are such results. */
+export function driftReportJson(
+  r: DatasetDriftResult,
+  extras: { readonly label?: LabelDriftReport; readonly prediction?: FeatureDriftResult } = {},
+): DriftReportJson {
   return {
     dataset: {
-      rows_reference: r.rowsReference,
-      rows_current: r.rowsCurrent,
-      drifted_share: r.driftedShare,
-      weighted_drifted_share: r.weightedDriftedShare,
+      rowsReference: r.rowsReference,
+      rowsCurrent: r.rowsCurrent,
+      driftedShare: r.driftedShare,
+      weightedDriftedShare: r.weightedDriftedShare,
       drifted: r.drifted,
-      quality_alarms: r.qualityAlarms,
+      qualityAlarms: r.qualityAlarms,
     },
-    features: r.features.map((f) => {
-      const s = f.comparison.stats;
-      return {
-        name: f.comparison.name,
-        kind: f.comparison.kind,
-        null_share_reference: f.comparison.nullShareReference,
-        null_share_current: f.comparison.nullShareCurrent,
-        method: f.method,
-        score: fin(f.score),
-        threshold: fin(f.threshold),
-        drifted: f.drifted,
-        stats: {
-          ks_statistic: fin(s.ksStatistic),
-          ks_pvalue: fin(s.ksPvalue),
-          wasserstein_norm: fin(s.wassersteinNorm),
-          psi: fin(s.psi),
-          js_distance: fin(s.jsDistance),
-          chi2_statistic: fin(s.chi2Statistic),
-          chi2_pvalue: fin(s.chi2Pvalue),
-          linf: fin(s.linf),
-        },
-        quality: {
-          out_of_range_share: fin(f.comparison.quality.outOfRangeShare),
-          unseen_category_share: fin(f.comparison.quality.unseenCategoryShare),
-          unseen_categories: f.comparison.quality.unseenCategories,
-          issues: f.quality.issues,
-        },
-        alarm: f.alarm,
-      };
-    }),
+    features: r.features.map(featureDriftJson),
+    ...(extras.label ? { label: labelDriftJson(extras.label) } : {}),
+    ...(extras.prediction ? { prediction: featureDriftJson(extras.prediction) } : {}),
   };
 }
 
@@ -112,13 +180,13 @@ export function checkSameSchema(
     const parts: string[] = [];
     if (missing.length) parts.push(`missing from ${labels.current}: ${missing.join(', ')}`);
     if (extra.length) parts.push(`only in ${labels.current}: ${extra.join(', ')}`);
-    throw new InvalidInputError(
+    throw new SchemaMismatchError(
       `${labels.reference} and ${labels.current} must have the same columns (${parts.join('; ')})`,
     );
   }
   const changed = reference.filter((c) => (cur.get(c.name) as { kind: ColumnKind }).kind !== c.kind);
   if (changed.length > 0) {
-    throw new InvalidInputError(
+    throw new SchemaMismatchError(
       `column types differ: ${changed
         .map(
           (c) =>
@@ -228,12 +296,35 @@ export interface DriftFilesOptions extends ReadTableOptions {
   readonly groupSize?: number;
   /** Also train a domain classifier (needs the reference file, reads all columns of both). */
   readonly domainClassifier?: boolean;
+  /** Columns not compared (ids, leaky columns); each must be a column of the reference or the current file. */
+  readonly exclude?: readonly string[];
+  /**
+   * The label column: not compared as a feature but reported as label drift (base rate of matured labels; empty
+   * cells are not matured). Values 1/0, true/false or yes/no, or `labelPositive` for the value that means 1.
+   */
+  readonly labelColumn?: string;
+  readonly labelPositive?: string;
+  /** The label column came from a model artifact, not the user: no error when the files do not have it. */
+  readonly labelColumnFromModel?: boolean;
 }
 
 export interface DriftRun {
   readonly result: DatasetDriftResult;
   readonly comparisons: readonly FeatureComparison[];
   readonly multivariate?: DomainClassifierResult;
+  readonly label?: LabelDriftReport;
+}
+
+/** The excluded and label columns must exist somewhere: a typo would otherwise compare what it meant to skip. */
+export function checkSkippedColumns(
+  skipped: readonly { flag: string; name: string }[],
+  columns: readonly string[],
+  where: string,
+): void {
+  for (const { flag, name } of skipped) {
+    if (!columns.includes(name))
+      throw new InvalidInputError(`${flag} "${name}" is not a column of ${where}; columns are ${columns.join(', ')}`);
+  }
 }
 
 /** `monitor drift` over files (or a stored reference profile and a file), column groups at a time. */
@@ -253,17 +344,39 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
     let rowsReference: number;
     let multivariate: DomainClassifierResult | undefined;
     let thresholds = options.referenceProfile?.thresholds;
+    const labelColumn = options.labelColumn;
+    const skip = new Set([...(options.exclude ?? []), ...(labelColumn !== undefined ? [labelColumn] : [])]);
+    const skipped = [
+      ...(options.exclude ?? []).map((name) => ({ flag: '--exclude', name })),
+      ...(labelColumn !== undefined && !options.labelColumnFromModel
+        ? [{ flag: '--label-col', name: labelColumn }]
+        : []),
+    ];
+    let labelRef: LabelCounts | undefined;
+    const currentLabels = async (): Promise<LabelCounts | undefined> => {
+      if (labelColumn === undefined || !cur.schema.some((c) => c.name === labelColumn)) return undefined;
+      const col = (await cur.readColumns([labelColumn])).columns[0] as ColumnTable['columns'][number];
+      return labelCounts(labelsFromColumn(col, options.labelPositive));
+    };
     if (options.referenceProfile) {
       const p = options.referenceProfile;
       const chunkColumn = options.chunkColumn ?? p.chunkColumn;
+      checkSkippedColumns(
+        skipped,
+        [...new Set([...p.features.map((f) => f.name), ...cur.schema.map((c) => c.name)])],
+        `the reference profile or ${options.current}`,
+      );
+      const features = p.features.filter((f) => !skip.has(f.name));
       checkSameSchema(
-        p.features,
-        cur.schema.filter((c) => c.name !== chunkColumn),
+        features,
+        cur.schema.filter((c) => c.name !== chunkColumn && !skip.has(c.name)),
         { reference: 'the reference profile', current: options.current },
       );
       rowsReference = p.rows;
-      const byName = new Map(p.features.map((f) => [f.name, f]));
-      const names = p.features.map((f) => f.name);
+      const byName = new Map(features.map((f) => [f.name, f]));
+      const names = features.map((f) => f.name);
+      const labelProfile = p.features.find((f) => f.name === labelColumn);
+      if (labelProfile) labelRef = labelCountsFromProfile(labelProfile, options.labelPositive);
       for (let g = 0; g < names.length; g += groupSize) {
         const table = await cur.readColumns(names.slice(g, g + groupSize));
         for (const col of table.columns) {
@@ -275,7 +388,17 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
     } else {
       const ref = await openTable(options.reference as string, options);
       sources.push(ref);
-      const compared = (schema: readonly ColumnSchema[]) => schema.filter((c) => c.name !== options.chunkColumn);
+      checkSkippedColumns(
+        skipped,
+        [...new Set([...ref.schema.map((c) => c.name), ...cur.schema.map((c) => c.name)])],
+        `${options.reference} or ${options.current}`,
+      );
+      const compared = (schema: readonly ColumnSchema[]) =>
+        schema.filter((c) => c.name !== options.chunkColumn && !skip.has(c.name));
+      if (labelColumn !== undefined && ref.schema.some((c) => c.name === labelColumn)) {
+        const col = (await ref.readColumns([labelColumn])).columns[0] as ColumnTable['columns'][number];
+        labelRef = labelCounts(labelsFromColumn(col, options.labelPositive));
+      }
       checkSameSchema(compared(ref.schema), compared(cur.schema), {
         reference: options.reference as string,
         current: options.current,
@@ -298,14 +421,22 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
         }
       }
       if (options.learnThresholds) thresholds = learned;
-      if (options.domainClassifier) multivariate = domainClassifierDrift(await ref.readAll(), await cur.readAll());
+      if (options.domainClassifier) {
+        const keep = (t: ColumnTable): ColumnTable => ({ ...t, columns: t.columns.filter((c) => !skip.has(c.name)) });
+        multivariate = domainClassifierDrift(keep(await ref.readAll()), keep(await cur.readAll()));
+      }
     }
+    const labelCur = await currentLabels();
     const result = detectDrift(
       comparisons,
       { reference: rowsReference, current: cur.rows },
       { ...options.drift, ...(thresholds ? { thresholds } : {}) },
     );
-    return { result, comparisons, ...(multivariate ? { multivariate } : {}) };
+    const label =
+      labelColumn !== undefined && labelRef && labelCur
+        ? { column: labelColumn, ...labelDriftFromCounts(labelRef, labelCur) }
+        : undefined;
+    return { result, comparisons, ...(multivariate ? { multivariate } : {}), ...(label ? { label } : {}) };
   } finally {
     for (const s of sources) s.close();
   }

@@ -52,11 +52,23 @@ export interface FeatureComparison {
   readonly current: FeatureProfile;
   /** Data-quality measurements against the reference (see data-quality.ts for the alarm rules). */
   readonly quality: QualityMeasures;
+  /**
+   * Set when the statistics were computed on a model's training bins (the bins as categories, so `kind` is
+   * categorical): the feature's own kind in the model.
+   */
+  readonly binned?: { readonly featureKind: ColumnKind };
+}
+
+/** The feature's own kind (a binned comparison's statistics are categorical whatever the feature is). */
+export function featureKindOf(c: FeatureComparison): ColumnKind {
+  return c.binned?.featureKind ?? c.kind;
 }
 
 export interface QualityMeasures {
   /** Numeric: share of non-null current values below the reference min or above its max (from the sketch when not exact). */
   readonly outOfRangeShare: number | null;
+  /** The reference's [min, max] that `outOfRangeShare` is measured against (null when not measured). */
+  readonly referenceRange: { readonly min: number; readonly max: number } | null;
   /** Categorical: share of non-null current values in categories the reference never had; null when the reference
    * folded categories into "other" (unknown then). */
   readonly unseenCategoryShare: number | null;
@@ -69,6 +81,7 @@ export interface QualityMeasures {
 
 const NO_QUALITY: QualityMeasures = {
   outOfRangeShare: null,
+  referenceRange: null,
   unseenCategoryShare: null,
   unseenCategories: [],
   referenceSingletonShare: null,
@@ -98,7 +111,9 @@ function outsideWeighted(values: Float64Array, cumWeights: Float64Array, min: nu
 }
 
 function numericQuality(ref: NumericProfile, outOfRangeShare: number): QualityMeasures {
-  return ref.count === 0 ? NO_QUALITY : { ...NO_QUALITY, outOfRangeShare };
+  return ref.count === 0
+    ? NO_QUALITY
+    : { ...NO_QUALITY, outOfRangeShare, referenceRange: { min: ref.min, max: ref.max } };
 }
 
 function categoricalQuality(ref: CategoricalProfile, cur: CategoricalProfile): QualityMeasures {
@@ -118,7 +133,7 @@ function categoricalQuality(ref: CategoricalProfile, cur: CategoricalProfile): Q
   });
   // categories the current side folded into "other" are not known individually: the share is then a lower bound
   return {
-    outOfRangeShare: null,
+    ...NO_QUALITY,
     unseenCategoryShare: unseenCount / cur.count,
     unseenCategories: unseen.slice(0, 20),
     referenceSingletonShare,

@@ -47,6 +47,11 @@ export {
   type DriftRun,
   driftFromFiles,
   driftReportJson,
+  type FeatureDriftJson,
+  featureDriftJson,
+  type LabelDriftJson,
+  type LabelDriftReport,
+  labelDriftJson,
   profileFile,
 } from './drift-report.js';
 export {
@@ -71,16 +76,21 @@ export {
   WASSERSTEIN_MIN_STD,
   wassersteinSorted,
 } from './drift-stats.js';
+export { CorruptProfileError, SchemaMismatchError } from './errors.js';
 export {
   compareColumns,
   compareProfiles,
   type FeatureComparison,
   type FeatureDriftStats,
+  featureKindOf,
+  type QualityMeasures,
 } from './feature-comparison.js';
 export { renderDriftHtml } from './html-report.js';
 export { DEFAULT_KLL_K, type KllSketch, kllCdf, kllFromSorted, kllQuantile, mergeKll } from './kll-sketch.js';
 export { driftAgainstModel, type ModelDriftOptions, type ModelDriftRun } from './model-reference-drift.js';
 export {
+  CONCEPT_DRIFT_METRICS,
+  type ConceptDriftMetric,
   defaultPerformanceEstimateOptions,
   estimatePerformance,
   type MetricEstimate,
@@ -107,4 +117,13 @@ export {
 export { parseProfile, serializeProfile } from './profile-codec.js';
 export { computeSkew, type SkewFeatureResult, type SkewResult } from './skew.js';
 export { type ColumnSchema, openTable, type ReadTableOptions, readTable, type TableSource } from './table-reader.js';
-export { type LabelDriftResult, labelDrift, predictionDrift } from './target-drift.js';
+export {
+  type LabelCounts,
+  type LabelDriftResult,
+  labelCounts,
+  labelCountsFromProfile,
+  labelDrift,
+  labelDriftFromCounts,
+  labelsFromColumn,
+  predictionDrift,
+} from './target-drift.js';

@@ -3,9 +3,12 @@
  * model's own bins, stored with the model by src/model): each feature is binned with the model's training bins and
  * compared bin by bin (chi-square, JS distance, PSI, L-inf: the categorical statistics on the bin counts, so KS and
  * Wasserstein are null), and the model's scores on the current rows are compared with the training scores'
- * histogram (prediction drift). The detector and thresholds are those of `detectDrift`; of its data-quality
- * checks only the null share applies (bins are the same on both sides: values beyond the training range land in
- * the outer bins and new categories in the "(other)" bin, which show as drift of those bins, not as alarms).
+ * histogram (prediction drift). The detector and thresholds are those of `detectDrift`. Bins alone hide new
+ * values (a value beyond the training range lands in an outer bin, a constant training column has one bin that
+ * takes everything, a new category joins "(other)"), so the data-quality checks are measured on the raw current
+ * values: out of range against the training [min, max] stored with the profile, unseen categories against the
+ * model's vocabulary. The model's label column, when the current file has it, is label drift against the
+ * training base rate.
  */
 import { InvalidInputError } from '../core/index.js';
 import {
@@ -21,9 +24,11 @@ import {
 } from '../model/index.js';
 import type { ColumnKind } from './column-table.js';
 import { type DatasetDriftResult, type DriftOptions, detectDrift } from './drift-detector.js';
-import { compareProfiles, type FeatureComparison } from './feature-comparison.js';
+import { checkSkippedColumns, type LabelDriftReport } from './drift-report.js';
+import { compareProfiles, type FeatureComparison, type QualityMeasures } from './feature-comparison.js';
 import { emptyHll } from './hyperloglog.js';
 import type { CategoricalProfile } from './profile.js';
+import { labelCounts, labelDriftFromCounts, labelValue } from './target-drift.js';
 
 export interface ModelDriftOptions {
   /** Model artifact directory (`adnova model train` output). */
@@ -32,6 +37,10 @@ export interface ModelDriftOptions {
   readonly current: string;
   readonly sep?: string;
   readonly drift?: Partial<DriftOptions>;
+  /** Model features not compared. */
+  readonly exclude?: readonly string[];
+  /** Label column of the current file (default: the model's label column, when the file has it). */
+  readonly labelColumn?: string;
 }
 
 export interface ModelDriftRun {
@@ -41,6 +50,75 @@ export interface ModelDriftRun {
   readonly prediction: DatasetDriftResult['features'][number];
   /** The model's kind of each feature (the comparisons themselves are on bins). */
   readonly kinds: Readonly<Record<string, ColumnKind>>;
+  /** Label drift against the training rows' base rate, when the current file has the label column. */
+  readonly label?: LabelDriftReport;
+}
+
+type CurrentTable = Awaited<ReturnType<typeof readTable>>;
+type CurrentColumn = CurrentTable['columns'][number];
+
+function cellText(col: CurrentColumn, r: number): string | null {
+  if (col.type === 'number') {
+    const v = col.numbers?.[r] as number;
+    return Number.isNaN(v) ? null : String(v);
+  }
+  return col.texts?.[r] ?? null;
+}
+
+/**
+ * Quality measures of one model column on the raw current values: numeric values outside the training [min, max]
+ * (compared in float32, the precision the model stores them in), text values outside the model's vocabulary.
+ */
+function rawQuality(
+  values: Float32Array,
+  rf: ModelFeatureProfile,
+  col: CurrentColumn,
+  vocabulary: readonly string[] | undefined,
+): QualityMeasures {
+  const none: QualityMeasures = {
+    outOfRangeShare: null,
+    referenceRange: null,
+    unseenCategoryShare: null,
+    unseenCategories: [],
+    referenceSingletonShare: null,
+  };
+  if (rf.kind === 'numeric') {
+    if (rf.min === undefined || rf.max === undefined) return none; // artifacts written before ranges were stored
+    let present = 0;
+    let outside = 0;
+    for (const v of values) {
+      if (Number.isNaN(v)) continue;
+      present++;
+      if (v < rf.min || v > rf.max) outside++;
+    }
+    return {
+      ...none,
+      outOfRangeShare: present === 0 ? 0 : outside / present,
+      referenceRange: { min: rf.min, max: rf.max },
+    };
+  }
+  if (!vocabulary) return none;
+  const known = new Set(vocabulary);
+  const unseen = new Map<string, number>();
+  let present = 0;
+  for (let r = 0; r < values.length; r++) {
+    const t = cellText(col, r);
+    if (t === null) continue;
+    present++;
+    if (!known.has(t)) unseen.set(t, (unseen.get(t) ?? 0) + 1);
+  }
+  let unseenCount = 0;
+  for (const c of unseen.values()) unseenCount += c;
+  return {
+    ...none,
+    unseenCategoryShare: present === 0 ? 0 : unseenCount / present,
+    unseenCategories: [...unseen.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 20)
+      .map(([t]) => t),
+    // the model keeps every training category, so a singleton share is not known: 0 (no new-category noise)
+    referenceSingletonShare: 0,
+  };
 }
 
 function binLabels(f: ModelFeatureProfile): string[] {
@@ -109,6 +187,16 @@ export async function driftAgainstModel(options: ModelDriftOptions): Promise<Mod
   const table = await readTable(options.current, options.sep === undefined ? {} : { sep: options.sep });
   if (table.rows === 0) throw new InvalidInputError(`${options.current} has a header but no rows; nothing to compare`);
   const columns = artifact.header.columns;
+  const labelColumn = options.labelColumn ?? artifact.header.label?.column;
+  checkSkippedColumns(
+    [
+      ...(options.exclude ?? []).map((name) => ({ flag: '--exclude', name })),
+      ...(options.labelColumn !== undefined ? [{ flag: '--label-col', name: options.labelColumn }] : []),
+    ],
+    [...new Set([...columns.map((c) => c.name), ...table.columns.map((c) => c.name)])],
+    `the model's features or ${options.current}`,
+  );
+  const skip = new Set(options.exclude ?? []);
   const matrix = matrixFromTable(table, columns);
   const scores = compileModel(artifact).predict(matrix);
   const current = buildReferenceProfile(
@@ -117,14 +205,23 @@ export async function driftAgainstModel(options: ModelDriftOptions): Promise<Mod
     scores,
     columns.map((c) => c.vocabulary ?? null),
   );
-  const comparisons = reference.features.map((rf, i) => {
+  const comparisons: FeatureComparison[] = [];
+  reference.features.forEach((rf, i) => {
+    if (skip.has(rf.name)) return;
     const cf = current.features[i] as ModelFeatureProfile;
-    return compareBinned(
+    const c = compareBinned(
       rf.name,
       binLabels(rf),
       { shares: rf.binShares, rows: reference.rows, nullShare: rf.nullShare },
       { shares: cf.binShares, rows: current.rows, nullShare: cf.nullShare },
     );
+    const col = table.columns.find((x) => x.name === rf.name) as CurrentColumn;
+    const values = matrix.values.subarray(i * matrix.rows, (i + 1) * matrix.rows);
+    comparisons.push({
+      ...c,
+      quality: rawQuality(values, rf, col, columns[i]?.vocabulary),
+      binned: { featureKind: rf.kind === 'categorical' ? 'categorical' : 'numeric' },
+    });
   });
   const importance = Object.fromEntries(artifact.header.importance.map((e) => [e.feature, Math.max(0, e.gain)]));
   const result = detectDrift(
@@ -136,21 +233,35 @@ export async function driftAgainstModel(options: ModelDriftOptions): Promise<Mod
     { length: SCORE_PROFILE_BINS },
     (_, b) => `[${b / SCORE_PROFILE_BINS}, ${(b + 1) / SCORE_PROFILE_BINS})`,
   );
+  const scoreComparison = compareBinned(
+    'score',
+    scoreLabels,
+    { shares: reference.score.shares, rows: reference.rows, nullShare: 0 },
+    { shares: current.score.shares, rows: current.rows, nullShare: 0 },
+  );
   const prediction = detectDrift(
-    [
-      compareBinned(
-        'score',
-        scoreLabels,
-        { shares: reference.score.shares, rows: reference.rows, nullShare: 0 },
-        { shares: current.score.shares, rows: current.rows, nullShare: 0 },
-      ),
-    ],
+    [{ ...scoreComparison, binned: { featureKind: 'numeric' } }],
     { reference: reference.rows, current: current.rows },
     options.drift ?? {},
   ).features[0] as DatasetDriftResult['features'][number];
+  let label: LabelDriftReport | undefined;
+  const labelCol = table.columns.find((c) => c.name === labelColumn);
+  const training = artifact.header.training;
+  if (labelColumn !== undefined && labelCol && training) {
+    const positive = artifact.header.label?.column === labelColumn ? artifact.header.label.positive : undefined;
+    const labels = Float64Array.from({ length: table.rows }, (_, r) => {
+      const t = cellText(labelCol, r);
+      return t === null ? Number.NaN : labelValue(t, labelColumn, positive);
+    });
+    label = {
+      column: labelColumn,
+      ...labelDriftFromCounts({ matured: training.rows, positives: training.positives }, labelCounts(labels)),
+    };
+  }
   return {
     result,
     prediction,
+    ...(label ? { label } : {}),
     kinds: Object.fromEntries(columns.map((c) => [c.name, c.kind === 'categorical' ? 'categorical' : 'numeric'])),
   };
 }

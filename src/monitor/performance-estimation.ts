@@ -43,7 +43,13 @@ export interface PerformanceEstimate {
   readonly positiveRate: MetricEstimate;
   /** Realized ROC AUC or positive rate outside its band. */
   readonly conceptDrift?: boolean;
+  /** The metrics whose realized value fell outside the band and so raised `conceptDrift` (empty when none). */
+  readonly conceptDriftMetrics?: readonly ConceptDriftMetric[];
 }
+
+/** The metrics that decide concept drift (precision and recall bands are reported but depend on the threshold). */
+export const CONCEPT_DRIFT_METRICS = ['rocAuc', 'positiveRate'] as const;
+export type ConceptDriftMetric = (typeof CONCEPT_DRIFT_METRICS)[number];
 
 interface Ranked {
   readonly scores: Float64Array;
@@ -140,6 +146,14 @@ function metric(estimated: number, se: number, realized?: number): MetricEstimat
   return { ...base, realized, alert: Number.isFinite(realized) && (realized < base.lower || realized > base.upper) };
 }
 
+function conceptDriftOf(m: Record<ConceptDriftMetric, MetricEstimate>): {
+  conceptDrift: boolean;
+  conceptDriftMetrics: ConceptDriftMetric[];
+} {
+  const fired = CONCEPT_DRIFT_METRICS.filter((k) => m[k].alert === true);
+  return { conceptDrift: fired.length > 0, conceptDriftMetrics: fired };
+}
+
 /**
  * CBPE estimates for `scores`; with `labels` (1/0, NaN for not matured yet) also the realized metrics on the
  * matured rows, compared with the estimate on those same rows.
@@ -227,6 +241,6 @@ export function estimatePerformance(
     precision,
     recall,
     positiveRate,
-    ...(y ? { conceptDrift: Boolean(rocAuc.alert || positiveRate.alert) } : {}),
+    ...(y ? conceptDriftOf({ rocAuc, positiveRate }) : {}),
   };
 }

@@ -32,9 +32,19 @@ export function prepareImport(o: ImportOptions): void {
   mkdirSync(join(o.outDir, 'batch'), { recursive: true });
 }
 
-/** One thread keeps CSV rows in file order, which the row numbers (ids) rely on. */
-export function openImportDb(): Promise<WorldDb> {
-  return WorldDb.open({ path: ':memory:', threads: 1, memoryLimit: '2GB' });
+/**
+ * One thread keeps CSV rows in file order, which the row numbers (ids) rely on. Source times are read in UTC
+ * whatever the process TZ: a naive time is UTC, and no TIMESTAMPTZ conversion goes through local clock time.
+ */
+export async function openImportDb(): Promise<WorldDb> {
+  const db = await WorldDb.open({ path: ':memory:', threads: 1, memoryLimit: '2GB' });
+  try {
+    await db.exec(`SET TimeZone = 'UTC'`);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
 }
 
 export function sqlPath(path: string): string {

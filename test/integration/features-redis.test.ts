@@ -36,6 +36,36 @@ describe.skipIf(!redis.available)(`Redis online store${redis.skipNote}`, () => {
   );
 });
 
+describe.skipIf(!redis.available)(`Redis garbage collection and views with no TTL${redis.skipNote}`, () => {
+  it("keeps an entity's key forever once a view with no TTL lives in it, whatever other views' TTLs say", async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const store = new RedisOnlineStore({ url: redis.url, keyPrefix: prefix, gcGraceSeconds: 60 });
+    const client = new Redis(redis.url);
+    const write = (storageKey: string, ttlMs: number | undefined, id: string) =>
+      store.write(
+        { storageKey, width: 1, ttlMs },
+        { entityIds: [id], eventTs: Float64Array.of(1), createdTs: Float64Array.of(1), values: Float32Array.of(1) },
+      );
+    try {
+      await write('short__v1', 3_600_000, 'a');
+      expect(await client.ttl(store.keyOf('a'))).toBe(3660);
+      // a view with no TTL written after (or before) a view with one: the key never expires
+      await write('forever__v1', Number.POSITIVE_INFINITY, 'a');
+      expect(await client.ttl(store.keyOf('a'))).toBe(-1);
+      await write('forever__v1', Number.POSITIVE_INFINITY, 'b');
+      await write('short__v1', 3_600_000, 'b');
+      expect(await client.ttl(store.keyOf('b'))).toBe(-1);
+      // without one, the TTL rules as before
+      await write('short__v1', 3_600_000, 'c');
+      expect(await client.ttl(store.keyOf('c'))).toBe(3660);
+    } finally {
+      await store.clear();
+      await store.close();
+      client.disconnect();
+    }
+  });
+});
+
 describe.skipIf(!redis.available)(`Redis online store's own HMGET reader against real Redis${redis.skipNote}`, () => {
   it('returns exactly what ioredis returns, with any read-buffer size, and recovers from an error reply', async () => {
     const prefix = `test:${randomUUID()}:reader:`;

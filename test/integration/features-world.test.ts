@@ -92,6 +92,24 @@ describe('feature store on a World dataset', () => {
     );
     expect(ts.code).toBe(0);
     expect(JSON.parse(ts.out).rows).toBe(manifest.tables['sends']?.rows);
+    // the leakage guard: a send before that night's snapshot was written (2-6 h after midnight) reads the day before (nothing, on the first day)
+    const guarded = join(root, 'train-known.parquet');
+    const args = ['--labels', labels, '--service', 'audience_scoring', '--timestamp-column', 'send_ts', '--json'];
+    expect((await run('training-set', ...args, '--out', guarded, '--known-at-label-time')).code).toBe(0);
+    const check = await FeatureStore.open({ dir: join(root, 'helper') });
+    try {
+      const [diff] = await check.offline.query(
+        `SELECT count(*) FILTER (WHERE a."user_batch.__age_ms" <> b."user_batch.__age_ms")::INT AS changed,
+                count(*) FILTER (WHERE b."user_batch.__age_ms" BETWEEN 0 AND a."user_batch.__age_ms" - 1)::INT AS fresher,
+                count(*) FILTER (WHERE a."user_batch.__age_ms" <> b."user_batch.__age_ms" AND (a.send_ts % 86400000) >= 6 * 3600000)::INT AS late
+         FROM '${out}' a JOIN '${guarded}' b USING (label_row)`,
+      );
+      expect(diff?.['changed']).toBeGreaterThan(0);
+      expect(diff?.['fresher']).toBe(0);
+      expect(diff?.['late']).toBe(0);
+    } finally {
+      await check.close();
+    }
 
     const at = new Date(manifest.endTs).toISOString();
     const mat = await run('materialize', '--as-of', at, '--json');

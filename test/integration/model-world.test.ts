@@ -132,7 +132,7 @@ describe.skipIf(!existsSync(HILLSTROM))(
       expect(io.stderr()).toBe('');
       expect(code).toBe(0);
       const s = JSON.parse(io.stdout());
-      expect(s.rows.train + s.rows.validation + s.rows.test).toBe(64_000);
+      expect(s.rows.train.count + s.rows.validation.count + s.rows.test.count).toBe(64_000);
       expect(s.categorical).toBe(4);
       expect(s.test.rocAuc).toBeGreaterThan(0.6);
       const scoreIo = capturingIo();

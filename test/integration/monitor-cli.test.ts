@@ -57,65 +57,62 @@ describe('adnova monitor drift', () => {
     const report = JSON.parse(out);
     expect(Object.keys(report)).toEqual(['dataset', 'features']);
     expect(Object.keys(report.dataset)).toEqual([
-      'rows_reference',
-      'rows_current',
-      'drifted_share',
-      'weighted_drifted_share',
+      'rowsReference',
+      'rowsCurrent',
+      'driftedShare',
+      'weightedDriftedShare',
       'drifted',
-      'quality_alarms',
+      'qualityAlarms',
     ]);
-    expect(report.dataset.rows_reference).toBe(4000);
-    expect(report.dataset.rows_current).toBe(3000);
+    expect(report.dataset.rowsReference).toBe(4000);
+    expect(report.dataset.rowsCurrent).toBe(3000);
     const byName = Object.fromEntries(report.features.map((f: { name: string }) => [f.name, f]));
     expect(Object.keys(byName).sort()).toEqual(['age', 'channel', 'spend', 'visits']);
     for (const f of report.features) {
       expect(Object.keys(f)).toEqual([
         'name',
         'kind',
-        'null_share_reference',
-        'null_share_current',
+        'nullShareReference',
+        'nullShareCurrent',
         'method',
         'score',
         'threshold',
+        'pvalue',
+        'rank',
         'drifted',
         'stats',
         'quality',
         'alarm',
       ]);
-      expect(Object.keys(f.quality)).toEqual([
-        'out_of_range_share',
-        'unseen_category_share',
-        'unseen_categories',
-        'issues',
-      ]);
+      expect(Object.keys(f.quality)).toEqual(['outOfRangeShare', 'unseenCategoryShare', 'unseenCategories', 'issues']);
       expect(Object.keys(f.stats)).toEqual([
-        'ks_statistic',
-        'ks_pvalue',
-        'wasserstein_norm',
+        'ksStatistic',
+        'ksPvalue',
+        'wassersteinNorm',
         'psi',
-        'js_distance',
-        'chi2_statistic',
-        'chi2_pvalue',
+        'jsDistance',
+        'chi2Statistic',
+        'chi2Pvalue',
         'linf',
       ]);
     }
     expect(byName['spend'].drifted).toBe(true);
     expect(byName['spend'].method).toBe('wasserstein');
-    expect(byName['spend'].stats.chi2_statistic).toBeNull();
+    expect(byName['spend'].stats.chi2Statistic).toBeNull();
     expect(byName['channel'].kind).toBe('categorical');
     expect(byName['channel'].method).toBe('jensenshannon');
     expect(byName['channel'].drifted).toBe(true);
-    expect(byName['channel'].stats.ks_statistic).toBeNull();
+    expect(byName['channel'].stats.ksStatistic).toBeNull();
     expect(byName['age'].drifted).toBe(false);
-    expect(byName['visits'].null_share_current).toBeGreaterThan(0.05);
+    expect(byName['visits'].nullShareCurrent).toBeGreaterThan(0.05);
     expect(byName['visits'].drifted).toBe(false);
     // spend x100: most values above the reference max; visits' 10% nulls are as in the reference
-    expect(byName['spend'].quality.out_of_range_share).toBeGreaterThan(0.5);
+    expect(byName['spend'].quality.outOfRangeShare).toBeGreaterThan(0.5);
     expect(byName['spend'].quality.issues[0]).toMatch(/of values outside the reference range/);
     expect(byName['spend'].alarm).toBe(true);
     expect(byName['visits'].quality.issues).toEqual([]);
     expect(byName['age'].alarm).toBe(false);
-    expect(report.dataset.quality_alarms).toBe(1);
+    expect(report.dataset.qualityAlarms).toBe(1);
     expect(
       report.features
         .slice(0, 2)
@@ -229,7 +226,7 @@ describe('adnova monitor drift', () => {
     const plain = JSON.parse(defaults.out);
     const byName = Object.fromEntries(plain.features.map((f: { name: string }) => [f.name, f]));
     // compared as a feature, the date is all new (later) values; the channel mix of one day drifts against independent-row noise
-    expect(byName['date'].quality.out_of_range_share).toBe(1); // read as a date: epoch ms
+    expect(byName['date'].quality.outOfRangeShare).toBe(1); // read as a date: epoch ms
     expect(byName['channel'].drifted).toBe(true);
     const learned = await runCliCaptured([
       'monitor',
@@ -265,7 +262,7 @@ describe('adnova monitor drift', () => {
       '--json',
     ]);
     expect(p.code).toBe(0);
-    expect(JSON.parse(p.out).learned_thresholds).toBe(2);
+    expect(JSON.parse(p.out).learnedThresholds).toBe(2);
     const viaProfile = await runCliCaptured([
       'monitor',
       'drift',
@@ -375,10 +372,10 @@ describe('adnova monitor estimate and skew', () => {
     expect(r.code).toBe(0);
     const e = JSON.parse(r.out);
     expect(e.rows).toBe(4000);
-    expect(e.labeled_rows).toBe(4000 - Math.ceil(4000 / 7));
-    expect(Math.abs(e.roc_auc.realized - e.roc_auc.estimated)).toBeLessThan(0.03);
-    expect(e.roc_auc.upper - e.roc_auc.lower).toBeCloseTo(6 * e.roc_auc.standard_error, 12);
-    expect(e.concept_drift).toBe(false);
+    expect(e.labeledRows).toBe(4000 - Math.ceil(4000 / 7));
+    expect(Math.abs(e.rocAuc.realized - e.rocAuc.estimated)).toBeLessThan(0.03);
+    expect(e.rocAuc.upper - e.rocAuc.lower).toBeCloseTo(6 * e.rocAuc.standardError, 12);
+    expect(e.conceptDrift).toBe(false);
     const bad = await runCliCaptured(['monitor', 'estimate', '--data', data, '--score-col', 'nope']);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/"nope" is not a column/);
@@ -401,12 +398,12 @@ describe('adnova monitor estimate and skew', () => {
     expect(r.code).toBe(0);
     const s = JSON.parse(r.out);
     expect(s.joined).toBe(3);
-    expect(s.only_left).toBe(1);
-    expect(s.only_right).toBe(1);
+    expect(s.onlyLeft).toBe(1);
+    expect(s.onlyRight).toBe(1);
     const byName = Object.fromEntries(s.features.map((f: { name: string }) => [f.name, f]));
     expect(byName['age'].mismatches).toBe(1);
     expect(byName['spend'].mismatches).toBe(0);
-    expect(byName['channel'].mismatch_rate).toBeCloseTo(1 / 3, 12);
+    expect(byName['channel'].mismatchRate).toBeCloseTo(1 / 3, 12);
   });
 });
 
@@ -428,7 +425,7 @@ describe('adnova monitor profile --learn-thresholds', () => {
       '--json',
     ]);
     expect(p.code).toBe(0);
-    expect(JSON.parse(p.out).learned_thresholds).toBe(5);
+    expect(JSON.parse(p.out).learnedThresholds).toBe(5);
     const r = await runCliCaptured([
       'monitor',
       'drift',
@@ -485,8 +482,8 @@ describe('adnova monitor drift --multivariate and --model', () => {
     expect(report.multivariate.method).toBe('domain_classifier');
     expect(report.multivariate.auc).toBeGreaterThan(0.9);
     expect(report.multivariate.features[0].name).toBe('spend');
-    expect(report.dataset.drifted_share).toBeCloseTo(0.5, 12);
-    expect(report.dataset.weighted_drifted_share).toBeCloseTo(9 / 11, 12);
+    expect(report.dataset.driftedShare).toBeCloseTo(0.5, 12);
+    expect(report.dataset.weightedDriftedShare).toBeCloseTo(9 / 11, 12);
     const bad = await runCliCaptured([
       'monitor',
       'drift',
@@ -540,7 +537,7 @@ describe("adnova monitor drift --model DIR (against the model artifact's trainin
     expect(q.features.find((f: { name: string }) => f.name === 'spend')).toMatchObject({
       kind: 'numeric',
       binned: true,
-      stats: { ks_statistic: null, wasserstein_norm: null },
+      stats: { ksStatistic: null, wassersteinNorm: null },
     });
     const loud = await runCliCaptured(['monitor', 'drift', '--model', modelDir, '--current', moved, '--json']);
     expect(loud.code, loud.err).toBe(0);
@@ -551,7 +548,7 @@ describe("adnova monitor drift --model DIR (against the model artifact's trainin
     expect(byName['age'].drifted).toBe(false);
     expect(l.prediction.drifted).toBe(true);
     // spend carries most of the model's gain: the weighted share exceeds the plain one
-    expect(l.dataset.weighted_drifted_share).toBeGreaterThan(l.dataset.drifted_share);
+    expect(l.dataset.weightedDriftedShare).toBeGreaterThan(l.dataset.driftedShare);
     // a small window takes the chi-square branch; bins empty on both sides (most score bins) must not blind it
     const small = writeCsv('model-moved-small.csv', header, labelled(4, 400, { unitChange: true, mix: true }));
     const s = JSON.parse(
@@ -569,5 +566,275 @@ describe("adnova monitor drift --model DIR (against the model artifact's trainin
     const noRef = await runCliCaptured(['monitor', 'drift', '--current', same]);
     expect(noRef.code).toBe(2);
     expect(noRef.err).toMatch(/--reference FILE, --reference-profile FILE, or --model DIR/);
+  });
+});
+
+describe('issue 15: drift blind spots, label and excluded columns, readable output', () => {
+  // training rows: `flag` is constant (0), `ch` has three categories, `y` is the label
+  const rows = (seed: number, n: number, shift: boolean): string[] => {
+    const rng = new Rng(seed);
+    return Array.from({ length: n }, () => {
+      const x = rng.normal();
+      const flag = shift && rng.next() < 0.25 ? 1 + rng.int(3) : 0;
+      const ch = shift && rng.next() < 0.1 ? 'zz' : (['a', 'b', 'c'][rng.int(3)] as string);
+      const y = rng.next() < 1 / (1 + Math.exp(-x)) ? 1 : 0;
+      return `${x.toFixed(4)},${flag},${ch},${y}`;
+    });
+  };
+  const header = 'x,flag,ch,y';
+  const train = writeCsv('i15-train.csv', header, rows(31, 4000, false));
+  const moved = writeCsv('i15-moved.csv', header, rows(32, 3000, true));
+  const modelDir = join(dir, 'i15-model');
+
+  it('raises out-of-range and unseen-category alarms against every kind of reference', async () => {
+    const t = await runCliCaptured([
+      'model',
+      'train',
+      '--data',
+      train,
+      '--label',
+      'y',
+      '--out',
+      modelDir,
+      '--trees',
+      '20',
+    ]);
+    expect(t.code, t.err).toBe(0);
+    const profile = join(dir, 'i15-profile.json');
+    expect((await runCliCaptured(['monitor', 'profile', '--data', train, '--out', profile])).code).toBe(0);
+    const refs = [
+      ['--model', modelDir],
+      ['--reference', train, '--label-col', 'y'],
+      ['--reference-profile', profile, '--label-col', 'y'],
+    ];
+    for (const ref of refs) {
+      const r = await runCliCaptured(['monitor', 'drift', ...ref, '--current', moved, '--json']);
+      expect(r.code, `${ref.join(' ')}: ${r.err}`).toBe(0);
+      const report = JSON.parse(r.out);
+      const byName = Object.fromEntries(report.features.map((f: { name: string }) => [f.name, f]));
+      expect(Object.keys(byName).sort(), ref[0]).toEqual(['ch', 'flag', 'x']);
+      // constant in training, other values in ~25% of current rows
+      expect(byName['flag'].kind).toBe('numeric');
+      expect(byName['flag'].alarm, ref[0]).toBe(true);
+      expect(byName['flag'].quality.outOfRangeShare).toBeGreaterThan(0.2);
+      expect(byName['flag'].quality.issues[0]).toMatch(/outside the reference range \[0, 0\]/);
+      expect(byName['ch'].quality.unseenCategories, ref[0]).toEqual(['zz']);
+      expect(byName['ch'].quality.issues.join(' ')).toMatch(/categories the reference never had \(zz\)/);
+      expect(byName['x'].alarm, ref[0]).toBe(false);
+      expect(report.label.column).toBe('y');
+      expect(report.label.drifted).toBe(false);
+    }
+  });
+
+  it('names the statistic and the kind of features compared on the model bins, in text and HTML, with prediction drift', async () => {
+    const html = join(dir, 'i15-model.html');
+    const r = await runCliCaptured(['monitor', 'drift', '--model', modelDir, '--current', moved, '--html', html]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/\nx {28}numeric {5}jensenshannon on bins/);
+    expect(r.out).toMatch(/\nflag {25}numeric .* QUALITY\n {30}data quality: .*outside the reference range \[0, 0\]/);
+    expect(r.out).toMatch(/prediction drift \(model scores\):\nscore {24}numeric /);
+    expect(r.out).toMatch(/label drift \("y", matured labels \d+ \/ 3000\): base rate/);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/<h2>Prediction drift \(model scores\)<\/h2>/);
+    expect(page).toMatch(/<h2>Label drift<\/h2>/);
+    const j = JSON.parse(
+      (await runCliCaptured(['monitor', 'drift', '--model', modelDir, '--current', moved, '--json'])).out,
+    );
+    expect(j.prediction).toMatchObject({ name: 'score', kind: 'numeric', binned: true });
+    expect(j.features.every((f: { binned?: boolean }) => f.binned === true)).toBe(true);
+  });
+
+  it('shows the ranking quantity and p-values, sorted by rank, in the text and the HTML', async () => {
+    const html = join(dir, 'i15-rank.html');
+    const r = await runCliCaptured(['monitor', 'drift', '--reference', ref, '--current', drifted, '--html', html]);
+    expect(r.code, r.err).toBe(0);
+    const lines = r.out.split('\n');
+    const head = lines.find((l) => l.startsWith('feature')) as string;
+    expect(head).toMatch(/score +threshold +p-value +rank +verdict$/);
+    const ranks = lines
+      .filter((l) => /^(user_id|age|spend|channel|visits) /.test(l))
+      .map((l) => Number(l.slice(head.indexOf('rank') - 4, head.indexOf('rank') + 4).trim()));
+    expect(ranks.length).toBe(5);
+    expect(ranks.every((x) => Number.isFinite(x))).toBe(true);
+    expect([...ranks].sort((a, b) => b - a)).toEqual(ranks);
+    const json = JSON.parse(
+      (await runCliCaptured(['monitor', 'drift', '--reference', ref, '--current', drifted, '--json'])).out,
+    );
+    const age = json.features.find((f: { name: string }) => f.name === 'age');
+    expect(age.pvalue).toBeCloseTo(age.stats.ksPvalue, 12);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/<th data-i="\d+" data-t="num" aria-sort="descending">rank ▼<\/th>/);
+    expect(page).toMatch(/>p-value<\/th>/);
+    // data-quality text sits on its own full-width row, not in a narrow cell
+    expect(page).toMatch(/<tr class="qi"><td colspan="16">data quality: /);
+  });
+
+  it('--exclude skips columns and --label-col reports the label as label drift, not as a feature', async () => {
+    const r = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      train,
+      '--current',
+      moved,
+      '--exclude',
+      'flag',
+      '--label-col',
+      'y',
+      '--json',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.features.map((f: { name: string }) => f.name).sort()).toEqual(['ch', 'x']);
+    expect(Object.keys(report.label)).toEqual([
+      'column',
+      'maturedReference',
+      'maturedCurrent',
+      'baseRateReference',
+      'baseRateCurrent',
+      'difference',
+      'pvalue',
+      'drifted',
+    ]);
+    expect(report.label.maturedReference).toBe(4000);
+    // the label's base rate moved: half the current labels flipped to 1 (a leaky or relabelled column)
+    const flipped = writeCsv(
+      'i15-flipped.csv',
+      header,
+      rows(33, 3000, false).map((l, i) => (i % 2 === 0 ? l.replace(/,0$/, ',1') : l)),
+    );
+    const f = JSON.parse(
+      (
+        await runCliCaptured([
+          'monitor',
+          'drift',
+          '--reference',
+          train,
+          '--current',
+          flipped,
+          '--label-col',
+          'y',
+          '--json',
+        ])
+      ).out,
+    );
+    expect(f.label.drifted).toBe(true);
+    expect(f.label.baseRateCurrent - f.label.baseRateReference).toBeGreaterThan(0.15);
+    expect(f.features.some((x: { name: string }) => x.name === 'y')).toBe(false);
+    const typo = await runCliCaptured([
+      'monitor',
+      'drift',
+      '--reference',
+      train,
+      '--current',
+      moved,
+      '--exclude',
+      'flg',
+    ]);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/--exclude "flg" is not a column of .*; columns are x, flag, ch, y/);
+  });
+
+  it('a corrupt stored profile is its own error (exit 1), a file that is not a profile is bad input (exit 2)', async () => {
+    const good = readFileSync(join(dir, 'i15-profile.json'), 'utf8');
+    const truncated = join(dir, 'i15-truncated.json');
+    writeFileSync(truncated, good.slice(0, Math.floor(good.length / 2)));
+    const r1 = await runCliCaptured(['monitor', 'drift', '--reference-profile', truncated, '--current', moved]);
+    expect(r1.code).toBe(1);
+    expect(r1.err).toMatch(/not valid JSON \(truncated or damaged\?\)/);
+    const damaged = join(dir, 'i15-damaged.json');
+    const parsed = JSON.parse(good);
+    parsed.features[0].bins = [1, 2];
+    writeFileSync(damaged, JSON.stringify(parsed));
+    const r2 = await runCliCaptured(['monitor', 'drift', '--reference-profile', damaged, '--current', moved]);
+    expect(r2.code).toBe(1);
+    expect(r2.err).toMatch(/feature #0 \(x\): 2 bin counts for 9 edges, expected 10/);
+    const r3 = await runCliCaptured(['monitor', 'drift', '--reference-profile', train, '--current', moved]);
+    expect(r3.code).toBe(2);
+    expect(r3.err).toMatch(/expected JSON \(a profile with format/);
+  });
+});
+
+describe('issue 15: monitor estimate names what fired', () => {
+  const scored = (seed: number, n: number, labelOf: (s: number, u: number) => string): string => {
+    const rng = new Rng(seed);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = 1 / (1 + Math.exp(-(1.5 * rng.normal() - 1)));
+      out.push(`${s.toFixed(6)},${labelOf(s, rng.next())}`);
+    }
+    return writeCsv(`i15-scored-${seed}.csv`, 'score,label', out);
+  };
+
+  it('says the positive rate fired when the realized AUC is inside its band', async () => {
+    // labels 1.1x more often positive than the scores say, same ranking: the AUC holds, the positive rate does not
+    const data = scored(41, 4000, (s, u) => (u < Math.min(1, 1.1 * s) ? '1' : '0'));
+    const j = JSON.parse(
+      (
+        await runCliCaptured([
+          'monitor',
+          'estimate',
+          '--data',
+          data,
+          '--score-col',
+          'score',
+          '--label-col',
+          'label',
+          '--json',
+        ])
+      ).out,
+    );
+    expect(j.rocAuc.alert).toBe(false);
+    expect(j.positiveRate.alert).toBe(true);
+    expect(j.conceptDrift).toBe(true);
+    expect(j.conceptDriftMetrics).toEqual(['positiveRate']);
+    const text = await runCliCaptured([
+      'monitor',
+      'estimate',
+      '--data',
+      data,
+      '--score-col',
+      'score',
+      '--label-col',
+      'label',
+    ]);
+    expect(text.out).toMatch(
+      /concept drift \(roc_auc or pos_rate outside its band\): YES \(realized pos_rate 0\.\d{4} outside its band \[/,
+    );
+    expect(text.out).not.toMatch(/realized roc_auc .* outside its band/);
+  });
+
+  it('says why precision is undefined when no score reaches the threshold', async () => {
+    const data = scored(42, 500, (_s, u) => (u < 0.2 ? '1' : '0'));
+    const r = await runCliCaptured([
+      'monitor',
+      'estimate',
+      '--data',
+      data,
+      '--score-col',
+      'score',
+      '--threshold',
+      '0.999',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).not.toMatch(/NaN/);
+    expect(r.out).toMatch(/precision +undefined: no score reaches the threshold 0\.999 \(no predicted positives\)/);
+    const j = JSON.parse(
+      (
+        await runCliCaptured([
+          'monitor',
+          'estimate',
+          '--data',
+          data,
+          '--score-col',
+          'score',
+          '--threshold',
+          '0.999',
+          '--json',
+        ])
+      ).out,
+    );
+    expect(j.precision.estimated).toBeNull();
+    expect(j.precision.undefinedReason).toMatch(/no score reaches the threshold/);
   });
 });

@@ -104,7 +104,7 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
           kind: 'view',
           name: v.name,
           version: v.version,
-          detail: `${v.source.kind} entity=${v.entity} features=${v.features.length} ttl=${v.ttlSeconds}s owner=${v.owner}${v.tags.length ? ` tags=${v.tags.join(',')}` : ''}`,
+          detail: `${v.source.kind} entity=${v.entity} features=${v.features.length} ttl=${v.ttlSeconds === 'none' ? 'none' : `${v.ttlSeconds}s`} owner=${v.owner}${v.tags.length ? ` tags=${v.tags.join(',')}` : ''}`,
         })),
         ...defs.transforms.map((t) => ({
           kind: 'transform',
@@ -178,6 +178,10 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
       '--lookback-days <n>',
       'skip partitions older than TTL + this many days (old rows read as missing, not expired)',
     )
+    .option(
+      '--known-at-label-time',
+      'leakage guard: each label reads only feature rows written (created_ts) at or before its time; backfills and late corrections are ignored',
+    )
     .action(
       async (
         opts: StoreOptions & {
@@ -186,6 +190,7 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
           out: string;
           timestampColumn: string;
           lookbackDays?: string;
+          knownAtLabelTime?: boolean;
         },
         cmd: Command,
       ) => {
@@ -198,6 +203,7 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
             outPath: resolve(opts.out),
             timestampColumn: opts.timestampColumn,
             ...(lookbackMs ? { lookbackMs } : {}),
+            ...(opts.knownAtLabelTime ? { knownAtLabelTime: true } : {}),
           }),
         );
         if (opts.json) printJson(io, res);

@@ -24,6 +24,7 @@ import {
   type RegistryRole,
   readTable,
   SCORER_POOL_MIN_ROWS,
+  type SplitPart,
   saveArtifact,
   scoreTableFile,
   trainModel,
@@ -91,6 +92,8 @@ interface TrainOpts {
   exclude?: string;
   timeCol?: string;
   testFraction?: string;
+  validationFraction?: string;
+  refit?: boolean;
   positive?: string;
   trees?: string;
   maxDepth?: string;
@@ -122,7 +125,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
   model
     .command('train')
     .description(
-      'train a model on a CSV or Parquet file; the last --test-fraction rows (by --time-col if given) are held out',
+      'train a model on a CSV or Parquet file. Split, in file order (or by --time-col): the last --test-fraction of the rows are the test rows; the last --validation-fraction of the rest are validation rows (early stopping, calibration), never trained on unless --refit; the remaining rows train',
     )
     .requiredOption('--data <file>', 'CSV (any separator, quoted headers) or Parquet file')
     .requiredOption('--label <col>', 'label column: 1/0, true/false, yes/no (or --positive)')
@@ -130,7 +133,13 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .option('--sep <char>', 'CSV field separator (default: detected)')
     .option('--exclude <cols>', 'comma-separated columns to leave out')
     .option('--time-col <col>', 'order rows by this column before the temporal split')
-    .option('--test-fraction <f>', 'held-out share at the end', '0.3')
+    .option('--test-fraction <f>', 'share of all rows held out at the end for test metrics (0..0.95)', '0.3')
+    .option(
+      '--validation-fraction <f>',
+      'share of the non-test rows (their end) held back for early stopping and calibration (0 = none: no early stopping, no calibration)',
+      '0.2',
+    )
+    .option('--refit', 'after early stopping picks the tree count, train again on train + validation rows')
     .option('--positive <value>', 'label value that means 1')
     .option('--algorithm <name>', `one of ${ALGORITHMS.join(', ')}`, 'gbdt')
     .option('--trees <n>', 'boosting rounds', '100')
@@ -147,7 +156,11 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .option('--early-stopping <n>', 'stop after n rounds without validation improvement (0 = off)', '0')
     .option('--seed <n>', 'random seed', '0')
     .option('--threads <n>', 'training threads: 2 builds large histograms on a helper thread (more count as 2)', '1')
-    .option('--calibration <method>', `${CALIBRATION_METHODS.join(', ')}`, 'auto')
+    .option(
+      '--calibration <method>',
+      `${CALIBRATION_METHODS.join(', ')} (auto: none, platt or isotonic by cross-fitted log loss, never one that lowers ROC AUC; any map worse than none on the validation rows falls back to none with a warning)`,
+      'auto',
+    )
     .option('--segments <cols>', 'comma-separated columns to report test metrics by')
     .option('--register <name>', 'also register the model under this name')
     .option('--goal <goal>', 'goal the registered model serves', 'default')
@@ -179,6 +192,8 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         exclude: list(o.exclude),
         ...(o.timeCol ? { timeColumn: o.timeCol } : {}),
         testFraction: num('--test-fraction', o.testFraction, { min: 0, max: 0.95 }) ?? 0.3,
+        validationFraction: num('--validation-fraction', o.validationFraction, { min: 0, max: 0.95 }) ?? 0.2,
+        ...(o.refit ? { refit: true } : {}),
         ...(o.positive === undefined ? {} : { positive: o.positive }),
         algorithm: oneOf<Algorithm>('--algorithm', o.algorithm, ALGORITHMS) ?? 'gbdt',
         calibration: oneOf<CalibrationMethod>('--calibration', o.calibration, CALIBRATION_METHODS) ?? 'auto',
@@ -193,13 +208,34 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         printJson(io, { ...summary, ...(registered ? { registered } : {}) });
         return;
       }
+      const range = (p: SplitPart): string =>
+        p.count === 0
+          ? ''
+          : p.firstRow !== undefined
+            ? ` (rows ${p.firstRow}-${p.lastRow})`
+            : p.from
+              ? ` (${p.from} .. ${p.to})`
+              : '';
+      const { rows } = summary;
       io.out(
-        `trained ${summary.modelKind} (${summary.trees} trees) on ${summary.rows.train} rows, ${summary.features} features (${summary.categorical} categorical) in ${summary.trainingTimeMs} ms`,
+        `trained ${summary.modelKind} (${summary.trees} trees) on ${summary.split.refit ? rows.train.count + rows.validation.count : rows.train.count} rows, ${summary.features} features (${summary.categorical} categorical) in ${summary.trainingTimeMs} ms`,
       );
       io.out(
-        `validation ${summary.rows.validation} rows, calibration ${summary.calibration}; test ${summary.rows.test} rows:`,
+        `split by ${summary.split.by === 'time' ? 'time' : 'file order'}: train ${rows.train.count}${range(rows.train)}, validation ${rows.validation.count}${range(rows.validation)}, test ${rows.test.count}${range(rows.test)}${summary.split.refit ? '; refit on train + validation' : ''}`,
       );
-      if (summary.test) for (const l of metricsLines(summary.test)) io.out(`  ${l}`);
+      const d = summary.distinctCalibratedScores;
+      io.out(
+        `calibration ${summary.calibration} (asked: ${summary.calibrationRequested}); distinct scores: validation ${d.validation ?? 'n/a'}, test ${d.test ?? 'n/a'}`,
+      );
+      for (const w of summary.warnings) io.out(`warning: ${w}`);
+      if (summary.test) {
+        io.out(`test ${rows.test.count} rows:`);
+        for (const l of metricsLines(summary.test)) io.out(`  ${l}`);
+        if (summary.testRaw)
+          io.out(
+            `  ROC AUC raw score ${summary.testRaw.rocAuc.toFixed(4)}, calibrated ${summary.test.rocAuc.toFixed(4)}; log loss raw ${summary.testRaw.logLoss.toFixed(4)}, calibrated ${summary.test.logLoss.toFixed(4)}`,
+          );
+      } else io.out('no test rows (--test-fraction 0)');
       io.out(`artifact written to ${summary.out}`);
       if (registered) io.out(`registered as ${registered.id} (goal ${registered.goal})`);
     });
@@ -336,6 +372,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         `columns (${h.columns.length}): ${h.columns.map((c) => (c.kind === 'categorical' ? `${c.name}[cat]` : c.name)).join(', ')}`,
       );
       io.out(`calibration: ${h.calibration.method}`);
+      for (const w of h.warnings ?? []) io.out(`warning: ${w}`);
       if (h.metrics.test) for (const l of metricsLines(h.metrics.test)) io.out(`  test ${l}`);
       io.out(
         `importance (gain): ${h.importance

@@ -13,6 +13,9 @@ import {
   driftFromFiles,
   driftReportJson,
   estimatePerformance,
+  type FeatureDriftResult,
+  featureKindOf,
+  type LabelDriftReport,
   openTable,
   type PerformanceEstimate,
   parseProfile,
@@ -39,10 +42,21 @@ interface DriftCliOptions {
   chunkCol?: string;
   driftShare?: string;
   multivariate?: boolean;
+  exclude?: string;
+  labelCol?: string;
+  positive?: string;
   json?: boolean;
   out?: string;
   html?: string;
 }
+
+const listOption = (value: string | undefined): string[] =>
+  value === undefined
+    ? []
+    : value
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -95,22 +109,70 @@ function loadImportance(opts: DriftCliOptions): Record<string, number> | undefin
   return out;
 }
 
-function formatDrift(r: DatasetDriftResult, top = 20): string {
+const num = (x: number | null, digits = 4): string =>
+  x === null || !Number.isFinite(x) ? '' : Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(1) : x.toPrecision(digits);
+
+const verdictOf = (f: FeatureDriftResult): string => (f.drifted ? 'DRIFT' : f.alarm ? 'QUALITY' : 'ok');
+
+const DRIFT_COLUMNS = [
+  ['feature', 28],
+  ['kind', 11],
+  ['method', 21],
+  ['score', 10],
+  ['threshold', 10],
+  ['p-value', 9],
+  ['rank', 8],
+] as const;
+
+function driftRow(name: string, f: FeatureDriftResult): string {
+  const method = `${f.method}${f.comparison.binned ? ' on bins' : ''}`;
+  const cells = [
+    name.padEnd(28),
+    featureKindOf(f.comparison).padEnd(11),
+    method.padEnd(21),
+    num(f.score).padStart(10),
+    num(f.threshold).padStart(10),
+    num(f.pvalue, 3).padStart(9),
+    num(f.rank, 3).padStart(8),
+  ];
+  return `${cells.join(' ')}  ${verdictOf(f)}`;
+}
+
+/** The label of the model artifact in DIR, if there is one (the model's label is never a feature). */
+function modelLabel(dir: string | undefined): { column: string; positive: string } | undefined {
+  if (!dir || !existsSync(join(dir, 'model.json'))) return undefined;
+  return loadArtifact(dir).header.label ?? undefined;
+}
+
+function formatDrift(
+  r: DatasetDriftResult,
+  extras: { prediction?: FeatureDriftResult; label?: LabelDriftReport } = {},
+  top = 20,
+): string {
+  const header = DRIFT_COLUMNS.map(([h, w], i) => (i < 3 ? h.padEnd(w) : h.padStart(w))).join(' ');
   const lines = [
     `rows: reference ${r.rowsReference}, current ${r.rowsCurrent}`,
     `drifted share ${r.driftedShare.toFixed(3)}, weighted ${r.weightedDriftedShare.toFixed(3)}: dataset ${r.drifted ? 'DRIFTED' : 'not drifted'}; data-quality alarms ${r.qualityAlarms}`,
-    `${'feature'.padEnd(28)} ${'kind'.padEnd(11)} ${'method'.padEnd(13)} ${'score'.padStart(10)} ${'threshold'.padStart(10)}  verdict`,
+    'sorted by rank = max(drift severity, data-quality severity), > 1 is an alarm; drift severity = score / threshold,',
+    'or log10(p) / log10(alpha) when the score is an adjusted p-value (ks, chi2); p-value = the unadjusted test p-value',
+    `${header}  verdict`,
   ];
   for (const f of r.features.slice(0, top)) {
-    const s = f.score === null ? '' : f.score.toPrecision(4);
-    const t = f.threshold === null ? '' : f.threshold.toPrecision(4);
-    lines.push(
-      `${f.comparison.name.padEnd(28)} ${f.comparison.kind.padEnd(11)} ${f.method.padEnd(13)} ${s.padStart(10)} ${t.padStart(10)}  ${f.drifted ? 'DRIFT' : f.alarm ? 'QUALITY' : 'ok'}`,
-    );
+    lines.push(driftRow(f.comparison.name, f));
     for (const issue of f.quality.issues) lines.push(`${''.padEnd(30)}data quality: ${issue}`);
   }
   if (r.features.length > top) lines.push(`... ${r.features.length - top} more (use --json or --html for all)`);
+  if (extras.prediction) {
+    lines.push('prediction drift (model scores):');
+    lines.push(driftRow('score', extras.prediction));
+  }
+  if (extras.label) lines.push(formatLabelDrift(extras.label));
   return lines.join('\n');
+}
+
+function formatLabelDrift(l: LabelDriftReport): string {
+  const sign = l.difference >= 0 ? '+' : '';
+  return `label drift ("${l.column}", matured labels ${l.maturedReference} / ${l.maturedCurrent}): base rate ${num(l.baseRateReference)} -> ${num(l.baseRateCurrent)} (${sign}${num(l.difference, 3)}), p-value ${num(l.pvalue, 3)}: ${l.drifted ? 'DRIFT' : 'ok'}`;
 }
 
 /** `monitor drift --model DIR --current FILE`: against the model's training profile, on the model's bins. */
@@ -122,6 +184,7 @@ async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promi
     ['--multivariate', opts.multivariate],
     ['--importance', opts.importance],
     ['--categorical', opts.categorical],
+    ['--positive', opts.positive],
   ] as const) {
     if (set)
       throw new InvalidInputError(
@@ -134,79 +197,113 @@ async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promi
     current: opts.current,
     ...(opts.sep !== undefined ? { sep: opts.sep } : {}),
     ...(driftShare !== undefined ? { drift: { datasetDriftShare: driftShare } } : {}),
+    ...(opts.exclude !== undefined ? { exclude: listOption(opts.exclude) } : {}),
+    ...(opts.labelCol !== undefined ? { labelColumn: opts.labelCol } : {}),
   });
-  const base = driftReportJson(run.result);
-  const prediction = driftReportJson({ ...run.result, features: [run.prediction] }).features[0];
-  const report = {
-    ...base,
-    // features keep the model's kind; their statistics are the binned ones (on the model's training bins)
-    features: base.features.map((f) => ({ ...f, kind: run.kinds[f.name] ?? f.kind, binned: true })),
-    prediction: { ...prediction, kind: 'numeric', binned: true },
-  };
+  const extras = { prediction: run.prediction, ...(run.label ? { label: run.label } : {}) };
+  // features keep the model's kind and say `binned`: their statistics are on the model's training bins
+  const report = driftReportJson(run.result, extras);
   if (opts.out) writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);
-  if (opts.html) writeFileSync(opts.html, renderDriftHtml(run.result, `adnova drift report against ${opts.model}`));
+  if (opts.html)
+    writeFileSync(opts.html, renderDriftHtml(run.result, `adnova drift report against ${opts.model}`, extras));
   if (opts.json) printJson(io, report);
   else {
     io.out(`against the training profile of ${opts.model} (features on the model's bins)`);
-    io.out(formatDrift(run.result));
-    const p = run.prediction;
-    io.out(
-      `prediction drift (model scores): ${p.method} ${p.score === null ? '' : p.score.toPrecision(4)} threshold ${p.threshold === null ? '' : p.threshold.toPrecision(4)}  ${p.drifted ? 'DRIFT' : 'ok'}`,
-    );
+    io.out(formatDrift(run.result, extras));
   }
 }
 
+const METRIC_NAMES = {
+  rocAuc: 'roc_auc',
+  precision: 'precision',
+  recall: 'recall',
+  positiveRate: 'pos_rate',
+} as const;
+
+/** Why a metric has no estimate (NaN): said instead of printing `NaN +- NaN`. */
+function undefinedReason(key: keyof typeof METRIC_NAMES, e: PerformanceEstimate): string {
+  if (key === 'precision') return `undefined: no score reaches the threshold ${e.threshold} (no predicted positives)`;
+  if (key === 'recall') return 'undefined: every score is 0 (no expected positives)';
+  if (key === 'rocAuc') return 'undefined: the scores expect only one class (all 0 or all 1)';
+  return 'undefined';
+}
+
 function formatEstimate(e: PerformanceEstimate): string {
-  const row = (name: string, m: PerformanceEstimate['rocAuc']): string =>
-    `${name.padEnd(10)} estimated ${m.estimated.toFixed(4)} +- ${(3 * m.standardError).toFixed(4)} (3 SE)` +
-    (m.realized === undefined ? '' : `  realized ${m.realized.toFixed(4)}${m.alert ? '  OUTSIDE BAND' : ''}`);
+  const row = (key: keyof typeof METRIC_NAMES): string => {
+    const m = e[key];
+    const name = METRIC_NAMES[key].padEnd(10);
+    const realized =
+      m.realized === undefined
+        ? ''
+        : Number.isFinite(m.realized)
+          ? `  realized ${m.realized.toFixed(4)}${m.alert ? '  OUTSIDE BAND' : ''}`
+          : '  realized undefined on the matured rows';
+    if (!Number.isFinite(m.estimated)) return `${name} ${undefinedReason(key, e)}${realized}`;
+    const band = Number.isFinite(m.standardError)
+      ? `+- ${(3 * m.standardError).toFixed(4)} (3 SE)`
+      : '(no band: too few simulated draws define it)';
+    return `${name} estimated ${m.estimated.toFixed(4)} ${band}${realized}`;
+  };
+  const fired = (e.conceptDriftMetrics ?? []).map((k) => {
+    const m = e[k];
+    return `realized ${METRIC_NAMES[k]} ${(m.realized as number).toFixed(4)} outside its band [${m.lower.toFixed(4)}, ${m.upper.toFixed(4)}]`;
+  });
   return [
     `rows ${e.rows}${e.labeledRows === undefined ? '' : `, matured labels ${e.labeledRows}`}, threshold ${e.threshold}`,
-    row('roc_auc', e.rocAuc),
-    row('precision', e.precision),
-    row('recall', e.recall),
-    row('pos_rate', e.positiveRate),
+    row('rocAuc'),
+    row('precision'),
+    row('recall'),
+    row('positiveRate'),
     ...(e.conceptDrift === undefined
       ? []
-      : [`concept drift: ${e.conceptDrift ? 'YES (realized AUC outside the band)' : 'no'}`]),
+      : [
+          `concept drift (roc_auc or pos_rate outside its band): ${e.conceptDrift ? `YES (${fired.join('; ')})` : 'no'}`,
+        ]),
   ].join('\n');
 }
 
 function estimateJson(e: PerformanceEstimate): Record<string, unknown> {
-  const m = (x: PerformanceEstimate['rocAuc']) => ({
-    estimated: x.estimated,
-    standard_error: x.standardError,
-    lower: x.lower,
-    upper: x.upper,
-    ...(x.realized === undefined ? {} : { realized: x.realized, alert: x.alert }),
-  });
+  const m = (key: keyof typeof METRIC_NAMES) => {
+    const x = e[key];
+    const fin = (v: number): number | null => (Number.isFinite(v) ? v : null);
+    return {
+      estimated: fin(x.estimated),
+      standardError: fin(x.standardError),
+      lower: fin(x.lower),
+      upper: fin(x.upper),
+      ...(Number.isFinite(x.estimated) ? {} : { undefinedReason: undefinedReason(key, e) }),
+      ...(x.realized === undefined ? {} : { realized: fin(x.realized), alert: x.alert }),
+    };
+  };
   return {
     rows: e.rows,
-    ...(e.labeledRows === undefined ? {} : { labeled_rows: e.labeledRows }),
+    ...(e.labeledRows === undefined ? {} : { labeledRows: e.labeledRows }),
     threshold: e.threshold,
-    roc_auc: m(e.rocAuc),
-    precision: m(e.precision),
-    recall: m(e.recall),
-    positive_rate: m(e.positiveRate),
-    ...(e.conceptDrift === undefined ? {} : { concept_drift: e.conceptDrift }),
+    rocAuc: m('rocAuc'),
+    precision: m('precision'),
+    recall: m('recall'),
+    positiveRate: m('positiveRate'),
+    ...(e.conceptDrift === undefined
+      ? {}
+      : { conceptDrift: e.conceptDrift, conceptDriftMetrics: e.conceptDriftMetrics ?? [] }),
   };
 }
 
 function skewJson(s: SkewResult): Record<string, unknown> {
   return {
     key: s.key,
-    rows_left: s.rowsLeft,
-    rows_right: s.rowsRight,
+    rowsLeft: s.rowsLeft,
+    rowsRight: s.rowsRight,
     joined: s.joined,
-    only_left: s.onlyLeft,
-    only_right: s.onlyRight,
-    duplicate_keys_right: s.duplicateKeysRight,
+    onlyLeft: s.onlyLeft,
+    onlyRight: s.onlyRight,
+    duplicateKeysRight: s.duplicateKeysRight,
     features: s.features.map((f) => ({
       name: f.name,
       kind: f.kind,
       compared: f.compared,
       mismatches: f.mismatches,
-      mismatch_rate: f.mismatchRate,
+      mismatchRate: f.mismatchRate,
       distance: f.distance,
       psi: f.comparison.stats.psi,
     })),
@@ -253,6 +350,12 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
     )
     .option('--drift-share <x>', 'dataset drifts at this (weighted) share of drifted features (default 0.5)')
     .option('--multivariate', 'also train a domain classifier (GBDT) to tell reference from current rows')
+    .option('--exclude <cols>', 'comma-separated columns not to compare (ids, leaky columns)')
+    .option(
+      '--label-col <col>',
+      "label column: reported as label drift (base rate of matured labels), not as a feature; with --model, the model's label by default",
+    )
+    .option('--positive <value>', 'the --label-col value that means 1 (default: 1/0, true/false, yes/no)')
     .option('--json', 'print the JSON report')
     .option('--out <file>', 'write the JSON report to a file')
     .option('--html <file>', 'write the self-contained HTML report')
@@ -285,6 +388,11 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       const chunkRows = positiveInt(opts.chunkRows, '--chunk-rows');
       if (opts.chunkCol && chunkRows) throw new InvalidInputError('give --chunk-rows or --chunk-col, not both');
       if (opts.chunkCol && !opts.learnThresholds) throw new InvalidInputError('--chunk-col needs --learn-thresholds');
+      if (opts.positive !== undefined && opts.labelCol === undefined)
+        throw new InvalidInputError('--positive names the positive value of --label-col; give --label-col too');
+      const fromModel = opts.labelCol === undefined ? modelLabel(opts.model) : undefined;
+      const labelColumn = opts.labelCol ?? fromModel?.column;
+      const positive = opts.positive ?? fromModel?.positive;
       const run = await driftFromFiles({
         ...(opts.reference ? { reference: opts.reference } : {}),
         ...(referenceProfile ? { referenceProfile } : {}),
@@ -295,14 +403,19 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
         ...(chunkRows ? { chunkRows } : {}),
         ...(opts.chunkCol ? { chunkColumn: opts.chunkCol } : {}),
         ...(opts.multivariate ? { domainClassifier: true } : {}),
+        ...(opts.exclude !== undefined ? { exclude: listOption(opts.exclude) } : {}),
+        ...(labelColumn !== undefined ? { labelColumn } : {}),
+        ...(positive !== undefined ? { labelPositive: positive } : {}),
+        ...(fromModel ? { labelColumnFromModel: true } : {}),
         drift: {
           ...(importance ? { importance } : {}),
           ...(driftShare !== undefined ? { datasetDriftShare: driftShare } : {}),
         },
       });
       const mv = run.multivariate;
+      const extras = run.label ? { label: run.label } : {};
       const report = {
-        ...driftReportJson(run.result),
+        ...driftReportJson(run.result, extras),
         ...(mv
           ? {
               multivariate: {
@@ -310,16 +423,16 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
                 auc: mv.auc,
                 threshold: mv.threshold,
                 drifted: mv.drifted,
-                features: mv.features.map((f) => ({ name: f.name, gain_share: f.gainShare })),
+                features: mv.features.map((f) => ({ name: f.name, gainShare: f.gainShare })),
               },
             }
           : {}),
       };
       if (opts.out) writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);
-      if (opts.html) writeFileSync(opts.html, renderDriftHtml(run.result));
+      if (opts.html) writeFileSync(opts.html, renderDriftHtml(run.result, undefined, extras));
       if (opts.json) printJson(io, report);
       else {
-        io.out(formatDrift(run.result));
+        io.out(formatDrift(run.result, extras));
         if (mv) {
           const used = mv.features
             .slice(0, 5)
@@ -428,7 +541,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
           rows: profile.rows,
           features: profile.features.length,
           bytes: Buffer.byteLength(text),
-          learned_thresholds: profile.thresholds ? Object.keys(profile.thresholds).length : 0,
+          learnedThresholds: profile.thresholds ? Object.keys(profile.thresholds).length : 0,
         };
         if (opts.json) printJson(io, summary);
         else io.out(`wrote ${summary.out}: ${summary.rows} rows, ${summary.features} features, ${summary.bytes} bytes`);
