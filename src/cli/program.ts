@@ -1,20 +1,15 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import {
-  type AdnovaConfig,
-  createLogger,
-  describeError,
-  exitCodeFor,
-  isAdnovaError,
-  loadConfig,
-} from '../core/index.js';
+// errors.js has no imports: the program and every command's registration load nothing heavy (DuckDB, zod,
+// pino, ioredis, nats); each action imports what it runs (bench/cli.ts measures the start-up).
+import { describeError, exitCodeFor, isAdnovaError } from '../core/errors.js';
+import type { AdnovaConfig, loadConfig } from '../core/index.js';
 import { registerFeaturesCommands } from './commands/features.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerMonitorCommands } from './commands/monitor.js';
 import { registerStreamCommands } from './commands/stream.js';
 import { registerWorldCommands } from './commands/world.js';
-import { formatDemoResults, runDemo } from './demo.js';
 import { type CliIo, printJson, processIo } from './io.js';
 import { versionInfo } from './version.js';
 
@@ -31,8 +26,8 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .exitOverride();
 
-  const loadEffectiveConfig = (cmd: Command): ReturnType<typeof loadConfig> =>
-    loadConfig({ file: (cmd.optsWithGlobals() as GlobalOptions).config });
+  const loadEffectiveConfig = async (cmd: Command): Promise<ReturnType<typeof loadConfig>> =>
+    (await import('../core/index.js')).loadConfig({ file: (cmd.optsWithGlobals() as GlobalOptions).config });
 
   program
     .command('version')
@@ -49,8 +44,8 @@ export function buildProgram(io: CliIo): Command {
     .command('show')
     .description('print the effective config: defaults, then the config file, then ADNOVA_* environment variables')
     .option('--json', 'print the effective config as JSON')
-    .action((opts: { json?: boolean }, cmd: Command) => {
-      const loaded = loadEffectiveConfig(cmd);
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const loaded = await loadEffectiveConfig(cmd);
       if (opts.json) {
         printJson(io, loaded.config);
         return;
@@ -65,7 +60,11 @@ export function buildProgram(io: CliIo): Command {
     .description('run the whole loop on embedded defaults (no services needed)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const { config: cfg } = loadEffectiveConfig(cmd);
+      const { config: cfg } = await loadEffectiveConfig(cmd);
+      const [{ createLogger }, { formatDemoResults, runDemo }] = await Promise.all([
+        import('../core/index.js'),
+        import('./demo.js'),
+      ]);
       const logger = createLogger({ level: cfg.log.level === 'info' ? 'warn' : cfg.log.level });
       const workDir = resolve(join(cfg.storeDir, 'demo'));
       rmSync(workDir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../core/index.js';
+import { CALIBRATION_METHODS } from './choices.js';
 
-/** `auto` picks isotonic or Platt by cross-fitted log loss on the calibration rows (see `chooseCalibration`). */
-export const CALIBRATION_METHODS = ['none', 'isotonic', 'platt', 'auto'] as const;
+export { CALIBRATION_METHODS };
 export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 
 /**
