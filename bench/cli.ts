@@ -53,7 +53,9 @@ export function cliStartup(runs: number): void {
   for (const c of COMMANDS) wallMs([bin, ...c]);
   for (let r = 0; r < runs; r++) {
     base.push(wallMs(['-e', '0']));
-    COMMANDS.forEach((c, i) => times[i]?.push(wallMs([bin, ...c])));
+    COMMANDS.forEach((c, i) => {
+      times[i]?.push(wallMs([bin, ...c]));
+    });
   }
   console.log(`CLI start-up, ${runs} runs each, interleaved with the baseline:`);
   console.log(`  ${'node -e 0 (baseline)'.padEnd(40)} median ${median(base).toFixed(0).padStart(5)} ms`);

@@ -57,8 +57,7 @@ for (const argv of ${JSON.stringify(commands)}) {
 
 const heavy = (urls: readonly string[]): string[] =>
   urls.filter(
-    (u) =>
-      HEAVY_PACKAGES.some((p) => u.includes(`/node_modules/${p}/`)) || DOMAIN_INDEXES.some((m) => u.endsWith(m)),
+    (u) => HEAVY_PACKAGES.some((p) => u.includes(`/node_modules/${p}/`)) || DOMAIN_INDEXES.some((m) => u.endsWith(m)),
   );
 
 describe('CLI start-up', () => {
