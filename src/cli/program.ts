@@ -17,13 +17,18 @@ interface GlobalOptions {
   config?: string;
 }
 
+export interface BuildProgramOptions {
+  /** `--json` was given: commander's own error text is held back (runCli prints the error as JSON). */
+  readonly jsonErrors?: boolean;
+}
+
 /** Builds the `adnova` command tree. Commands stay thin: parse, call a module API, print. */
-export function buildProgram(io: CliIo): Command {
+export function buildProgram(io: CliIo, options: BuildProgramOptions = {}): Command {
   const program = new Command('adnova')
     .description('campaign-audience targeting: features, models, decisions and drift monitoring')
     .addOption(new Option('-c, --config <file>', 'config file (JSON); default $ADNOVA_CONFIG or ./adnova.config.json'))
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => (options.jsonErrors ? undefined : io.err(s)) })
     .exitOverride();
 
   const loadEffectiveConfig = async (cmd: Command): Promise<ReturnType<typeof loadConfig>> =>
@@ -83,9 +88,14 @@ export function buildProgram(io: CliIo): Command {
   return program;
 }
 
-/** Runs the CLI and returns its exit code: 0 ok, 1 failed, 2 bad usage or bad input. */
+/**
+ * Runs the CLI and returns its exit code: 0 ok, 1 failed, 2 bad usage or bad input. With `--json` an error is one
+ * JSON object on stderr, `{ "error": { "code", "message", "details"? } }`, and the exit code is the same.
+ */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const program = buildProgram(io);
+  const end = argv.indexOf('--');
+  const json = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+  const program = buildProgram(io, { jsonErrors: json });
   if (argv.length === 0) {
     program.outputHelp();
     return 2;
@@ -96,14 +106,29 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version displays are not failures; every other commander error is bad usage
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version'
-        ? 0
-        : 2;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version')
+        return 0;
+      if (json)
+        printJsonError(io, { code: 'INVALID_USAGE', message: usageMessage(err), details: { reason: err.code } });
+      return 2;
+    }
+    if (json) {
+      printJsonError(io, isAdnovaError(err) ? err.toJSON() : { code: 'INTERNAL_ERROR', message: describeError(err) });
+      return exitCodeFor(err);
     }
     io.err(isAdnovaError(err) ? `adnova: ${err.code}: ${err.message}` : `adnova: ${describeError(err)}`);
     if (!isAdnovaError(err) && err instanceof Error && err.stack) io.err(err.stack);
     return exitCodeFor(err);
   }
+}
+
+function printJsonError(io: CliIo, error: Record<string, unknown>): void {
+  io.err(JSON.stringify({ error }, null, 2));
+}
+
+/** Commander's message without its `error: ` prefix. */
+function usageMessage(err: CommanderError): string {
+  return err.message.replace(/^error: /, '');
 }
 
 function valueAt(config: AdnovaConfig, dotted: string): unknown {
