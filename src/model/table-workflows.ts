@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { InvalidInputError, NotFoundError } from '../core/index.js';
 import { loadArtifact, type ModelArtifact, type SplitPart, type SplitSummary, saveArtifact } from './artifact.js';
 import type { CalibrationMethod } from './calibration.js';
+import { MODEL_IMPORT_FORMATS } from './choices.js';
 import { compileModel } from './compile-model.js';
 import { readTable, type Table, writeScoredTable } from './duckdb-table-io.js';
 import type { GbdtParams } from './gbdt-trainer.js';
@@ -13,7 +14,7 @@ import { buildTabularDataset, matrixFromTable, numericColumn, parseLabels, segme
 import { type Algorithm, trainModel } from './train-pipeline.js';
 import { importXgboostJson } from './xgboost-import.js';
 
-export const MODEL_IMPORT_FORMATS = ['xgboost-json', 'lightgbm-text'] as const;
+export { MODEL_IMPORT_FORMATS };
 export type ModelImportFormat = (typeof MODEL_IMPORT_FORMATS)[number];
 
 export interface TableTrainOptions {

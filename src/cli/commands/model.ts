@@ -1,36 +1,31 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { InvalidInputError, loadConfig, Rng } from '../../core/index.js';
+import { InvalidInputError } from '../../core/errors.js';
+import { Rng } from '../../core/random.js';
+// the option lists come from a module with no imports; each action imports the model code it runs
 import {
   ALGORITHMS,
-  type Algorithm,
-  type ArtifactColumn,
-  type BinaryMetrics,
-  buildSendTrainingSet,
   CALIBRATION_METHODS,
-  type CalibrationMethod,
-  evaluateModelOnTable,
-  type GbdtParams,
   GROWTH_POLICIES,
-  type GrowthPolicy,
-  importModelFile,
-  loadArtifact,
   MODEL_IMPORT_FORMATS,
-  type ModelImportFormat,
-  type ModelMatrix,
-  ModelRegistry,
   REGISTRY_ROLES,
-  type RegistryRole,
-  readTable,
   SCORER_POOL_MIN_ROWS,
-  type SplitPart,
-  saveArtifact,
-  scoreTableFile,
+} from '../../model/choices.js';
+import type {
+  Algorithm,
+  ArtifactColumn,
+  BinaryMetrics,
+  CalibrationMethod,
+  GbdtParams,
+  GrowthPolicy,
+  ModelImportFormat,
+  ModelMatrix,
+  ModelRegistry,
+  RegistryRole,
+  SplitPart,
   trainModel,
-  trainModelOnTable,
 } from '../../model/index.js';
-import { readManifest } from '../../world/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
 
@@ -69,8 +64,10 @@ const list = (raw: string | undefined): string[] =>
         .filter((s) => s.length > 0)
     : [];
 
-function registryFor(cmd: Command, dir: string | undefined): ModelRegistry {
+async function registryFor(cmd: Command, dir: string | undefined): Promise<ModelRegistry> {
+  const { ModelRegistry } = await import('../../model/index.js');
   if (dir) return new ModelRegistry(dir);
+  const { loadConfig } = await import('../../core/index.js');
   const { config } = loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config });
   return new ModelRegistry(join(config.storeDir, 'models'));
 }
@@ -184,6 +181,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         seed: num('--seed', o.seed, { integer: true }),
         threads,
       };
+      const { trainModelOnTable } = await import('../../model/index.js');
       const summary = await trainModelOnTable({
         data: o.data,
         label: o.label,
@@ -202,7 +200,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         ...(o.register ? { name: o.register, goal: o.goal ?? 'default' } : {}),
       });
       const registered = o.register
-        ? registryFor(cmd, o.registry).register(o.out, o.register, o.goal ?? 'default')
+        ? (await registryFor(cmd, o.registry)).register(o.out, o.register, o.goal ?? 'default')
         : null;
       if (o.json) {
         printJson(io, { ...summary, ...(registered ? { registered } : {}) });
@@ -255,6 +253,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .option('--json', 'machine-readable output')
     .action(async (o: { model: string; data: string; out: string; sep?: string; threads?: string; json?: boolean }) => {
       const threads = num('--threads', o.threads, { integer: true, min: 1 }) ?? 1;
+      const { scoreTableFile } = await import('../../model/index.js');
       const r = await scoreTableFile({
         model: o.model,
         data: o.data,
@@ -273,7 +272,8 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .requiredOption('--file <file>', 'model file')
     .requiredOption('--out <dir>', 'artifact directory to write')
     .option('--json', 'machine-readable output')
-    .action((o: { format: string; file: string; out: string; json?: boolean }) => {
+    .action(async (o: { format: string; file: string; out: string; json?: boolean }) => {
+      const { importModelFile } = await import('../../model/index.js');
       const format = oneOf<ModelImportFormat>('--format', o.format, MODEL_IMPORT_FORMATS) as ModelImportFormat;
       const a = importModelFile({ format, file: o.file, out: o.out });
       const summary = {
@@ -307,6 +307,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         segments?: string;
         json?: boolean;
       }) => {
+        const { evaluateModelOnTable } = await import('../../model/index.js');
         const r = await evaluateModelOnTable({
           model: o.model,
           data: o.data,
@@ -335,8 +336,8 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .description('registered models with their champion/challenger role')
     .option('--registry <dir>', 'registry directory (default <storeDir>/models)')
     .option('--json', 'machine-readable output')
-    .action((o: { registry?: string; json?: boolean }, cmd: Command) => {
-      const entries = registryFor(cmd, o.registry).list();
+    .action(async (o: { registry?: string; json?: boolean }, cmd: Command) => {
+      const entries = (await registryFor(cmd, o.registry)).list();
       if (o.json) {
         printJson(io, entries);
         return;
@@ -356,9 +357,10 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .option('--model <dir>', 'artifact directory instead of a registry id')
     .option('--registry <dir>', 'registry directory (default <storeDir>/models)')
     .option('--json', 'machine-readable output (the whole header)')
-    .action((id: string | undefined, o: { model?: string; registry?: string; json?: boolean }, cmd: Command) => {
+    .action(async (id: string | undefined, o: { model?: string; registry?: string; json?: boolean }, cmd: Command) => {
       if (!id && !o.model) throw new InvalidInputError('describe needs a registered model id or --model DIR');
-      const dir = o.model ?? registryFor(cmd, o.registry).artifactDir(id as string);
+      const { loadArtifact } = await import('../../model/index.js');
+      const dir = o.model ?? (await registryFor(cmd, o.registry)).artifactDir(id as string);
       const a = loadArtifact(dir);
       const h = a.header;
       if (o.json) {
@@ -390,9 +392,9 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .option('--as <role>', REGISTRY_ROLES.join(' or '), 'champion')
     .option('--registry <dir>', 'registry directory (default <storeDir>/models)')
     .option('--json', 'machine-readable output')
-    .action((id: string, o: { as?: string; registry?: string; json?: boolean }, cmd: Command) => {
+    .action(async (id: string, o: { as?: string; registry?: string; json?: boolean }, cmd: Command) => {
       const role = oneOf<RegistryRole>('--as', o.as, REGISTRY_ROLES) ?? 'champion';
-      const r = registryFor(cmd, o.registry).promote(id, role);
+      const r = (await registryFor(cmd, o.registry)).promote(id, role);
       if (o.json) printJson(io, { id, role, ...r });
       else io.out(`${id} is now ${role} of goal ${r.goal}${r.previous ? ` (was ${r.previous})` : ''}`);
     });
@@ -403,8 +405,8 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .argument('<goal>', 'goal')
     .option('--registry <dir>', 'registry directory (default <storeDir>/models)')
     .option('--json', 'machine-readable output')
-    .action((goal: string, o: { registry?: string; json?: boolean }, cmd: Command) => {
-      const r = registryFor(cmd, o.registry).rollback(goal);
+    .action(async (goal: string, o: { registry?: string; json?: boolean }, cmd: Command) => {
+      const r = (await registryFor(cmd, o.registry)).rollback(goal);
       if (o.json) printJson(io, r);
       else io.out(`goal ${r.goal}: champion ${r.from} -> ${r.to}`);
     });
@@ -419,6 +421,8 @@ export const modelDemoStage: DemoStage = {
   name: 'model',
   description: 'train, calibrate, evaluate and register a GBDT',
   run: async ({ workDir, state }) => {
+    const [{ buildSendTrainingSet, ModelRegistry, readTable, saveArtifact, trainModel }, { readManifest }] =
+      await Promise.all([import('../../model/index.js'), import('../../world/index.js')]);
     const dir = join(workDir, 'model');
     let result: ReturnType<typeof trainModel>;
     let source: string;

@@ -1,31 +1,18 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { InvalidInputError, Rng } from '../../core/index.js';
-import { loadArtifact } from '../../model/index.js';
-import {
-  compareTables,
-  computeSkew,
-  type DatasetDriftResult,
-  type DatasetProfile,
-  detectDrift,
-  driftAgainstModel,
-  driftFromFiles,
-  driftReportJson,
-  estimatePerformance,
-  type FeatureDriftResult,
-  featureKindOf,
-  type LabelDriftReport,
-  openTable,
-  type PerformanceEstimate,
-  parseProfile,
-  profileFile,
+// registering the commands loads only import-free modules; each action imports the monitor code it runs
+import { InvalidInputError } from '../../core/errors.js';
+import { Rng } from '../../core/random.js';
+import type {
+  DatasetDriftResult,
+  DatasetProfile,
+  FeatureDriftResult,
+  LabelDriftReport,
+  PerformanceEstimate,
   readTable,
-  renderDriftHtml,
-  type SkewResult,
-  serializeProfile,
+  SkewResult,
 } from '../../monitor/index.js';
-import { readManifest, tableFiles } from '../../world/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
 
@@ -86,8 +73,9 @@ function readJsonFile(path: string, what: string): unknown {
  * Feature importance as { feature: weight }: from --importance FILE, or the model artifact in --model DIR (its split
  * gain per feature; DIR/importance.json when the directory holds no artifact).
  */
-function loadImportance(opts: DriftCliOptions): Record<string, number> | undefined {
+async function loadImportance(opts: DriftCliOptions): Promise<Record<string, number> | undefined> {
   if (!opts.importance && opts.model && existsSync(join(opts.model, 'model.json'))) {
+    const { loadArtifact } = await import('../../model/index.js');
     const artifact = loadArtifact(opts.model);
     return Object.fromEntries(artifact.header.importance.map((e) => [e.feature, Math.max(0, e.gain)]));
   }
@@ -128,7 +116,7 @@ function driftRow(name: string, f: FeatureDriftResult): string {
   const method = `${f.method}${f.comparison.binned ? ' on bins' : ''}`;
   const cells = [
     name.padEnd(28),
-    featureKindOf(f.comparison).padEnd(11),
+    (f.comparison.binned?.featureKind ?? f.comparison.kind).padEnd(11), // featureKindOf, without loading monitor
     method.padEnd(21),
     num(f.score).padStart(10),
     num(f.threshold).padStart(10),
@@ -139,8 +127,9 @@ function driftRow(name: string, f: FeatureDriftResult): string {
 }
 
 /** The label of the model artifact in DIR, if there is one (the model's label is never a feature). */
-function modelLabel(dir: string | undefined): { column: string; positive: string } | undefined {
+async function modelLabel(dir: string | undefined): Promise<{ column: string; positive: string } | undefined> {
   if (!dir || !existsSync(join(dir, 'model.json'))) return undefined;
+  const { loadArtifact } = await import('../../model/index.js');
   return loadArtifact(dir).header.label ?? undefined;
 }
 
@@ -177,6 +166,7 @@ function formatLabelDrift(l: LabelDriftReport): string {
 
 /** `monitor drift --model DIR --current FILE`: against the model's training profile, on the model's bins. */
 async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promise<void> {
+  const { driftAgainstModel, driftReportJson, renderDriftHtml } = await import('../../monitor/index.js');
   for (const [flag, set] of [
     ['--learn-thresholds', opts.learnThresholds],
     ['--chunk-rows', opts.chunkRows],
@@ -360,6 +350,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
     .option('--out <file>', 'write the JSON report to a file')
     .option('--html <file>', 'write the self-contained HTML report')
     .action(async (opts: DriftCliOptions) => {
+      const { driftFromFiles, driftReportJson, parseProfile, renderDriftHtml } = await import('../../monitor/index.js');
       if (opts.reference && opts.referenceProfile) {
         throw new InvalidInputError(
           'monitor drift takes one of --reference FILE or --reference-profile FILE, not both',
@@ -383,14 +374,14 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
             opts.referenceProfile,
           )
         : undefined;
-      const importance = loadImportance(opts);
+      const importance = await loadImportance(opts);
       const driftShare = shareOption(opts.driftShare, '--drift-share');
       const chunkRows = positiveInt(opts.chunkRows, '--chunk-rows');
       if (opts.chunkCol && chunkRows) throw new InvalidInputError('give --chunk-rows or --chunk-col, not both');
       if (opts.chunkCol && !opts.learnThresholds) throw new InvalidInputError('--chunk-col needs --learn-thresholds');
       if (opts.positive !== undefined && opts.labelCol === undefined)
         throw new InvalidInputError('--positive names the positive value of --label-col; give --label-col too');
-      const fromModel = opts.labelCol === undefined ? modelLabel(opts.model) : undefined;
+      const fromModel = opts.labelCol === undefined ? await modelLabel(opts.model) : undefined;
       const labelColumn = opts.labelCol ?? fromModel?.column;
       const positive = opts.positive ?? fromModel?.positive;
       const run = await driftFromFiles({
@@ -464,6 +455,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
         json?: boolean;
       }) => {
         const threshold = shareOption(opts.threshold, '--threshold') as number;
+        const { estimatePerformance, readTable } = await import('../../monitor/index.js');
         const table = await readTable(opts.data, opts.sep !== undefined ? { sep: opts.sep } : {});
         const scores = numericColumnOf(table, opts.scoreCol, '--score-col');
         const labels = opts.labelCol ? numericColumnOf(table, opts.labelCol, '--label-col') : undefined;
@@ -483,6 +475,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { left: string; right: string; key: string; sep?: string; json?: boolean }) => {
       const readOpts = { ...(opts.sep !== undefined ? { sep: opts.sep } : {}), categorical: [opts.key] };
+      const { computeSkew, readTable } = await import('../../monitor/index.js');
       const left = await readTable(opts.left, readOpts);
       const right = await readTable(opts.right, readOpts);
       const s = computeSkew(left, right, opts.key);
@@ -528,6 +521,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
         if (opts.chunkCol && !opts.learnThresholds) throw new InvalidInputError('--chunk-col needs --learn-thresholds');
         if (opts.learnThresholds && !chunkRows && !opts.chunkCol)
           throw new InvalidInputError('--learn-thresholds needs --chunk-rows N or --chunk-col COL');
+        const { profileFile, serializeProfile } = await import('../../monitor/index.js');
         const profile = await profileFile(opts.data, {
           ...(opts.sep !== undefined ? { sep: opts.sep } : {}),
           ...(opts.categorical ? { categorical: opts.categorical.split(',').map((s) => s.trim()) } : {}),
@@ -558,6 +552,10 @@ const SNAPSHOT_KEY_COLUMNS = new Set(['user_id', 'snapshot_date', 'event_ts', 'c
  * last day (current), features only. With `unit-change` the moved column should lead the list.
  */
 async function worldSnapshotDrift(worldDir: string, workDir: string): Promise<Record<string, unknown>> {
+  const [{ compareTables, detectDrift, openTable, renderDriftHtml }, { readManifest, tableFiles }] = await Promise.all([
+    import('../../monitor/index.js'),
+    import('../../world/index.js'),
+  ]);
   const manifest = readManifest(worldDir);
   const files = tableFiles(worldDir, manifest, 'batch');
   const driftDay = Number(manifest.params['driftDay'] ?? Math.floor(files.length / 2));
@@ -599,6 +597,9 @@ export const monitorDemoStage: DemoStage = {
   description: 'profile serving windows and detect drift',
   run: async ({ workDir, state }) => {
     if (state.worldDir) return worldSnapshotDrift(state.worldDir, workDir);
+    const { driftFromFiles, parseProfile, profileFile, renderDriftHtml, serializeProfile } = await import(
+      '../../monitor/index.js'
+    );
     const rng = new Rng(7);
     const rows = 3000;
     const write = (path: string, shift: number): void => {
