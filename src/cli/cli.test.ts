@@ -29,8 +29,13 @@ describe('adnova CLI', () => {
   it('exits 2 with a message naming key, value and expectation for a bad config value', async () => {
     vi.stubEnv('ADNOVA_SERVING_PORT', 'abc');
     const io = capturingIo();
-    expect(await runCli(['config', 'show', '--json'], io)).toBe(2);
+    expect(await runCli(['config', 'show'], io)).toBe(2);
     expect(io.stderr()).toMatch(/CONFIG_INVALID.*ADNOVA_SERVING_PORT="abc".*expected an integer from 1 to 65535/);
+    const json = capturingIo();
+    expect(await runCli(['config', 'show', '--json'], json)).toBe(2);
+    const { error } = JSON.parse(json.stderr()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/ADNOVA_SERVING_PORT="abc".*expected an integer from 1 to 65535/);
     expect(io.stdout()).toBe('');
   });
 
