@@ -16,6 +16,8 @@ export interface TableReadOptions extends CsvReadOptions {
   readonly naValues?: readonly string[];
   /** Columns read as categorical whatever they hold. */
   readonly categorical?: readonly string[];
+  /** Called with each note as well (for callers that cannot return them, such as the monitor's readers). */
+  readonly onNote?: (note: string) => void;
 }
 
 export interface ParsedNumericColumn {
@@ -224,6 +226,7 @@ export function readCsvTable(pathOrPaths: string | readonly string[], options: T
     }
   }
   const columns = (builders ?? []).map((b) => b.finish(rows, notes));
+  if (options.onNote) for (const n of notes) options.onNote(n);
   return {
     path: paths.length === 1 ? (paths[0] as string) : `${paths[0]} (+${paths.length - 1} more)`,
     rows,
