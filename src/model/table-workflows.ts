@@ -141,6 +141,10 @@ export async function scoreTableFile(
   }
   const table = await readTable(options.data, parseOptions(options));
   if (table.rows === 0) throw new InvalidInputError(`${options.data} has a header but no rows; nothing to score`);
+  if (table.columns.some((c) => c.name === 'score'))
+    throw new InvalidInputError(
+      `${options.data} already has a column "score"; drop it before scoring (the scored copy keeps every input column)`,
+    );
   const matrix = matrixFromTable(table, artifact.header.columns);
   let scores: Float64Array;
   if (threads > 1 && artifact.header.modelKind !== 'logistic-regression' && table.rows >= SCORER_POOL_MIN_ROWS) {
