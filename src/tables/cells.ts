@@ -57,9 +57,13 @@ export class CellReader {
   /** Value of the last classified cell (NaN for missing and text). */
   value = Number.NaN;
 
+  /** Some token is itself a number (say -999): then the token test must come before the number test. */
+  readonly #numericToken: boolean;
+
   constructor(naValues: readonly string[] = DEFAULT_NA_VALUES) {
     this.#na = new Set(naValues);
     this.#na.add('');
+    this.#numericToken = [...this.#na].some((t) => t.trim() !== '' && !Number.isNaN(+t.trim()));
   }
 
   isMissing(cell: string): boolean {
@@ -68,11 +72,19 @@ export class CellReader {
 
   classify(cell: string): CellKind {
     const t = trimmed(cell);
-    if (this.#na.has(t) || this.#na.has(cell)) {
+    const c0 = t.charCodeAt(0);
+    // fast path for the common cell, a plain number (no token is a number unless #numericToken)
+    if (!this.#numericToken && c0 >= 48 && c0 <= 57) {
+      const v = +t;
+      if (!Number.isNaN(v) && !isRadixLiteral(t)) {
+        this.value = v;
+        return 'number';
+      }
+    }
+    if (this.#na.has(t) || (t !== cell && this.#na.has(cell))) {
       this.value = Number.NaN;
       return 'missing';
     }
-    const c0 = t.charCodeAt(0);
     // digits, sign or dot first: a number candidate (`+t` alone would accept hex, binary and octal literals)
     if ((c0 >= 48 && c0 <= 57) || c0 === 45 || c0 === 43 || c0 === 46) {
       const v = +t;
