@@ -28,6 +28,7 @@ import type {
 } from '../../model/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { addTableOptions, type TableCliOptions, tableReadOptions } from './table-options.js';
 
 function num(
   name: string,
@@ -81,11 +82,10 @@ function metricsLines(m: BinaryMetrics): string[] {
   ];
 }
 
-interface TrainOpts {
+interface TrainOpts extends TableCliOptions {
   data: string;
   label: string;
   out: string;
-  sep?: string;
   exclude?: string;
   timeCol?: string;
   testFraction?: string;
@@ -119,15 +119,15 @@ interface TrainOpts {
 export function registerModelCommands(program: Command, io: CliIo): void {
   const model = program.command('model').description('train, score, import, evaluate and register models');
 
-  model
+  const train = model
     .command('train')
     .description(
       'train a model on a CSV or Parquet file. Split, in file order (or by --time-col): the last --test-fraction of the rows are the test rows; the last --validation-fraction of the rest are validation rows (early stopping, calibration), never trained on unless --refit; the remaining rows train',
     )
     .requiredOption('--data <file>', 'CSV (any separator, quoted headers) or Parquet file')
     .requiredOption('--label <col>', 'label column: 1/0, true/false, yes/no (or --positive)')
-    .requiredOption('--out <dir>', 'artifact directory to write')
-    .option('--sep <char>', 'CSV field separator (default: detected)')
+    .requiredOption('--out <dir>', 'artifact directory to write');
+  addTableOptions(train)
     .option('--exclude <cols>', 'comma-separated columns to leave out')
     .option('--time-col <col>', 'order rows by this column before the temporal split')
     .option('--test-fraction <f>', 'share of all rows held out at the end for test metrics (0..0.95)', '0.3')
@@ -186,7 +186,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         data: o.data,
         label: o.label,
         out: o.out,
-        ...(o.sep === undefined ? {} : { sep: o.sep }),
+        ...tableReadOptions(o),
         exclude: list(o.exclude),
         ...(o.timeCol ? { timeColumn: o.timeCol } : {}),
         testFraction: num('--test-fraction', o.testFraction, { min: 0, max: 0.95 }) ?? 0.3,
@@ -202,6 +202,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
       const registered = o.register
         ? (await registryFor(cmd, o.registry)).register(o.out, o.register, o.goal ?? 'default')
         : null;
+      for (const note of summary.parsing) io.err(note);
       if (o.json) {
         printJson(io, { ...summary, ...(registered ? { registered } : {}) });
         return;
@@ -238,32 +239,31 @@ export function registerModelCommands(program: Command, io: CliIo): void {
       if (registered) io.out(`registered as ${registered.id} (goal ${registered.goal})`);
     });
 
-  model
+  const score = model
     .command('score')
-    .description('add a "score" column (calibrated probability) to a copy of a CSV/Parquet file')
+    .description(
+      'copy a CSV/Parquet file with a "score" column (calibrated probability) added; a CSV keeps its separator and cell text',
+    )
     .requiredOption('--model <dir>', 'artifact directory')
     .requiredOption('--data <file>', 'CSV or Parquet file with the model columns')
-    .requiredOption('--out <file>', 'output file: .parquet for Parquet, otherwise CSV')
-    .option('--sep <char>', 'CSV field separator of the input')
+    .requiredOption('--out <file>', 'output file: .parquet for Parquet, otherwise CSV');
+  addTableOptions(score)
     .option(
       '--threads <n>',
       `scoring threads: tree models on files of at least ${SCORER_POOL_MIN_ROWS.toLocaleString('en-US')} rows are scored on n worker threads (1: on the main thread)`,
       String(availableParallelism()),
     )
     .option('--json', 'machine-readable output')
-    .action(async (o: { model: string; data: string; out: string; sep?: string; threads?: string; json?: boolean }) => {
-      const threads = num('--threads', o.threads, { integer: true, min: 1 }) ?? 1;
-      const { scoreTableFile } = await import('../../model/index.js');
-      const r = await scoreTableFile({
-        model: o.model,
-        data: o.data,
-        out: o.out,
-        threads,
-        ...(o.sep === undefined ? {} : { sep: o.sep }),
-      });
-      if (o.json) printJson(io, r);
-      else io.out(`scored ${r.rows} rows (mean score ${r.meanScore.toFixed(4)}) into ${r.out}`);
-    });
+    .action(
+      async (o: TableCliOptions & { model: string; data: string; out: string; threads?: string; json?: boolean }) => {
+        const threads = num('--threads', o.threads, { integer: true, min: 1 }) ?? 1;
+        const { scoreTableFile } = await import('../../model/index.js');
+        const r = await scoreTableFile({ model: o.model, data: o.data, out: o.out, threads, ...tableReadOptions(o) });
+        for (const note of r.parsing) io.err(note);
+        if (o.json) printJson(io, r);
+        else io.out(`scored ${r.rows} rows (mean score ${r.meanScore.toFixed(4)}) into ${r.out}`);
+      },
+    );
 
   model
     .command('import')
@@ -287,35 +287,37 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         io.out(`imported ${summary.trees} trees over ${summary.features.length} features from ${o.file} into ${o.out}`);
     });
 
-  model
+  const evaluate = model
     .command('eval')
     .description('metrics of a model on a labelled CSV/Parquet file, overall and by segment')
     .requiredOption('--model <dir>', 'artifact directory')
     .requiredOption('--data <file>', 'labelled CSV or Parquet file')
-    .requiredOption('--label <col>', 'label column')
-    .option('--sep <char>', 'CSV field separator')
+    .requiredOption('--label <col>', 'label column');
+  addTableOptions(evaluate)
     .option('--positive <value>', 'label value that means 1')
     .option('--segments <cols>', 'comma-separated columns to report metrics by')
     .option('--json', 'machine-readable output')
     .action(
-      async (o: {
-        model: string;
-        data: string;
-        label: string;
-        sep?: string;
-        positive?: string;
-        segments?: string;
-        json?: boolean;
-      }) => {
+      async (
+        o: TableCliOptions & {
+          model: string;
+          data: string;
+          label: string;
+          positive?: string;
+          segments?: string;
+          json?: boolean;
+        },
+      ) => {
         const { evaluateModelOnTable } = await import('../../model/index.js');
         const r = await evaluateModelOnTable({
           model: o.model,
           data: o.data,
           label: o.label,
-          ...(o.sep === undefined ? {} : { sep: o.sep }),
+          ...tableReadOptions(o),
           ...(o.positive === undefined ? {} : { positive: o.positive }),
           segments: list(o.segments),
         });
+        for (const note of r.parsing) io.err(note);
         if (o.json) {
           printJson(io, r);
           return;

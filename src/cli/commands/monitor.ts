@@ -15,14 +15,14 @@ import type {
 } from '../../monitor/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { addTableOptions, type TableCliOptions, tableReadOptions } from './table-options.js';
 
-interface DriftCliOptions {
+interface DriftCliOptions extends TableCliOptions {
   reference?: string;
   referenceProfile?: string;
   current: string;
   model?: string;
   importance?: string;
-  sep?: string;
   categorical?: string;
   learnThresholds?: boolean;
   chunkRows?: string;
@@ -186,6 +186,7 @@ async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promi
     model: opts.model as string,
     current: opts.current,
     ...(opts.sep !== undefined ? { sep: opts.sep } : {}),
+    parse: { ...tableReadOptions(opts), onNote: (n: string) => io.err(n) },
     ...(driftShare !== undefined ? { drift: { datasetDriftShare: driftShare } } : {}),
     ...(opts.exclude !== undefined ? { exclude: listOption(opts.exclude) } : {}),
     ...(opts.labelCol !== undefined ? { labelColumn: opts.labelCol } : {}),
@@ -316,7 +317,7 @@ function numericColumnOf(table: Awaited<ReturnType<typeof readTable>>, name: str
 export function registerMonitorCommands(program: Command, io: CliIo): void {
   const monitor = program.command('monitor').description('drift, skew and performance estimation');
 
-  monitor
+  const drift = monitor
     .command('drift')
     .description('compare a current file with a reference file or stored reference profile')
     .option('--reference <file>', 'reference CSV or Parquet file')
@@ -326,8 +327,8 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       '--model <dir>',
       'model artifact directory: its split gain weights the dataset verdict; without --reference, its training profile is the reference',
     )
-    .option('--importance <file>', 'JSON { feature: weight } for the weighted drifted share')
-    .option('--sep <s>', 'CSV separator (auto-detected by default)')
+    .option('--importance <file>', 'JSON { feature: weight } for the weighted drifted share');
+  addTableOptions(drift)
     .option('--categorical <cols>', 'comma-separated columns to treat as categorical')
     .option(
       '--learn-thresholds',
@@ -388,7 +389,8 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
         ...(opts.reference ? { reference: opts.reference } : {}),
         ...(referenceProfile ? { referenceProfile } : {}),
         current: opts.current,
-        ...(opts.sep !== undefined ? { sep: opts.sep } : {}),
+        ...tableReadOptions(opts),
+        onNote: (n: string) => io.err(n),
         ...(opts.categorical ? { categorical: opts.categorical.split(',').map((s) => s.trim()) } : {}),
         ...(opts.learnThresholds ? { learnThresholds: true } : {}),
         ...(chunkRows ? { chunkRows } : {}),
@@ -436,27 +438,28 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       }
     });
 
-  monitor
+  const estimate = monitor
     .command('estimate')
     .description('CBPE: estimate ROC AUC, precision and recall from calibrated scores (+ realized when labels exist)')
     .requiredOption('--data <file>', 'CSV or Parquet file with a score column')
     .requiredOption('--score-col <col>', 'calibrated score column (probability of the positive class)')
     .option('--label-col <col>', 'label column (1/0; empty while not matured)')
-    .option('--threshold <t>', 'decision threshold for precision and recall', '0.5')
-    .option('--sep <s>', 'CSV separator')
+    .option('--threshold <t>', 'decision threshold for precision and recall', '0.5');
+  addTableOptions(estimate)
     .option('--json', 'machine-readable output')
     .action(
-      async (opts: {
-        data: string;
-        scoreCol: string;
-        labelCol?: string;
-        threshold: string;
-        sep?: string;
-        json?: boolean;
-      }) => {
+      async (
+        opts: TableCliOptions & {
+          data: string;
+          scoreCol: string;
+          labelCol?: string;
+          threshold: string;
+          json?: boolean;
+        },
+      ) => {
         const threshold = shareOption(opts.threshold, '--threshold') as number;
         const { estimatePerformance, readTable } = await import('../../monitor/index.js');
-        const table = await readTable(opts.data, opts.sep !== undefined ? { sep: opts.sep } : {});
+        const table = await readTable(opts.data, { ...tableReadOptions(opts), onNote: (n) => io.err(n) });
         const scores = numericColumnOf(table, opts.scoreCol, '--score-col');
         const labels = opts.labelCol ? numericColumnOf(table, opts.labelCol, '--label-col') : undefined;
         const e = estimatePerformance(scores, labels, { threshold });
@@ -465,16 +468,16 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       },
     );
 
-  monitor
+  const skew = monitor
     .command('skew')
     .description('training-serving skew: join served and recomputed feature rows on a key')
     .requiredOption('--left <file>', 'served feature vectors (CSV or Parquet)')
     .requiredOption('--right <file>', 'recomputed offline feature vectors (CSV or Parquet)')
-    .requiredOption('--key <col>', 'join key column')
-    .option('--sep <s>', 'CSV separator')
+    .requiredOption('--key <col>', 'join key column');
+  addTableOptions(skew)
     .option('--json', 'machine-readable output')
-    .action(async (opts: { left: string; right: string; key: string; sep?: string; json?: boolean }) => {
-      const readOpts = { ...(opts.sep !== undefined ? { sep: opts.sep } : {}), categorical: [opts.key] };
+    .action(async (opts: TableCliOptions & { left: string; right: string; key: string; json?: boolean }) => {
+      const readOpts = { ...tableReadOptions(opts), categorical: [opts.key], onNote: (n: string) => io.err(n) };
       const { computeSkew, readTable } = await import('../../monitor/index.js');
       const left = await readTable(opts.left, readOpts);
       const right = await readTable(opts.right, readOpts);
@@ -494,28 +497,29 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       io.out(lines.join('\n'));
     });
 
-  monitor
+  const profile = monitor
     .command('profile')
     .description('compute and store a reference profile (mergeable summaries per feature)')
     .requiredOption('--data <file>', 'CSV or Parquet file')
-    .requiredOption('--out <file>', 'where to write the profile (JSON)')
-    .option('--sep <s>', 'CSV separator')
+    .requiredOption('--out <file>', 'where to write the profile (JSON)');
+  addTableOptions(profile)
     .option('--categorical <cols>', 'comma-separated columns to treat as categorical')
     .option('--learn-thresholds', 'also learn per-feature thresholds from chunks of the data')
     .option('--chunk-rows <n>', 'rows per chunk for --learn-thresholds (match your monitoring window)')
     .option('--chunk-col <col>', 'or one chunk per value of this column (e.g. a date); the column is not profiled')
     .option('--json', 'machine-readable summary')
     .action(
-      async (opts: {
-        data: string;
-        out: string;
-        sep?: string;
-        categorical?: string;
-        learnThresholds?: boolean;
-        chunkRows?: string;
-        chunkCol?: string;
-        json?: boolean;
-      }) => {
+      async (
+        opts: TableCliOptions & {
+          data: string;
+          out: string;
+          categorical?: string;
+          learnThresholds?: boolean;
+          chunkRows?: string;
+          chunkCol?: string;
+          json?: boolean;
+        },
+      ) => {
         const chunkRows = positiveInt(opts.chunkRows, '--chunk-rows');
         if (opts.chunkCol && chunkRows) throw new InvalidInputError('give --chunk-rows or --chunk-col, not both');
         if (opts.chunkCol && !opts.learnThresholds) throw new InvalidInputError('--chunk-col needs --learn-thresholds');
@@ -523,7 +527,8 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
           throw new InvalidInputError('--learn-thresholds needs --chunk-rows N or --chunk-col COL');
         const { profileFile, serializeProfile } = await import('../../monitor/index.js');
         const profile = await profileFile(opts.data, {
-          ...(opts.sep !== undefined ? { sep: opts.sep } : {}),
+          ...tableReadOptions(opts),
+          onNote: (n: string) => io.err(n),
           ...(opts.categorical ? { categorical: opts.categorical.split(',').map((s) => s.trim()) } : {}),
           ...(opts.learnThresholds && chunkRows ? { learnChunkRows: chunkRows } : {}),
           ...(opts.learnThresholds && opts.chunkCol ? { learnChunkColumn: opts.chunkCol } : {}),
