@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { InvalidInputError, NotFoundError } from '../core/index.js';
+import { InvalidInputError, NotFoundError } from '../core/errors.js';
 
 /**
  * A CSV file as records, read in blocks (so a scoring run streams): RFC 4180 quoting ("" inside quotes), `\n` or

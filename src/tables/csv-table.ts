@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../core/index.js';
+import { InvalidInputError } from '../core/errors.js';
 import { type CellKind, CellReader, DEFAULT_NA_VALUES } from './cells.js';
 import { CsvReader, type CsvReadOptions } from './csv-reader.js';
 
