@@ -112,7 +112,10 @@ export interface StreamIngestorOptions {
 export interface IngestStats {
   received: number;
   valid: number;
+  /** Dead-lettered: rejected by the contract, from the future, or undecodable. */
   invalid: number;
+  /** Of the invalid: messages whose payload was not JSON at all (BusMessage.undecodable). */
+  undecodable: number;
   accepted: number;
   duplicates: number;
   late: number;
@@ -186,6 +189,7 @@ export class StreamIngestor {
     received: 0,
     valid: 0,
     invalid: 0,
+    undecodable: 0,
     accepted: 0,
     duplicates: 0,
     late: 0,
@@ -205,6 +209,7 @@ export class StreamIngestor {
   readonly #contractMetrics: ContractMetrics | undefined;
   readonly #outcomes: CounterMetric | undefined;
   readonly #lag: HistogramMetric | undefined;
+  readonly #undecodable: CounterMetric | undefined;
   /** Messages processed but not acknowledged at which a checkpoint is due (see checkpointEveryMessages). */
   readonly #checkpointEvery: number;
   #pending: BusMessage[] = [];
@@ -245,6 +250,11 @@ export class StreamIngestor {
         name: 'adnova_stream_aggregation_events_total',
         help: 'Valid events offered to windowed aggregation, by outcome (accepted, duplicate, late, future)',
         labelNames: ['outcome'],
+      });
+      this.#undecodable = m.counter({
+        name: 'adnova_stream_undecodable_messages_total',
+        help: 'Bus messages whose payload was not JSON (dead-lettered and acknowledged), by topic',
+        labelNames: ['topic'],
       });
       this.#lag = m.histogram({
         name: 'adnova_stream_freshness_lag_seconds',
@@ -388,14 +398,19 @@ export class StreamIngestor {
         const end = Math.min(messages.length, start + PREFETCH_EVENTS);
         userIds.length = 0;
         for (let i = start; i < end; i++) {
-          const result = validateEnvelope(messages[i]!.payload);
+          const m = messages[i]!;
+          if (m.undecodable !== undefined) {
+            results[i - start] = undefined;
+            continue;
+          }
+          const result = validateEnvelope(m.payload);
           this.detector.observe(result);
           this.#contractMetrics?.record(result);
           results[i - start] = result;
           if (result.ok) userIds.push(result.event.userId);
         }
         this.aggregator.prefetchUsers(userIds);
-        for (let i = start; i < end; i++) this.#processOne(messages[i]!, results[i - start]!, now, skew, outcomes);
+        for (let i = start; i < end; i++) this.#processOne(messages[i]!, results[i - start], now, skew, outcomes);
       }
     } finally {
       results.length = 0;
@@ -403,12 +418,32 @@ export class StreamIngestor {
     }
   }
 
-  readonly #chunkResults: ContractResult[] = [];
+  /** undefined for an undecodable message. */
+  readonly #chunkResults: (ContractResult | undefined)[] = [];
   readonly #chunkUserIds: string[] = [];
 
-  #processOne(m: BusMessage, result: ContractResult, now: number, skew: number, outcomes: Float64Array): void {
+  #processOne(
+    m: BusMessage,
+    result: ContractResult | undefined,
+    now: number,
+    skew: number,
+    outcomes: Float64Array,
+  ): void {
     this.#pending.push(ackHandle(m));
     this.stats.received++;
+    if (result === undefined) {
+      // not JSON: dead-lettered as stored and acknowledged with the rest, so the stream goes on past it
+      this.stats.invalid++;
+      this.stats.undecodable++;
+      this.#undecodable?.inc({ topic: this.topic });
+      this.#deadLetters.push({
+        event: m.undecodable?.text ?? '',
+        reason: `undecodable payload at position ${m.position}: ${m.undecodable?.reason ?? 'no payload'}`,
+        schemaVersion: `envelope@${EVENT_CONTRACT_VERSION}`,
+        source: this.topic,
+      });
+      return;
+    }
     if (!result.ok) {
       this.stats.invalid++;
       this.#deadLetters.push(toDeadLetter(result, this.topic));
