@@ -114,6 +114,7 @@ export {
 } from './schema-change.js';
 export {
   BusDirtyUserFeed,
+  DEFAULT_MAX_REJECTED_EVENT_IDS,
   type DirtyUser,
   type DirtyUserFeed,
   type FeatureSink,

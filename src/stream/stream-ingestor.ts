@@ -107,7 +107,14 @@ export interface StreamIngestorOptions {
   readonly expireIdleVectors?: boolean;
   /** Tile retention floor for the parity check: keep every tile a window at or after this time reads. */
   readonly retainFromMs?: number;
+  /**
+   * Ids of rejected events kept in `rejectedEventIds`, newest first (older ones are forgotten). Default 100,000;
+   * a parity check over a finite replay passes Infinity, since it must leave every rejected event out.
+   */
+  readonly maxRejectedEventIds?: number;
 }
+
+export const DEFAULT_MAX_REJECTED_EVENT_IDS = 100_000;
 
 export interface IngestStats {
   received: number;
@@ -199,8 +206,18 @@ export class StreamIngestor {
     usersAged: 0,
     backendErrors: 0,
   };
-  /** Ids of events the stream did not aggregate (invalid, late, from the future): what a parity check leaves out. */
-  readonly rejectedEventIds = new Set<string>();
+  /**
+   * Ids of events the stream did not aggregate (invalid, late, from the future): what a parity check leaves out.
+   * The newest `maxRejectedEventIds` of them (a rejection seen again moves to the front); the rest are in the
+   * dead letters and the correction path, which are what a long-running consumer's record is.
+   */
+  get rejectedEventIds(): ReadonlySet<string> {
+    return this.#rejected;
+  }
+  /** Rejected ids dropped from `rejectedEventIds` to keep it within its bound. */
+  rejectedEventIdsForgotten = 0;
+  readonly #rejected = new Set<string>();
+  readonly #maxRejected: number;
   readonly topic: string;
   readonly #o: StreamIngestorOptions;
   readonly #consumer: BusConsumer;
@@ -243,6 +260,7 @@ export class StreamIngestor {
     this.#planKey = planKeyOf(options.plan);
     this.detector = new SchemaChangeDetector();
     this.#checkpointEvery = checkpointEveryOf(options, consumer.maxUnacked);
+    this.#maxRejected = options.maxRejectedEventIds ?? DEFAULT_MAX_REJECTED_EVENT_IDS;
     const m = options.metrics;
     if (m !== undefined) {
       this.#contractMetrics = new ContractMetrics(m);
@@ -283,6 +301,12 @@ export class StreamIngestor {
         );
       aggregator.restore(saved.meta, saved.users);
     }
+    const maxRejected = options.maxRejectedEventIds;
+    if (
+      maxRejected !== undefined &&
+      !(maxRejected === Number.POSITIVE_INFINITY || (Number.isInteger(maxRejected) && maxRejected >= 0))
+    )
+      throw new InvalidInputError(`maxRejectedEventIds must be an integer >= 0 or Infinity, got ${maxRejected}`);
     const interval = options.checkpointIntervalMs ?? 5000;
     if (!(Number.isFinite(interval) && interval >= 0))
       throw new InvalidInputError(`checkpointIntervalMs must be a number >= 0, got ${interval}`);
@@ -448,14 +472,14 @@ export class StreamIngestor {
       this.stats.invalid++;
       this.#deadLetters.push(toDeadLetter(result, this.topic));
       const id = (result.message as { event_id?: unknown } | undefined)?.event_id;
-      if (id !== undefined && id !== null) this.rejectedEventIds.add(String(id));
+      if (id !== undefined && id !== null) this.#reject(String(id));
       return;
     }
     this.stats.valid++;
     const e = result.event;
     if (e.eventTs > e.arrivalTs + skew) {
       outcomes[OUTCOME_FUTURE]!++;
-      this.rejectedEventIds.add(e.eventId);
+      this.#reject(e.eventId);
       this.#deadLetters.push({
         event: m.payload,
         reason: `${e.eventType}.event_ts: expected at most ${skew} ms after arrival_ts ${e.arrivalTs}, got ${e.eventTs}`,
@@ -478,13 +502,24 @@ export class StreamIngestor {
     } else {
       outcomes[OUTCOME_LATE]!++;
       this.stats.late++;
-      this.rejectedEventIds.add(e.eventId);
+      this.#reject(e.eventId);
       this.#lateLetters.push({
         event: m.payload,
         reason: `late: arrived ${e.arrivalTs - e.eventTs} ms after event_ts ${e.eventTs}, more than the allowed lateness of ${this.aggregator.allowedLatenessMs} ms; left to the offline correction path`,
         schemaVersion: `${e.eventType}@${EVENT_CONTRACT_VERSION}`,
         source: this.topic,
       });
+    }
+  }
+
+  /** Remembers a rejected id, newest last in the Set's order, forgetting the oldest past the bound. */
+  #reject(id: string): void {
+    const rejected = this.#rejected;
+    rejected.delete(id);
+    rejected.add(id);
+    if (rejected.size > this.#maxRejected) {
+      rejected.delete(rejected.values().next().value as string);
+      this.rejectedEventIdsForgotten++;
     }
   }
 
