@@ -71,6 +71,7 @@ export {
   batchAggregates,
   type OfflineSink,
 } from './duckdb-batch-aggregates.js';
+export { AggregatorStateCorruptError, AggregatorStatePlanMismatchError } from './errors.js';
 export {
   type BusConsumer,
   type BusEventInput,

@@ -13,6 +13,7 @@ import type { AggregatorStateStore } from './aggregator-state-store.js';
 import { ContractMetrics } from './contract-metrics.js';
 import { type ContractResult, EVENT_CONTRACT_VERSION, toDeadLetter, validateEnvelope } from './contracts.js';
 import type { DeadLetterInput, DeadLetterSink } from './dead-letter.js';
+import { AggregatorStatePlanMismatchError } from './errors.js';
 import { type BusConsumer, type BusMessage, backoffMs, type EventBus, sleep } from './event-bus.js';
 import { SchemaChangeDetector, type SchemaChangeSignal } from './schema-change.js';
 import { type AggregatorMeta, DEFAULT_ALLOWED_LATENESS_MS, WindowAggregator } from './window-aggregator.js';
@@ -296,8 +297,10 @@ export class StreamIngestor {
     if (saved !== undefined) {
       const planKey = planKeyOf(options.plan);
       if (saved.planKey !== planKey)
-        throw new InvalidInputError(
-          `the ${options.state.kind} aggregator state was built for other definitions (plan ${saved.planKey}, now ${planKey}); replay into a fresh state`,
+        throw new AggregatorStatePlanMismatchError(
+          `the ${options.state.kind} aggregator state`,
+          saved.planKey,
+          planKey,
         );
       aggregator.restore(saved.meta, saved.users);
     }

@@ -3,7 +3,7 @@
  * the CLI, against real Redis (Redis Streams bus, Redis state store, memory online store with its snapshot).
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -150,6 +150,36 @@ describe.skipIf(!redis.available)(`adnova stream run on Redis${redis.skipNote}`,
       await bus.close();
     }
   }, 120_000);
+
+  it('exits 1 (not 2: no bad input) on saved state that is corrupt or of other definitions, saying which', async () => {
+    const store = join(root, 'store-corrupt');
+    const args = ['--config', configFile, 'stream', 'run', '--definitions', definitions, '--store', store];
+    const topic = `corrupt-${randomUUID().slice(0, 8)}`;
+    mkdirSync(join(store, 'stream'), { recursive: true });
+    writeFileSync(join(store, 'stream', 'bad-file.state'), 'not a checkpoint');
+    const file = await runCliCaptured([...args, '--topic', topic, '--group', 'bad-file', '--idle-exit', '1']);
+    expect(file.code).toBe(1);
+    expect(file.err).toMatch(/aggregator state file .*bad-file\.state is corrupt: expected a checkpoint/);
+
+    const admin = new Redis(redis.url);
+    try {
+      await admin.set(`${prefix}stream-state:bad-meta:meta`, 'oops');
+      const meta = await runCliCaptured([...args, '--topic', topic, '--group', 'bad-meta', '--state', 'redis']);
+      expect(meta.code).toBe(1);
+      expect(meta.err).toMatch(
+        /redis aggregator state \S+:meta is corrupt: expected JSON \{ planKey, meta \}, found text/,
+      );
+      await admin.set(
+        `${prefix}stream-state:old-plan:meta`,
+        JSON.stringify({ planKey: 'p0', meta: { maxEventTs: '1' } }),
+      );
+      const plan = await runCliCaptured([...args, '--topic', topic, '--group', 'old-plan', '--state', 'redis']);
+      expect(plan.code).toBe(1);
+      expect(plan.err).toMatch(/holds aggregates of other definitions \(plan p0, now \S+\)/);
+    } finally {
+      admin.disconnect();
+    }
+  }, 60_000);
 
   it('refuses the memory bus with a hint', async () => {
     const { code, err } = await runCliCaptured(['--config', configFile, 'stream', 'run', '--bus', 'memory']);
