@@ -308,7 +308,7 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
         if (opts.json) printJson(io, summary);
         else
           io.out(
-            `received ${stats.received}: accepted ${stats.accepted}, invalid ${stats.invalid}, late ${stats.late}, duplicates ${stats.duplicates}; ${stats.usersWritten} user vectors written in ${stats.flushes} flushes`,
+            `received ${stats.received}: accepted ${stats.accepted}, invalid ${stats.invalid} (${stats.undecodable} not JSON), late ${stats.late}, duplicates ${stats.duplicates}; ${stats.usersWritten} user vectors written in ${stats.flushes} flushes`,
           );
       } finally {
         process.off('SIGINT', stop);
