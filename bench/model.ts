@@ -15,13 +15,15 @@
  * 100 features (random trees; see targetThroughput).
  * The scorer pool line scores 1M rows of 100 features with the same 100 trees of depth 6 on 2 worker threads
  * (ScorerPool) against CompiledScorer on the calling thread, in the same run (see poolThroughput):
+ *   npx tsx bench/model.ts --cli-scoring-only [--cli-rows 300000]   (only the CLI scoring line: `model score` on a CSV,
+ *                          streamed through the compiled kernel, against the kernel on the same rows; --skip-cli-scoring)
  *   npx tsx bench/model.ts --pool-only [--pool-sizes]     (only that line; --pool-sizes adds the batch-size sweep
  *                                                          behind SCORER_POOL_MIN_ROWS)
  */
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Rng } from '../src/core/index.js';
@@ -692,6 +694,79 @@ function trainingTimes(t: SmallTable, p: BenchParams, runs: number): TrainingFig
   }
 }
 
+/**
+ * CLI scoring: `adnova model score`'s code path (scoreTableFile: read the CSV in blocks, parse, score in chunks,
+ * write the input's text plus the score) on a CSV of `rows` rows of 20 numeric features and one categorical, against
+ * the compiled kernel's predict on the same rows already in a matrix (one thread). Medians of 3, same run.
+ */
+async function cliScoring(rows = arg('cli-rows', 300_000)): Promise<void> {
+  const { compileModel, loadArtifact, saveArtifact, scoreTableFile, trainModel } = await import(
+    '../src/model/index.js'
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'adnova-bench-cli-score-'));
+  try {
+    const nf = 20;
+    const data = synthetic(rows, nf, 7);
+    const rng = new Rng(8);
+    const channels = ['email', 'push', 'in-app'];
+    const channel = Array.from({ length: rows }, () => rng.int(3));
+    const lines = [[...data.m.columns, 'channel', 'y'].join(',')];
+    for (let r = 0; r < rows; r++) {
+      const cells: string[] = [];
+      for (let c = 0; c < nf; c++) cells.push((data.m.values[c * rows + r] as number).toFixed(4));
+      lines.push(`${cells.join(',')},${channels[channel[r] as number]},${data.y[r]}`);
+    }
+    const csv = join(dir, 'score.csv');
+    writeFileSync(csv, `${lines.join('\n')}\n`);
+    const trainRows = Math.min(rows, 50_000);
+    const values = new Float32Array(trainRows * (nf + 1));
+    for (let c = 0; c < nf; c++) values.set(data.m.values.subarray(c * rows, c * rows + trainRows), c * trainRows);
+    for (let r = 0; r < trainRows; r++) values[nf * trainRows + r] = channel[r] as number;
+    const columns = [
+      ...data.m.columns.map((name) => ({ name, kind: 'numeric' as const })),
+      { name: 'channel', kind: 'categorical' as const, vocabulary: channels },
+    ];
+    const trained = trainModel(
+      { rows: trainRows, columns: columns.map((c) => c.name), values },
+      data.y.subarray(0, trainRows),
+      columns,
+      { gbdt: { trees: 100, maxDepth: 6 } },
+    );
+    const modelDir = join(dir, 'model');
+    saveArtifact(modelDir, trained.artifact);
+    const artifact = loadArtifact(modelDir);
+    const model = compileModel(artifact);
+    const all = new Float32Array(rows * (nf + 1));
+    all.set(data.m.values.subarray(0, rows * nf));
+    for (let r = 0; r < rows; r++) all[nf * rows + r] = channel[r] as number;
+    const matrix = { rows, values: all };
+    const kernel = throughput(() => model.predict(matrix), rows);
+    const cli = async (threads: number): Promise<number> => {
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        await scoreTableFile({ model: modelDir, data: csv, out: join(dir, 'scored.csv'), threads });
+        times.push(performance.now() - t0);
+      }
+      return rows / (median(times) / 1000);
+    };
+    const one = await cli(1);
+    const threads = Math.max(2, availableParallelism());
+    const many = await cli(threads);
+    const fmt = (v: number): string => `${Math.round(v).toLocaleString('en-US')}`;
+    console.log(`\n## CLI scoring (${rows.toLocaleString('en-US')}-row CSV, ${nf + 1} features, 100 trees of depth 6)`);
+    console.log('| path | rows/s | vs kernel |');
+    console.log('|---|---|---|');
+    console.log(`| kernel: compiled predict on the rows in a matrix (1 thread) | ${fmt(kernel)} | 1.00x |`);
+    console.log(`| CLI scoring: model score CSV -> CSV, --threads 1 | ${fmt(one)} | ${(one / kernel).toFixed(2)}x |`);
+    console.log(
+      `| CLI scoring: model score CSV -> CSV, --threads ${threads} | ${fmt(many)} | ${(many / kernel).toFixed(2)}x |`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The four small tables of issue 15, each against XGBoost: one table line per table. */
 async function smallTables(p: BenchParams, runs: number): Promise<void> {
   console.log(
@@ -739,6 +814,10 @@ async function smallTables(p: BenchParams, runs: number): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(machineLine());
+  if (process.argv.includes('--cli-scoring-only')) {
+    await cliScoring();
+    return;
+  }
   console.log('note: XGBoost is timed in the same run.');
   const p: BenchParams = {
     trees: arg('trees', 100),
@@ -812,6 +891,7 @@ async function main(): Promise<void> {
     }
   }
 
+  if (!process.argv.includes('--skip-cli-scoring')) await cliScoring();
   if (process.argv.includes('--skip-hillstrom')) return;
   if (!existsSync(HILLSTROM)) {
     console.log(`\n## Hillstrom: skipped (${HILLSTROM} not present)`);

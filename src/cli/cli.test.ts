@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -29,8 +29,13 @@ describe('adnova CLI', () => {
   it('exits 2 with a message naming key, value and expectation for a bad config value', async () => {
     vi.stubEnv('ADNOVA_SERVING_PORT', 'abc');
     const io = capturingIo();
-    expect(await runCli(['config', 'show', '--json'], io)).toBe(2);
+    expect(await runCli(['config', 'show'], io)).toBe(2);
     expect(io.stderr()).toMatch(/CONFIG_INVALID.*ADNOVA_SERVING_PORT="abc".*expected an integer from 1 to 65535/);
+    const json = capturingIo();
+    expect(await runCli(['config', 'show', '--json'], json)).toBe(2);
+    const { error } = JSON.parse(json.stderr()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/ADNOVA_SERVING_PORT="abc".*expected an integer from 1 to 65535/);
     expect(io.stdout()).toBe('');
   });
 
@@ -43,6 +48,40 @@ describe('adnova CLI', () => {
     expect(await runCli(['--help'], help)).toBe(0);
     expect(help.stdout()).toMatch(/Usage: adnova/);
     expect(await runCli(['demo', '--help'], capturingIo())).toBe(0);
+  });
+
+  it('with --json a usage or input error is one JSON object on stderr and exits 2', async () => {
+    const usage = capturingIo();
+    expect(await runCli(['model', 'train', '--data', 'x.csv', '--json'], usage)).toBe(2);
+    expect(JSON.parse(usage.stderr())).toEqual({
+      error: {
+        code: 'INVALID_USAGE',
+        message: "required option '--label <col>' not specified",
+        details: { reason: 'commander.missingMandatoryOptionValue' },
+      },
+    });
+    vi.stubEnv('ADNOVA_SERVING_PORT', 'abc');
+    const input = capturingIo();
+    expect(await runCli(['config', 'show', '--json'], input)).toBe(2);
+    const { error } = JSON.parse(input.stderr()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/ADNOVA_SERVING_PORT="abc".*expected an integer from 1 to 65535/);
+    expect(input.stdout()).toBe('');
+  });
+
+  it('with --json a failure is one JSON object on stderr and exits 1', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'adnova-json-error-'));
+    writeFileSync(join(store, 'registry.json'), '{ not json');
+    const io = capturingIo();
+    expect(await runCli(['features', 'list', '--store', store, '--json'], io)).toBe(1);
+    const { error } = JSON.parse(io.stderr()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('BACKEND_UNAVAILABLE');
+    expect(error.message).toContain(join(store, 'registry.json'));
+    expect(io.stdout()).toBe('');
+    // without --json the same error stays a line of text
+    const text = capturingIo();
+    expect(await runCli(['features', 'list', '--store', store], text)).toBe(1);
+    expect(text.stderr()).toMatch(/^adnova: BACKEND_UNAVAILABLE: feature registry /);
   });
 
   it('demo runs on embedded defaults and reports every stage', async () => {

@@ -141,3 +141,13 @@ describe('FileCampaignRegistry', () => {
     expect(await r.createMany([spec, { ...spec, id: 'c2' }])).toEqual({ created: 1, skipped: 1 });
   });
 });
+
+describe('campaign CLI vocabulary', () => {
+  it('lists the same statuses as the decision module (the CLI keeps its own copy for start-up time)', async () => {
+    const { CAMPAIGN_STATUSES } = await import('./campaign.js');
+    const cli = await import('node:fs').then((fs) =>
+      fs.readFileSync(new URL('../cli/commands/campaign.ts', import.meta.url), 'utf8'),
+    );
+    expect(cli).toContain(`const CAMPAIGN_STATUSES = [${CAMPAIGN_STATUSES.map((s) => `'${s}'`).join(', ')}] as const;`);
+  });
+});

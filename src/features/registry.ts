@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BackendUnavailableError, describeError } from '../core/index.js';
+import { DEFINITION_KINDS } from './choices.js';
 import {
   type EntityDef,
   type FeatureDefinitions,
@@ -11,7 +12,7 @@ import {
 } from './definitions.js';
 import { FeatureNotFoundError, IncompatibleChangeError } from './errors.js';
 
-export const DEFINITION_KINDS = ['entity', 'view', 'transform', 'service'] as const;
+export { DEFINITION_KINDS };
 export type DefinitionKind = (typeof DEFINITION_KINDS)[number];
 type AnyDef = EntityDef | FeatureViewDef | TransformDef | FeatureServiceDef;
 

@@ -1,8 +1,8 @@
 import { InvalidInputError } from '../core/index.js';
+import { CALIBRATION_METHODS } from './choices.js';
 import { logLoss, rocAuc } from './metrics.js';
 
-/** `auto` picks none, Platt or isotonic by cross-fitted log loss and ROC AUC (see `chooseCalibration`). */
-export const CALIBRATION_METHODS = ['none', 'isotonic', 'platt', 'auto'] as const;
+export { CALIBRATION_METHODS };
 export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 
 /**

@@ -1,9 +1,13 @@
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BackendUnavailableError, describeError, InvalidInputError, NotFoundError } from '../core/index.js';
+import { readCsvTable, type TableReadOptions } from '../tables/index.js';
 
-/** The only file in src/model that knows DuckDB: reads CSV/Parquet into plain columns and writes scored copies. */
+/**
+ * The only file in src/model that knows DuckDB: reads Parquet into plain columns (CSV through src/tables, the
+ * parser the monitor shares) and writes scored Parquet copies.
+ */
 
 export interface TableColumn {
   readonly name: string;
@@ -16,12 +20,12 @@ export interface TableColumn {
 export interface Table {
   readonly rows: number;
   readonly columns: readonly TableColumn[];
+  /** How mixed-content columns were typed, header warnings (CSV only; see src/tables). */
+  readonly notes?: readonly string[];
 }
 
-export interface ReadTableOptions {
-  /** CSV field separator; default: DuckDB's sniffer. */
-  readonly sep?: string;
-}
+/** CSV reading options (src/tables' rule: separator, header, missing-value tokens); Parquet keeps its types. */
+export type ReadTableOptions = Pick<TableReadOptions, 'sep' | 'header' | 'naValues'>;
 
 export const TABLE_FORMATS = ['csv', 'parquet'] as const;
 export type TableFormat = (typeof TABLE_FORMATS)[number];
@@ -49,37 +53,6 @@ function sourceSql(path: string, options: ReadTableOptions): string {
   return `read_csv(${sqlString(path)}, header=true${sep})`;
 }
 
-/** Throws InvalidInputError when a (plain, not gzip) text file is not valid UTF-8, naming the byte offset. */
-function assertUtf8(path: string): void {
-  if (path.endsWith('.gz')) return;
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const fd = openSync(path, 'r');
-  const buf = new Uint8Array(1 << 20);
-  let offset = 0;
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      try {
-        decoder.decode(buf.subarray(0, n), { stream: true });
-      } catch {
-        throw new InvalidInputError(
-          `${path} is not UTF-8 text (invalid byte sequence in bytes ${offset}..${offset + n}); re-encode it as UTF-8`,
-        );
-      }
-      offset += n;
-    }
-    decoder.decode();
-  } catch (err) {
-    if (err instanceof InvalidInputError) throw err;
-    throw new InvalidInputError(
-      `${path} is not UTF-8 text (it ends inside a multi-byte sequence); re-encode it as UTF-8`,
-    );
-  } finally {
-    closeSync(fd);
-  }
-}
-
 async function withConnection<T>(
   fn: (
     run: (sql: string) => Promise<Record<string, unknown>[]>,
@@ -104,13 +77,28 @@ async function withConnection<T>(
   }
 }
 
-/** Reads a whole CSV (any separator, quoted headers) or Parquet file into columns. */
+/** Reads a whole CSV (src/tables' parser and typing rule) or Parquet file (its own types) into columns. */
 export async function readTable(path: string, options: ReadTableOptions = {}): Promise<Table> {
   if (!existsSync(path)) throw new NotFoundError(`data file ${path} does not exist`);
   if (statSync(path).size === 0)
     throw new InvalidInputError(`data file ${path} is empty (0 bytes); expected a header row and data rows`);
   const format = tableFormatOf(path);
-  if (format === 'csv') assertUtf8(path);
+  if (format === 'csv') {
+    const parsed = readCsvTable(path, options);
+    return {
+      rows: parsed.rows,
+      notes: parsed.notes,
+      columns: parsed.columns.map((c): TableColumn => {
+        if (c.kind === 'numeric') return { name: c.name, type: 'number', numbers: c.values };
+        const texts = new Array<string | null>(parsed.rows);
+        for (let r = 0; r < parsed.rows; r++) {
+          const code = c.codes[r] as number;
+          texts[r] = code < 0 ? null : (c.dictionary[code] as string);
+        }
+        return { name: c.name, type: 'text', texts };
+      }),
+    };
+  }
   return withConnection(async (run, conn) => {
     const src = sourceSql(path, options);
     let described: Record<string, unknown>[];

@@ -8,6 +8,7 @@ import {
   MAX_VALUE_BINS,
   MISSING_BIN,
 } from './binning.js';
+import { GROWTH_POLICIES } from './choices.js';
 import {
   type FullHistogramKernel,
   fullHistogramKernel,
@@ -18,7 +19,7 @@ import {
 import type { FeatureKind, ModelMatrix } from './model-matrix.js';
 import { inCategorySet, type Tree, TreeBuilder, type TreeEnsemble } from './tree-ensemble.js';
 
-export const GROWTH_POLICIES = ['depthwise', 'leafwise'] as const;
+export { GROWTH_POLICIES };
 export type GrowthPolicy = (typeof GROWTH_POLICIES)[number];
 
 export interface GbdtParams {

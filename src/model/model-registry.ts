@@ -2,8 +2,9 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync 
 import { join, resolve } from 'node:path';
 import { InvalidInputError, NotFoundError } from '../core/index.js';
 import { loadArtifact, type ModelArtifact, saveArtifact } from './artifact.js';
+import { REGISTRY_ROLES } from './choices.js';
 
-export const REGISTRY_ROLES = ['champion', 'challenger'] as const;
+export { REGISTRY_ROLES };
 export type RegistryRole = (typeof REGISTRY_ROLES)[number];
 
 export interface RegistryEntry {

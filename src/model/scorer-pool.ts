@@ -7,17 +7,13 @@ import { InvalidInputError } from '../core/index.js';
 import { binsFromHeader, ensembleOf, type ModelArtifact } from './artifact.js';
 import type { BinMapper } from './binning.js';
 import { type Calibration, probabilitiesFromMargins } from './calibration.js';
+import { SCORER_POOL_MIN_ROWS } from './choices.js';
 import { CompiledScorer, type ScoreInput } from './compiled-scorer.js';
 import { ScorerPoolError } from './errors.js';
 import type { ScorerWorkerInit, ScorerWorkerJob, ScorerWorkerReply } from './scorer-pool-worker.js';
 import type { TreeEnsemble } from './tree-ensemble.js';
 
-/**
- * Batches below this many rows are scored on the calling thread. Measured with bench/model.ts --pool-sizes
- * (100 trees of depth 6 on 100 features, 2 workers against CompiledScorer on the calling thread, ordinary
- * (not shared) input, so the pool copies it): see docs/model.md.
- */
-export const SCORER_POOL_MIN_ROWS = 50_000;
+export { SCORER_POOL_MIN_ROWS };
 
 /** See ScorerPoolOptions.chunksPerThread. */
 const CHUNKS_PER_THREAD = 4;

@@ -2,8 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { InvalidInputError, NotFoundError } from '../core/index.js';
 import { loadArtifact, type ModelArtifact, type SplitPart, type SplitSummary, saveArtifact } from './artifact.js';
 import type { CalibrationMethod } from './calibration.js';
+import { MODEL_IMPORT_FORMATS } from './choices.js';
 import { compileModel } from './compile-model.js';
-import { readTable, type Table, writeScoredTable } from './duckdb-table-io.js';
+import { scoreCsvFile } from './csv-scoring.js';
+import { type ReadTableOptions, readTable, type Table, tableFormatOf, writeScoredTable } from './duckdb-table-io.js';
 import type { GbdtParams } from './gbdt-trainer.js';
 import { importLightgbmText } from './lightgbm-import.js';
 import { type BinaryMetrics, binaryMetrics, metricsBySegment } from './metrics.js';
@@ -13,14 +15,30 @@ import { buildTabularDataset, matrixFromTable, numericColumn, parseLabels, segme
 import { type Algorithm, trainModel } from './train-pipeline.js';
 import { importXgboostJson } from './xgboost-import.js';
 
-export const MODEL_IMPORT_FORMATS = ['xgboost-json', 'lightgbm-text'] as const;
+export { MODEL_IMPORT_FORMATS };
 export type ModelImportFormat = (typeof MODEL_IMPORT_FORMATS)[number];
 
-export interface TableTrainOptions {
+/** How CSV files are read (separator, header, missing-value tokens): the same for train, score, eval and drift. */
+export interface TableParseOptions {
+  readonly sep?: string;
+  /** false: the file has no header row; columns are c1..cN. */
+  readonly header?: boolean;
+  /** Cells read as missing; default src/tables' DEFAULT_NA_VALUES. */
+  readonly naValues?: readonly string[];
+}
+
+function parseOptions(o: TableParseOptions): ReadTableOptions {
+  return {
+    ...(o.sep === undefined ? {} : { sep: o.sep }),
+    ...(o.header === undefined ? {} : { header: o.header }),
+    ...(o.naValues === undefined ? {} : { naValues: o.naValues }),
+  };
+}
+
+export interface TableTrainOptions extends TableParseOptions {
   readonly data: string;
   readonly label: string;
   readonly out: string;
-  readonly sep?: string;
   readonly positive?: string;
   readonly exclude?: readonly string[];
   readonly timeColumn?: string;
@@ -55,11 +73,13 @@ export interface TableTrainSummary {
   readonly calibrationRequested: string;
   readonly distinctCalibratedScores: { readonly validation: number | null; readonly test: number | null };
   readonly warnings: readonly string[];
+  /** One line per column typed from mixed content, and header warnings (see docs/model.md, Reading tables). */
+  readonly parsing: readonly string[];
 }
 
 /** `adnova model train`: reads a CSV/Parquet file, trains, evaluates on the held-out end, writes the artifact. */
 export async function trainModelOnTable(options: TableTrainOptions): Promise<TableTrainSummary> {
-  const table = await readTable(options.data, options.sep === undefined ? {} : { sep: options.sep });
+  const table = await readTable(options.data, parseOptions(options));
   const exclude = [...(options.exclude ?? [])];
   if (options.timeColumn) exclude.push(options.timeColumn);
   const dataset = buildTabularDataset(table, {
@@ -104,6 +124,7 @@ export async function trainModelOnTable(options: TableTrainOptions): Promise<Tab
     calibrationRequested: options.calibration ?? 'auto',
     distinctCalibratedScores: result.artifact.header.distinctCalibratedScores ?? { validation: null, test: null },
     warnings: result.warnings,
+    parsing: table.notes ?? [],
   };
 }
 
@@ -112,24 +133,44 @@ function segmentMap(table: Table, names: readonly string[]): Record<string, stri
   return Object.fromEntries(names.map((n) => [n, segmentValues(table, n)]));
 }
 
-/** `adnova model score`: adds a `score` column (calibrated probability) to a copy of the data. */
-export async function scoreTableFile(options: {
-  model: string;
-  data: string;
-  out: string;
-  sep?: string;
-  /**
-   * Threads for tree models on files of at least `SCORER_POOL_MIN_ROWS` rows (a `ScorerPool`, bit-identical to
-   * the calling thread's scores, so the output is the same whatever the count); 1 (the default) scores here.
-   */
-  threads?: number;
-}): Promise<{ rows: number; out: string; meanScore: number }> {
+/**
+ * `adnova model score`: a copy of the data with a `score` column (calibrated probability) added. A CSV is streamed
+ * through the compiled model and written back as it was (same separator, same cell text) plus the score field;
+ * Parquet keeps its columns and types.
+ */
+export async function scoreTableFile(
+  options: TableParseOptions & {
+    model: string;
+    data: string;
+    out: string;
+    /**
+     * Threads for tree models on files of at least `SCORER_POOL_MIN_ROWS` rows (a `ScorerPool`, bit-identical to
+     * the calling thread's scores, so the output is the same whatever the count); 1 (the default) scores here.
+     */
+    threads?: number;
+  },
+): Promise<{ rows: number; out: string; meanScore: number; parsing: readonly string[] }> {
   const artifact = loadArtifact(options.model);
-  const table = await readTable(options.data, options.sep === undefined ? {} : { sep: options.sep });
-  if (table.rows === 0) throw new InvalidInputError(`${options.data} has a header but no rows; nothing to score`);
   const model = compileModel(artifact);
-  const matrix = matrixFromTable(table, artifact.header.columns);
   const threads = options.threads ?? 1;
+  if (tableFormatOf(options.data) === 'csv') {
+    const r = await scoreCsvFile(artifact, model, {
+      ...parseOptions(options),
+      data: options.data,
+      out: options.out,
+      outFormat: tableFormatOf(options.out),
+      threads,
+      scoreColumn: 'score',
+    });
+    return { rows: r.rows, out: options.out, meanScore: r.meanScore, parsing: r.notes };
+  }
+  const table = await readTable(options.data, parseOptions(options));
+  if (table.rows === 0) throw new InvalidInputError(`${options.data} has a header but no rows; nothing to score`);
+  if (table.columns.some((c) => c.name === 'score'))
+    throw new InvalidInputError(
+      `${options.data} already has a column "score"; drop it before scoring (the scored copy keeps every input column)`,
+    );
+  const matrix = matrixFromTable(table, artifact.header.columns);
   let scores: Float64Array;
   if (threads > 1 && artifact.header.modelKind !== 'logistic-regression' && table.rows >= SCORER_POOL_MIN_ROWS) {
     const pool = ScorerPool.fromArtifact(artifact, { threads });
@@ -139,30 +180,35 @@ export async function scoreTableFile(options: {
       await pool.close();
     }
   } else scores = model.predict(matrix);
-  await writeScoredTable(options.data, options.out, scores, options.sep === undefined ? {} : { sep: options.sep });
+  await writeScoredTable(options.data, options.out, scores);
   let s = 0;
   for (const v of scores) s += v;
-  return { rows: table.rows, out: options.out, meanScore: s / scores.length };
+  return { rows: table.rows, out: options.out, meanScore: s / scores.length, parsing: table.notes ?? [] };
 }
 
 /** `adnova model eval`: metrics of a model on a labelled file, overall and per segment column. */
-export async function evaluateModelOnTable(options: {
-  model: string;
-  data: string;
-  label: string;
-  sep?: string;
-  positive?: string;
-  segments?: readonly string[];
-}): Promise<{ overall: BinaryMetrics; bySegment: Record<string, Record<string, BinaryMetrics>> }> {
+export async function evaluateModelOnTable(
+  options: TableParseOptions & {
+    model: string;
+    data: string;
+    label: string;
+    positive?: string;
+    segments?: readonly string[];
+  },
+): Promise<{
+  overall: BinaryMetrics;
+  bySegment: Record<string, Record<string, BinaryMetrics>>;
+  parsing: readonly string[];
+}> {
   const artifact = loadArtifact(options.model);
-  const table = await readTable(options.data, options.sep === undefined ? {} : { sep: options.sep });
+  const table = await readTable(options.data, parseOptions(options));
   if (table.rows === 0) throw new InvalidInputError(`${options.data} has a header but no rows; nothing to evaluate`);
   const { labels } = parseLabels(table, options.label, options.positive ?? artifact.header.label?.positive);
   const probs = compileModel(artifact).predict(matrixFromTable(table, artifact.header.columns));
   const bySegment: Record<string, Record<string, BinaryMetrics>> = {};
   for (const name of options.segments ?? [])
     bySegment[name] = metricsBySegment(labels, probs, segmentValues(table, name));
-  return { overall: binaryMetrics(labels, probs), bySegment };
+  return { overall: binaryMetrics(labels, probs), bySegment, parsing: table.notes ?? [] };
 }
 
 /** `adnova model import`: converts an XGBoost JSON or LightGBM text model into an artifact directory. */

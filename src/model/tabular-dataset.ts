@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../core/index.js';
+import { CellReader, categoryOf } from '../tables/index.js';
 import type { ArtifactColumn } from './artifact.js';
 import type { Table, TableColumn } from './duckdb-table-io.js';
 import type { FeatureKind, ModelMatrix } from './model-matrix.js';
@@ -109,6 +110,7 @@ export function buildFeatureColumns(table: Table, exclude: ReadonlySet<string>):
 /** The model matrix for `columns` (in that order) from a table; unknown categories get code -1 ("other"). */
 export function matrixFromTable(table: Table, columns: readonly ArtifactColumn[]): ModelMatrix {
   const n = table.rows;
+  const cells = new CellReader();
   const values = new Float32Array(n * columns.length);
   columns.forEach((spec, c) => {
     const col = columnOrThrow(table, spec.name, 'feature');
@@ -116,18 +118,20 @@ export function matrixFromTable(table: Table, columns: readonly ArtifactColumn[]
     if (spec.kind === 'categorical' && spec.vocabulary) {
       const codes = new Map(spec.vocabulary.map((t, i) => [t, i]));
       for (let r = 0; r < n; r++) {
-        const t = cellText(col, r);
+        // text cells by src/tables' rule (numbers named by their value), as the streamed CSV scorer reads them
+        const raw = cellText(col, r);
+        const t = raw === null || col.type === 'number' ? raw : categoryOf(cells, raw);
         out[r] = t === null ? Number.NaN : (codes.get(t) ?? -1);
       }
     } else if (col.type === 'number') {
       const src = col.numbers as Float64Array;
       for (let r = 0; r < n; r++) out[r] = src[r] as number;
     } else {
-      // a numeric model column arrived as text: parse, non-numbers are missing
+      // a numeric model column arrived as text: src/tables' cell rule (infinities kept), other text is missing
+      const texts = col.texts as (string | null)[];
       for (let r = 0; r < n; r++) {
-        const t = cellText(col, r);
-        const v = t === null || t.trim() === '' ? Number.NaN : Number(t);
-        out[r] = Number.isFinite(v) ? v : Number.NaN;
+        const t = texts[r];
+        out[r] = t === null || t === undefined ? Number.NaN : cells.number(t);
       }
     }
   });
@@ -163,5 +167,12 @@ export function numericColumn(table: Table, name: string, role: string): Float64
   const col = columnOrThrow(table, name, role);
   if (col.type !== 'number')
     throw new InvalidInputError(`${role} column "${name}" must be numeric or a date/timestamp, it holds text`);
-  return col.numbers as Float64Array;
+  const values = col.numbers as Float64Array;
+  // infinities are feature values (docs/model.md, Reading tables) but no time or order
+  const bad = values.findIndex((v) => v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY);
+  if (bad >= 0)
+    throw new InvalidInputError(
+      `${role} column "${name}" holds ${values[bad]} in data row ${bad + 1}; expected finite numbers or dates`,
+    );
+  return values;
 }

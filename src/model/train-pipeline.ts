@@ -13,6 +13,7 @@ import {
 } from './artifact.js';
 import { fitBins } from './binning.js';
 import { type CalibrationMethod, calibrate, distinctValues, fitGuardedCalibration } from './calibration.js';
+import { ALGORITHMS } from './choices.js';
 import { compileModel } from './compile-model.js';
 import { type GbdtParams, parseGbdtParams, trainGbdt } from './gbdt-trainer.js';
 import { type LogisticParams, trainLogisticRegression } from './logistic-regression.js';
@@ -20,7 +21,7 @@ import { type BinaryMetrics, binaryMetrics, metricsBySegment, rocAuc } from './m
 import { type ModelMatrix, selectRows } from './model-matrix.js';
 import { buildReferenceProfile } from './reference-profile.js';
 
-export const ALGORITHMS = ['gbdt', 'logistic-regression'] as const;
+export { ALGORITHMS };
 export type Algorithm = (typeof ALGORITHMS)[number];
 
 export interface TrainModelOptions {

@@ -22,6 +22,7 @@ import {
   readTable,
   SCORE_PROFILE_BINS,
 } from '../model/index.js';
+import type { TableReadOptions } from '../tables/index.js';
 import type { ColumnKind } from './column-table.js';
 import { type DatasetDriftResult, type DriftOptions, detectDrift } from './drift-detector.js';
 import { checkSkippedColumns, type LabelDriftReport } from './drift-report.js';
@@ -36,6 +37,8 @@ export interface ModelDriftOptions {
   /** Current CSV or Parquet file with the model's feature columns (others are ignored). */
   readonly current: string;
   readonly sep?: string;
+  /** CSV parsing (src/tables): header row, missing-value tokens, notes on mixed-content columns. */
+  readonly parse?: Pick<TableReadOptions, 'header' | 'naValues' | 'onNote'>;
   readonly drift?: Partial<DriftOptions>;
   /** Model features not compared. */
   readonly exclude?: readonly string[];
@@ -184,7 +187,12 @@ export async function driftAgainstModel(options: ModelDriftOptions): Promise<Mod
       `the model in ${options.model} has no reference profile (imported models have none); use --reference FILE with its training data`,
     );
   }
-  const table = await readTable(options.current, options.sep === undefined ? {} : { sep: options.sep });
+  const table = await readTable(options.current, {
+    ...(options.sep === undefined ? {} : { sep: options.sep }),
+    ...(options.parse?.header === undefined ? {} : { header: options.parse.header }),
+    ...(options.parse?.naValues === undefined ? {} : { naValues: options.parse.naValues }),
+  });
+  for (const note of table.notes ?? []) options.parse?.onNote?.(note);
   if (table.rows === 0) throw new InvalidInputError(`${options.current} has a header but no rows; nothing to compare`);
   const columns = artifact.header.columns;
   const labelColumn = options.labelColumn ?? artifact.header.label?.column;

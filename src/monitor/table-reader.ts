@@ -7,6 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { type DuckDBConnection, DuckDBInstance, DuckDBTypeId } from '@duckdb/node-api';
 import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
+import { readCsvTable, type TableReadOptions } from '../tables/index.js';
 import type { Column, ColumnKind, ColumnTable } from './column-table.js';
 
 export interface ColumnSchema {
@@ -16,21 +17,51 @@ export interface ColumnSchema {
   readonly sourceType: string;
 }
 
-export interface ReadTableOptions {
-  /** CSV field separator (auto-detected when absent). */
-  readonly sep?: string;
-  /** Columns to treat as categorical even when DuckDB reads them as numbers. */
-  readonly categorical?: readonly string[];
-}
+/**
+ * CSV files are read by src/tables (the parser model train/score/eval use: separator, header, missing-value tokens,
+ * one typing rule); Parquet keeps its own types. `categorical` names columns read as categorical whatever they hold.
+ */
+export type ReadTableOptions = Pick<TableReadOptions, 'sep' | 'header' | 'naValues' | 'categorical' | 'onNote'>;
 
 /** An open file: its schema and row count, and reads of any subset of its columns. */
 export interface TableSource {
   readonly path: string;
   readonly rows: number;
   readonly schema: readonly ColumnSchema[];
+  /** How CSV columns of mixed content were typed, header warnings (empty for Parquet). */
+  readonly notes: readonly string[];
   readColumns(names: readonly string[]): Promise<ColumnTable>;
   readAll(): Promise<ColumnTable>;
   close(): void;
+}
+
+/** A CSV parsed by src/tables, held as typed columns. */
+class ParsedTableSource implements TableSource {
+  constructor(
+    readonly path: string,
+    readonly rows: number,
+    readonly schema: readonly ColumnSchema[],
+    readonly notes: readonly string[],
+    private readonly columns: ReadonlyMap<string, Column>,
+  ) {}
+
+  async readAll(): Promise<ColumnTable> {
+    return this.readColumns(this.schema.map((c) => c.name));
+  }
+
+  async readColumns(names: readonly string[]): Promise<ColumnTable> {
+    const columns = names.map((n) => {
+      const c = this.columns.get(n);
+      if (!c)
+        throw new InvalidInputError(
+          `${this.path}: no column "${n}"; columns are ${[...this.columns.keys()].join(', ')}`,
+        );
+      return c;
+    });
+    return { rows: this.rows, columns };
+  }
+
+  close(): void {}
 }
 
 const NUMERIC_TYPES = new Set<number>([
@@ -72,6 +103,7 @@ function sourceSql(paths: readonly string[], sep: string | undefined): string {
 }
 
 class DuckDbTableSource implements TableSource {
+  readonly notes: readonly string[] = [];
   #closed = false;
   #enumTypes = new Map<string, string>();
   constructor(
@@ -197,6 +229,27 @@ export async function openTable(
     if (statSync(p).size === 0) {
       throw new InvalidInputError(`${p} is empty: expected a header row and at least one data row`);
     }
+  }
+  if (!paths.every(isParquet)) {
+    if (paths.some(isParquet))
+      throw new InvalidInputError(`expected all CSV or all Parquet files, got a mix: ${paths.join(', ')}`);
+    const parsed = readCsvTable(paths, options);
+    if (parsed.rows === 0 || parsed.columns.length === 0)
+      throw new InvalidInputError(`${path} has no data rows: expected a header row and at least one data row`);
+    const schema: ColumnSchema[] = parsed.columns.map((c) => ({
+      name: c.name,
+      kind: c.kind,
+      sourceType: c.kind === 'categorical' ? 'VARCHAR' : c.temporal ? 'TIMESTAMP' : 'DOUBLE',
+    }));
+    const columns = new Map<string, Column>(
+      parsed.columns.map((c) => [
+        c.name,
+        c.kind === 'numeric'
+          ? { name: c.name, kind: 'numeric', values: c.values }
+          : { name: c.name, kind: 'categorical', codes: c.codes, dictionary: c.dictionary },
+      ]),
+    );
+    return new ParsedTableSource(path, parsed.rows, schema, parsed.notes, columns);
   }
   let instance: DuckDBInstance;
   try {

@@ -2,6 +2,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
+import { AggregatorStateCorruptError, AggregatorStatePlanMismatchError } from './errors.js';
 import type { AggregatorMeta } from './window-aggregator.js';
 
 /** A checkpoint of a WindowAggregator: meta plus each user's state bytes. */
@@ -25,10 +26,7 @@ export interface AggregatorStateStore {
 }
 
 function checkPlan(stored: string | undefined, planKey: string, where: string): void {
-  if (stored !== undefined && stored !== planKey)
-    throw new InvalidInputError(
-      `${where} holds aggregates of other definitions (plan ${stored}, now ${planKey}); replay the stream into a fresh state`,
-    );
+  if (stored !== undefined && stored !== planKey) throw new AggregatorStatePlanMismatchError(where, stored, planKey);
 }
 
 /**
@@ -111,6 +109,17 @@ export class MemoryAggregatorStateStore implements AggregatorStateStore {
 }
 
 const COMPACT_SLACK_BYTES = 1 << 20;
+
+function corruptFile(path: string, found: string, cause?: unknown): AggregatorStateCorruptError {
+  return new AggregatorStateCorruptError(
+    `aggregator state file ${path} is corrupt: expected a checkpoint { planKey, meta, users }, found ${found}; move it away and replay the stream into a fresh state`,
+    { ...(cause !== undefined ? { cause } : {}), details: { where: path, found } },
+  );
+}
+
+function describeShape(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
 
 /**
@@ -136,19 +145,35 @@ export class FileAggregatorStateStore implements AggregatorStateStore {
       this.#loaded = { planKey: undefined, meta: undefined, users: new Map() };
       return this.#loaded;
     }
+    let bytes: Buffer;
     try {
-      const data = deserialize(readFileSync(this.path)) as {
-        planKey: string;
-        meta: AggregatorMeta;
-        users: Map<string, Uint8Array>;
-      };
-      this.#loaded = { planKey: data.planKey, meta: data.meta, users: data.users };
-      return this.#loaded;
+      bytes = readFileSync(this.path);
     } catch (err) {
-      throw new InvalidInputError(`aggregator state file ${this.path} is unreadable: ${describeError(err)}`, {
+      throw new BackendUnavailableError(`cannot read aggregator state ${this.path}: ${describeError(err)}`, {
         cause: err,
       });
     }
+    let data: unknown;
+    try {
+      data = deserialize(bytes);
+    } catch (err) {
+      throw corruptFile(this.path, `${bytes.length} bytes that do not deserialize (${describeError(err)})`, err);
+    }
+    const d = data as { planKey?: unknown; meta?: unknown; users?: unknown } | null;
+    if (
+      d === null ||
+      typeof d !== 'object' ||
+      typeof d.planKey !== 'string' ||
+      d.meta === null ||
+      typeof d.meta !== 'object' ||
+      !(d.users instanceof Map)
+    ) {
+      const found =
+        d === null || typeof d !== 'object' ? describeShape(d) : `an object with keys ${Object.keys(d).join(', ')}`;
+      throw corruptFile(this.path, found);
+    }
+    this.#loaded = { planKey: d.planKey, meta: d.meta as AggregatorMeta, users: d.users as Map<string, Uint8Array> };
+    return this.#loaded;
   }
 
   async load(): Promise<AggregatorCheckpoint | undefined> {

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { BackendUnavailableError, InvalidInputError, shardOf } from '../core/index.js';
+import { BackendUnavailableError, describeError, InvalidInputError, shardOf } from '../core/index.js';
 
 /**
  * The event bus the stream module consumes from: an append-only log per topic, durable consumer groups with
@@ -68,6 +68,21 @@ export interface BusMessage {
   readonly publishedTs: number;
   /** 1 on first delivery, then 2, 3... on redeliveries. */
   readonly deliveryCount: number;
+  /**
+   * Set when what the broker holds at this position is not a payload `publish` wrote (a foreign producer's raw
+   * XADD or NATS publish of text that is not JSON); `payload` is then undefined. Such a message is delivered like
+   * any other, so that the consumer can dead-letter and acknowledge it: a bus never throws on one, since a pull that
+   * failed on it would leave it and everything after it pending.
+   */
+  readonly undecodable?: UndecodablePayload;
+}
+
+/** Why a stored message could not be decoded, and what was stored (for the dead letter). */
+export interface UndecodablePayload {
+  /** Readable: `not JSON (Unexpected token 'n', "{not json" is not valid JSON): "{not json"`. */
+  readonly reason: string;
+  /** The stored payload text as it came ('' when there was none). */
+  readonly text: string;
 }
 
 export interface PublishResult {
@@ -239,13 +254,48 @@ export function closedError(what: string): BackendUnavailableError {
   return new BackendUnavailableError(`${what} is closed`);
 }
 
-/** Parses stored JSON; a payload that does not parse means the log was written by something else. */
-export function decodePayload(topic: string, position: string, json: string): unknown {
+/**
+ * The message stored at `position`: its payload parsed from `text`, or, when `text` is not JSON, an undecodable
+ * message (never a throw: one bad message must not fail the pull that brought it, see BusMessage.undecodable).
+ */
+export function decodeMessage(
+  topic: string,
+  key: string,
+  text: string,
+  position: string,
+  publishedTs: number,
+  deliveryCount: number,
+): BusMessage {
+  let payload: unknown;
   try {
-    return JSON.parse(json);
+    payload = JSON.parse(text);
   } catch (err) {
-    throw new BackendUnavailableError(`message ${position} on ${topic} holds invalid JSON`, { cause: err });
+    return undecodableMessage(topic, key, position, publishedTs, deliveryCount, {
+      reason: `not JSON (${describeError(err)}): ${preview(text)}`,
+      text,
+    });
   }
+  return { topic, key, payload, position, publishedTs, deliveryCount };
+}
+
+export function undecodableMessage(
+  topic: string,
+  key: string,
+  position: string,
+  publishedTs: number,
+  deliveryCount: number,
+  undecodable: UndecodablePayload,
+): BusMessage {
+  return { topic, key, payload: undefined, position, publishedTs, deliveryCount, undecodable };
+}
+
+const PREVIEW_CHARS = 80;
+
+/** The start of a stored text, quoted, for a reason line. */
+export function preview(text: string): string {
+  return text.length <= PREVIEW_CHARS
+    ? JSON.stringify(text)
+    : `${JSON.stringify(text.slice(0, PREVIEW_CHARS))}... (${text.length} characters)`;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -71,6 +71,7 @@ export {
   batchAggregates,
   type OfflineSink,
 } from './duckdb-batch-aggregates.js';
+export { AggregatorStateCorruptError, AggregatorStatePlanMismatchError } from './errors.js';
 export {
   type BusConsumer,
   type BusEventInput,
@@ -114,6 +115,7 @@ export {
 } from './schema-change.js';
 export {
   BusDirtyUserFeed,
+  DEFAULT_MAX_REJECTED_EVENT_IDS,
   type DirtyUser,
   type DirtyUserFeed,
   type FeatureSink,

@@ -3,7 +3,11 @@ import { ManualClock } from '../core/index.js';
 import { MemoryEventBus } from './memory-event-bus.js';
 import { describeEventBus } from './testing/event-bus-conformance.js';
 
-describeEventBus('memory', () => new MemoryEventBus());
+describeEventBus('memory', () => new MemoryEventBus(), {
+  writeRaw: async (bus, topic, text) => {
+    await (bus as MemoryEventBus).publishRaw(topic, [{ key: 'raw', text }]);
+  },
+});
 
 describe('MemoryEventBus with a manual clock', () => {
   it('redelivers exactly when the ack deadline passes, counting deliveries', async () => {

@@ -6,7 +6,7 @@ import {
   type ConsumerOptions,
   closedError,
   DEFAULT_ACK_WAIT_MS,
-  decodePayload,
+  decodeMessage,
   type EventBus,
   encodeBatch,
   type PublishResult,
@@ -84,6 +84,29 @@ export class MemoryEventBus implements EventBus {
       count: keys.length,
       firstPosition: keys.length > 0 ? String(first + 1) : undefined,
       lastPosition: keys.length > 0 ? String(log.keys.length) : undefined,
+    };
+  }
+
+  /**
+   * Appends payload texts as they are, unchecked: what a foreign producer can write to a real broker (a raw XADD,
+   * a NATS publish), for tests of how consumers meet a message that is not JSON. Applications use `publish`.
+   */
+  async publishRaw(topic: string, entries: readonly { key: string; text: string }[]): Promise<PublishResult> {
+    validateBusName('topic', topic);
+    if (this.#closed) throw closedError('memory event bus');
+    const log = this.#log(topic);
+    const first = log.keys.length;
+    const now = this.#clock.now();
+    for (const { key, text } of entries) {
+      log.keys.push(key);
+      log.payloads.push(text);
+      log.publishedTs.push(now);
+    }
+    if (entries.length > 0) wake(log);
+    return {
+      count: entries.length,
+      firstPosition: entries.length > 0 ? String(first + 1) : undefined,
+      lastPosition: entries.length > 0 ? String(log.keys.length) : undefined,
     };
   }
 
@@ -254,15 +277,14 @@ class MemoryBusConsumer implements BusConsumer {
   }
 
   #message(index: number, deliveryCount: number): BusMessage {
-    const position = String(index + 1);
-    return {
-      topic: this.topic,
-      key: this.#log.keys[index] as string,
-      payload: decodePayload(this.topic, position, this.#log.payloads[index] as string),
-      position,
-      publishedTs: this.#log.publishedTs[index] as number,
+    return decodeMessage(
+      this.topic,
+      this.#log.keys[index] as string,
+      this.#log.payloads[index] as string,
+      String(index + 1),
+      this.#log.publishedTs[index] as number,
       deliveryCount,
-    };
+    );
   }
 
   /** Until a publish, a close, the next ack deadline (system clock) or `remainingMs`, whichever comes first. */

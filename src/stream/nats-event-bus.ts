@@ -24,7 +24,7 @@ import {
   type ConsumerOptions,
   closedError,
   DEFAULT_ACK_WAIT_MS,
-  decodePayload,
+  decodeMessage,
   type EventBus,
   encodeBatch,
   type PublishResult,
@@ -649,14 +649,14 @@ class NatsBusConsumer implements BusConsumer {
     const position = info.position;
     const text = decoder.decode(data);
     const cut = text.indexOf('\n');
-    const message: BusMessage = {
-      topic: this.topic,
-      key: cut < 0 ? '' : text.slice(0, cut),
-      payload: decodePayload(this.topic, position, cut < 0 ? text : text.slice(cut + 1)),
+    const message = decodeMessage(
+      this.topic,
+      cut < 0 ? '' : text.slice(0, cut),
+      cut < 0 ? text : text.slice(cut + 1),
       position,
-      publishedTs: Math.floor(info.tsNanos / 1e6),
-      deliveryCount: info.deliveryCount,
-    };
+      Math.floor(info.tsNanos / 1e6),
+      info.deliveryCount,
+    );
     this.#inFlight.set(position, { reply, at });
     return message;
   }

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
 import type { AggregatorCheckpoint, AggregatorStateStore } from './aggregator-state-store.js';
+import { AggregatorStateCorruptError, AggregatorStatePlanMismatchError } from './errors.js';
 import type { AggregatorMeta } from './window-aggregator.js';
 
 export interface RedisAggregatorStateStoreOptions {
@@ -48,17 +49,46 @@ export class RedisAggregatorStateStore implements AggregatorStateStore {
   }
 
   async load(): Promise<AggregatorCheckpoint | undefined> {
+    let metaText: string | null;
+    let raw: Record<string, Buffer>;
     try {
-      const metaText = await this.#redis.get(this.#meta);
+      metaText = await this.#redis.get(this.#meta);
       if (metaText === null) return undefined;
-      const { planKey, meta } = JSON.parse(metaText) as { planKey: string; meta: AggregatorMeta };
-      const raw = await this.#redis.hgetallBuffer(this.#users);
-      const users = new Map<string, Uint8Array>();
-      for (const [id, bytes] of Object.entries(raw)) users.set(id, new Uint8Array(bytes));
-      return { planKey, meta: reviveMeta(meta), users };
+      raw = await this.#redis.hgetallBuffer(this.#users);
     } catch (err) {
       throw new BackendUnavailableError(`redis aggregator state: load failed: ${describeError(err)}`, { cause: err });
     }
+    const { planKey, meta } = this.#parseMeta(metaText);
+    const users = new Map<string, Uint8Array>();
+    for (const [id, bytes] of Object.entries(raw)) users.set(id, new Uint8Array(bytes));
+    return { planKey, meta: reviveMeta(meta), users };
+  }
+
+  /** The meta value as a checkpoint writes it, or AggregatorStateCorruptError naming what is there instead. */
+  #parseMeta(text: string): { planKey: string; meta: AggregatorMeta } {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw this.#corrupt(`text that is not JSON (${describeError(err)})`, err);
+    }
+    const v = value as { planKey?: unknown; meta?: unknown } | null;
+    if (
+      v === null ||
+      typeof v !== 'object' ||
+      typeof v.planKey !== 'string' ||
+      v.meta === null ||
+      typeof v.meta !== 'object'
+    )
+      throw this.#corrupt(`${JSON.stringify(value)?.slice(0, 120)}`);
+    return { planKey: v.planKey, meta: v.meta as AggregatorMeta };
+  }
+
+  #corrupt(found: string, cause?: unknown): AggregatorStateCorruptError {
+    return new AggregatorStateCorruptError(
+      `redis aggregator state ${this.#meta} is corrupt: expected JSON { planKey, meta }, found ${found}; clear it and replay the stream into a fresh state`,
+      { ...(cause !== undefined ? { cause } : {}), details: { where: this.#meta, found } },
+    );
   }
 
   async save(planKey: string, meta: AggregatorMeta, changed: ReadonlyMap<string, Uint8Array | null>): Promise<void> {
@@ -71,11 +101,9 @@ export class RedisAggregatorStateStore implements AggregatorStateStore {
         throw new BackendUnavailableError(`redis aggregator state: save failed: ${describeError(err)}`, { cause: err });
       }
       if (stored !== null) {
-        const prev = (JSON.parse(stored) as { planKey: string }).planKey;
+        const prev = this.#parseMeta(stored).planKey;
         if (prev !== planKey)
-          throw new InvalidInputError(
-            `redis aggregator state ${this.#meta} holds aggregates of other definitions (plan ${prev}, now ${planKey})`,
-          );
+          throw new AggregatorStatePlanMismatchError(`redis aggregator state ${this.#meta}`, prev, planKey);
       }
       this.#checkedPlan = planKey;
     }

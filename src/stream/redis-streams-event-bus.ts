@@ -8,13 +8,14 @@ import {
   type ConsumerOptions,
   closedError,
   DEFAULT_ACK_WAIT_MS,
-  decodePayload,
+  decodeMessage,
   type EventBus,
   encodeBatch,
   type PublishResult,
   type PullOptions,
   resolvePullOptions,
   type StartAt,
+  undecodableMessage,
   validateAckWaitMs,
   validateBusName,
   validateStartAt,
@@ -385,18 +386,20 @@ class RedisBusConsumer implements BusConsumer {
 
   #message(id: string, fields: string[], deliveryCount: number): BusMessage {
     let key = '';
-    let payload = 'null';
+    let payload: string | undefined;
     for (let i = 0; i + 1 < fields.length; i += 2) {
       if (fields[i] === 'k') key = fields[i + 1] as string;
       else if (fields[i] === 'p') payload = fields[i + 1] as string;
     }
-    return {
-      topic: this.topic,
-      key,
-      payload: decodePayload(this.topic, id, payload),
-      position: id,
-      publishedTs: Number(id.slice(0, id.indexOf('-'))),
-      deliveryCount,
-    };
+    const publishedTs = Number(id.slice(0, id.indexOf('-')));
+    if (payload === undefined) {
+      // an entry some other producer added with its own field names
+      const names = fields.filter((_, i) => i % 2 === 0).map((f) => JSON.stringify(f));
+      return undecodableMessage(this.topic, key, id, publishedTs, deliveryCount, {
+        reason: `no payload field "p": expected fields "k" (key) and "p" (JSON payload), got ${names.length > 0 ? names.join(', ') : 'none'}`,
+        text: '',
+      });
+    }
+    return decodeMessage(this.topic, key, payload, id, publishedTs, deliveryCount);
   }
 }

@@ -144,6 +144,33 @@ describe('StreamIngestor', () => {
     await bus.close();
   });
 
+  it('keeps only the newest maxRejectedEventIds rejected ids, a repeated rejection counting as new', async () => {
+    const bus = new MemoryEventBus();
+    const deadLetters = new MemoryDeadLetterSink();
+    const ingestor = await start(bus, new LastRowSink(), { deadLetters, maxRejectedEventIds: 3 });
+    const bad = (id: string) => {
+      const e = envelope('u1', T0, 'purchase', { amount: 'ten' });
+      (e.payload.message as { event_id: unknown }).event_id = id;
+      return e;
+    };
+    await bus.publish('events', [bad('r1'), bad('r2'), bad('r3'), bad('r4'), envelope('u1', T0 + 1000)]);
+    await ingestor.runUntilIdle(200);
+    expect([...ingestor.rejectedEventIds]).toEqual(['r2', 'r3', 'r4']);
+    expect(ingestor.rejectedEventIdsForgotten).toBe(1);
+    // r2 rejected again (a redelivery, a resend) is the newest now: r3 goes first
+    await bus.publish('events', [bad('r2'), bad('r5')]);
+    await ingestor.runUntilIdle(200);
+    expect([...ingestor.rejectedEventIds]).toEqual(['r4', 'r2', 'r5']);
+    expect(ingestor.rejectedEventIdsForgotten).toBe(2);
+    // every rejection still has its dead letter: only the in-memory id list is bounded
+    expect(deadLetters.letters()).toHaveLength(6);
+    await ingestor.close();
+    await expect(start(bus, new LastRowSink(), { maxRejectedEventIds: -1 })).rejects.toThrow(
+      /maxRejectedEventIds must be an integer >= 0 or Infinity, got -1/,
+    );
+    await bus.close();
+  });
+
   it('survives failed writes: letters and vectors are written again, nothing is lost or acknowledged early', async () => {
     const bus = new MemoryEventBus();
     const sink = new LastRowSink();

@@ -13,6 +13,7 @@ import type { AggregatorStateStore } from './aggregator-state-store.js';
 import { ContractMetrics } from './contract-metrics.js';
 import { type ContractResult, EVENT_CONTRACT_VERSION, toDeadLetter, validateEnvelope } from './contracts.js';
 import type { DeadLetterInput, DeadLetterSink } from './dead-letter.js';
+import { AggregatorStatePlanMismatchError } from './errors.js';
 import { type BusConsumer, type BusMessage, backoffMs, type EventBus, sleep } from './event-bus.js';
 import { SchemaChangeDetector, type SchemaChangeSignal } from './schema-change.js';
 import { type AggregatorMeta, DEFAULT_ALLOWED_LATENESS_MS, WindowAggregator } from './window-aggregator.js';
@@ -107,12 +108,22 @@ export interface StreamIngestorOptions {
   readonly expireIdleVectors?: boolean;
   /** Tile retention floor for the parity check: keep every tile a window at or after this time reads. */
   readonly retainFromMs?: number;
+  /**
+   * Ids of rejected events kept in `rejectedEventIds`, newest first (older ones are forgotten). Default 100,000;
+   * a parity check over a finite replay passes Infinity, since it must leave every rejected event out.
+   */
+  readonly maxRejectedEventIds?: number;
 }
+
+export const DEFAULT_MAX_REJECTED_EVENT_IDS = 100_000;
 
 export interface IngestStats {
   received: number;
   valid: number;
+  /** Dead-lettered: rejected by the contract, from the future, or undecodable. */
   invalid: number;
+  /** Of the invalid: messages whose payload was not JSON at all (BusMessage.undecodable). */
+  undecodable: number;
   accepted: number;
   duplicates: number;
   late: number;
@@ -186,6 +197,7 @@ export class StreamIngestor {
     received: 0,
     valid: 0,
     invalid: 0,
+    undecodable: 0,
     accepted: 0,
     duplicates: 0,
     late: 0,
@@ -195,8 +207,18 @@ export class StreamIngestor {
     usersAged: 0,
     backendErrors: 0,
   };
-  /** Ids of events the stream did not aggregate (invalid, late, from the future): what a parity check leaves out. */
-  readonly rejectedEventIds = new Set<string>();
+  /**
+   * Ids of events the stream did not aggregate (invalid, late, from the future): what a parity check leaves out.
+   * The newest `maxRejectedEventIds` of them (a rejection seen again moves to the front); the rest are in the
+   * dead letters and the correction path, which are what a long-running consumer's record is.
+   */
+  get rejectedEventIds(): ReadonlySet<string> {
+    return this.#rejected;
+  }
+  /** Rejected ids dropped from `rejectedEventIds` to keep it within its bound. */
+  rejectedEventIdsForgotten = 0;
+  readonly #rejected = new Set<string>();
+  readonly #maxRejected: number;
   readonly topic: string;
   readonly #o: StreamIngestorOptions;
   readonly #consumer: BusConsumer;
@@ -205,6 +227,7 @@ export class StreamIngestor {
   readonly #contractMetrics: ContractMetrics | undefined;
   readonly #outcomes: CounterMetric | undefined;
   readonly #lag: HistogramMetric | undefined;
+  readonly #undecodable: CounterMetric | undefined;
   /** Messages processed but not acknowledged at which a checkpoint is due (see checkpointEveryMessages). */
   readonly #checkpointEvery: number;
   #pending: BusMessage[] = [];
@@ -238,6 +261,7 @@ export class StreamIngestor {
     this.#planKey = planKeyOf(options.plan);
     this.detector = new SchemaChangeDetector();
     this.#checkpointEvery = checkpointEveryOf(options, consumer.maxUnacked);
+    this.#maxRejected = options.maxRejectedEventIds ?? DEFAULT_MAX_REJECTED_EVENT_IDS;
     const m = options.metrics;
     if (m !== undefined) {
       this.#contractMetrics = new ContractMetrics(m);
@@ -245,6 +269,11 @@ export class StreamIngestor {
         name: 'adnova_stream_aggregation_events_total',
         help: 'Valid events offered to windowed aggregation, by outcome (accepted, duplicate, late, future)',
         labelNames: ['outcome'],
+      });
+      this.#undecodable = m.counter({
+        name: 'adnova_stream_undecodable_messages_total',
+        help: 'Bus messages whose payload was not JSON (dead-lettered and acknowledged), by topic',
+        labelNames: ['topic'],
       });
       this.#lag = m.histogram({
         name: 'adnova_stream_freshness_lag_seconds',
@@ -268,11 +297,19 @@ export class StreamIngestor {
     if (saved !== undefined) {
       const planKey = planKeyOf(options.plan);
       if (saved.planKey !== planKey)
-        throw new InvalidInputError(
-          `the ${options.state.kind} aggregator state was built for other definitions (plan ${saved.planKey}, now ${planKey}); replay into a fresh state`,
+        throw new AggregatorStatePlanMismatchError(
+          `the ${options.state.kind} aggregator state`,
+          saved.planKey,
+          planKey,
         );
       aggregator.restore(saved.meta, saved.users);
     }
+    const maxRejected = options.maxRejectedEventIds;
+    if (
+      maxRejected !== undefined &&
+      !(maxRejected === Number.POSITIVE_INFINITY || (Number.isInteger(maxRejected) && maxRejected >= 0))
+    )
+      throw new InvalidInputError(`maxRejectedEventIds must be an integer >= 0 or Infinity, got ${maxRejected}`);
     const interval = options.checkpointIntervalMs ?? 5000;
     if (!(Number.isFinite(interval) && interval >= 0))
       throw new InvalidInputError(`checkpointIntervalMs must be a number >= 0, got ${interval}`);
@@ -388,14 +425,19 @@ export class StreamIngestor {
         const end = Math.min(messages.length, start + PREFETCH_EVENTS);
         userIds.length = 0;
         for (let i = start; i < end; i++) {
-          const result = validateEnvelope(messages[i]!.payload);
+          const m = messages[i]!;
+          if (m.undecodable !== undefined) {
+            results[i - start] = undefined;
+            continue;
+          }
+          const result = validateEnvelope(m.payload);
           this.detector.observe(result);
           this.#contractMetrics?.record(result);
           results[i - start] = result;
           if (result.ok) userIds.push(result.event.userId);
         }
         this.aggregator.prefetchUsers(userIds);
-        for (let i = start; i < end; i++) this.#processOne(messages[i]!, results[i - start]!, now, skew, outcomes);
+        for (let i = start; i < end; i++) this.#processOne(messages[i]!, results[i - start], now, skew, outcomes);
       }
     } finally {
       results.length = 0;
@@ -403,24 +445,44 @@ export class StreamIngestor {
     }
   }
 
-  readonly #chunkResults: ContractResult[] = [];
+  /** undefined for an undecodable message. */
+  readonly #chunkResults: (ContractResult | undefined)[] = [];
   readonly #chunkUserIds: string[] = [];
 
-  #processOne(m: BusMessage, result: ContractResult, now: number, skew: number, outcomes: Float64Array): void {
+  #processOne(
+    m: BusMessage,
+    result: ContractResult | undefined,
+    now: number,
+    skew: number,
+    outcomes: Float64Array,
+  ): void {
     this.#pending.push(ackHandle(m));
     this.stats.received++;
+    if (result === undefined) {
+      // not JSON: dead-lettered as stored and acknowledged with the rest, so the stream goes on past it
+      this.stats.invalid++;
+      this.stats.undecodable++;
+      this.#undecodable?.inc({ topic: this.topic });
+      this.#deadLetters.push({
+        event: m.undecodable?.text ?? '',
+        reason: `undecodable payload at position ${m.position}: ${m.undecodable?.reason ?? 'no payload'}`,
+        schemaVersion: `envelope@${EVENT_CONTRACT_VERSION}`,
+        source: this.topic,
+      });
+      return;
+    }
     if (!result.ok) {
       this.stats.invalid++;
       this.#deadLetters.push(toDeadLetter(result, this.topic));
       const id = (result.message as { event_id?: unknown } | undefined)?.event_id;
-      if (id !== undefined && id !== null) this.rejectedEventIds.add(String(id));
+      if (id !== undefined && id !== null) this.#reject(String(id));
       return;
     }
     this.stats.valid++;
     const e = result.event;
     if (e.eventTs > e.arrivalTs + skew) {
       outcomes[OUTCOME_FUTURE]!++;
-      this.rejectedEventIds.add(e.eventId);
+      this.#reject(e.eventId);
       this.#deadLetters.push({
         event: m.payload,
         reason: `${e.eventType}.event_ts: expected at most ${skew} ms after arrival_ts ${e.arrivalTs}, got ${e.eventTs}`,
@@ -443,13 +505,24 @@ export class StreamIngestor {
     } else {
       outcomes[OUTCOME_LATE]!++;
       this.stats.late++;
-      this.rejectedEventIds.add(e.eventId);
+      this.#reject(e.eventId);
       this.#lateLetters.push({
         event: m.payload,
         reason: `late: arrived ${e.arrivalTs - e.eventTs} ms after event_ts ${e.eventTs}, more than the allowed lateness of ${this.aggregator.allowedLatenessMs} ms; left to the offline correction path`,
         schemaVersion: `${e.eventType}@${EVENT_CONTRACT_VERSION}`,
         source: this.topic,
       });
+    }
+  }
+
+  /** Remembers a rejected id, newest last in the Set's order, forgetting the oldest past the bound. */
+  #reject(id: string): void {
+    const rejected = this.#rejected;
+    rejected.delete(id);
+    rejected.add(id);
+    if (rejected.size > this.#maxRejected) {
+      rejected.delete(rejected.values().next().value as string);
+      this.rejectedEventIdsForgotten++;
     }
   }
 

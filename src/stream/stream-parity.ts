@@ -213,6 +213,8 @@ export async function replayAndCompare(options: ReplayParityOptions): Promise<Re
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.allowedLatenessMs !== undefined ? { allowedLatenessMs: options.allowedLatenessMs } : {}),
     retainFromMs: Math.min(...options.checkpoints) - options.plan.maxWindowMs - DAY_MS,
+    // a finite replay: every rejected event must be left out of the batch side, however many there are
+    maxRejectedEventIds: Number.POSITIVE_INFINITY,
     flushEveryMessages: 20_000,
   });
   let ingest: IngestStats;

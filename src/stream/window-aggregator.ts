@@ -12,6 +12,7 @@ import {
   type TileGroup,
   windowStartMs,
 } from './aggregation-plan.js';
+import { AggregatorStateCorruptError } from './errors.js';
 
 /** What became of one event offered to the aggregator. */
 export type IngestOutcome = 'accepted' | 'duplicate' | 'late';
@@ -1787,8 +1788,9 @@ export function decodeUserState(
   pools: readonly TilePool[],
 ): UserAggregates {
   const bad = (why: string): never => {
-    throw new InvalidInputError(
+    throw new AggregatorStateCorruptError(
       `saved state of user ${userId} is unreadable (${why}); if the definitions changed, rebuild the state with a replay`,
+      { details: { where: `user ${userId}`, found: why } },
     );
   };
   if (bytes.byteLength < 24) bad(`${bytes.byteLength} bytes`);

@@ -30,7 +30,17 @@ describe.skipIf(!nats.available)(`NATS JetStream event bus${nats.skipNote}`, () 
     }
   });
 
-  describeEventBus('nats', () => open());
+  describeEventBus('nats', () => open(), {
+    writeRaw: async (bus, topic, text) => {
+      // a foreign producer's publish: no key line, no message id, just the text
+      const nc = await connect({ servers: nats.url });
+      try {
+        await nc.jetstream().publish((bus as NatsEventBus).subject(topic), new TextEncoder().encode(text));
+      } finally {
+        await nc.close();
+      }
+    },
+  });
 
   it('ends a pull without a wait at the last message, even when that message reaches max_ack_pending', async () => {
     const streamPrefix = `test-${randomUUID()}`;

@@ -29,7 +29,16 @@ describe.skipIf(!redis.available)(`Redis Streams event bus${redis.skipNote}`, ()
     }
   });
 
-  describeEventBus('redis', () => open());
+  describeEventBus('redis', () => open(), {
+    writeRaw: async (bus, topic, text) => {
+      const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+      try {
+        await admin.xadd((bus as RedisStreamsEventBus).streamKey(topic), '*', 'k', 'raw', 'p', text);
+      } finally {
+        admin.disconnect();
+      }
+    },
+  });
 
   it('survives its connections being killed mid-stream, losing nothing', async () => {
     const prefix = `test-${randomUUID()}:`;
@@ -175,6 +184,29 @@ describe.skipIf(!redis.available)(`Redis Streams event bus${redis.skipNote}`, ()
       const got = await c.pull({ maxMessages: 1000, waitMs: 500 });
       expect(got.at(-1)?.payload).toBe(999);
       await bus.deleteTopic('capped');
+    } finally {
+      admin.disconnect();
+      await bus.close();
+    }
+  });
+
+  it('delivers an entry without the payload field as undecodable, naming the fields it has', async () => {
+    const bus = await open();
+    const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      await bus.publish('foreign', [{ key: 'u', payload: 1 }]);
+      await admin.xadd(bus.streamKey('foreign'), '*', 'user', 'u', 'body', '{}');
+      await bus.publish('foreign', [{ key: 'u', payload: 2 }]);
+      const c = await bus.consumer('foreign', { group: 'g', name: 'c' });
+      const got = await c.pull({ maxMessages: 10, waitMs: 1000 });
+      expect(got.map((m) => m.payload)).toEqual([1, undefined, 2]);
+      expect(got[1]?.undecodable).toEqual({
+        reason: 'no payload field "p": expected fields "k" (key) and "p" (JSON payload), got "user", "body"',
+        text: '',
+      });
+      await c.ack(got);
+      expect(Number(((await admin.xpending(bus.streamKey('foreign'), 'g')) as [number])[0])).toBe(0);
+      await bus.deleteTopic('foreign');
     } finally {
       admin.disconnect();
       await bus.close();

@@ -1,26 +1,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { InvalidInputError, isoUtc, loadConfig, NotFoundError, parseTimestampMs } from '../../core/index.js';
-import {
-  CAMPAIGN_STATUSES,
-  type Campaign,
-  type CampaignStatus,
-  campaignToSpec,
-  FileCampaignRegistry,
-  worldCampaignSpecs,
-} from '../../decision/index.js';
+// registering loads only import-free modules; each action imports the decision code it runs
+import { InvalidInputError, NotFoundError } from '../../core/errors.js';
+import type { Campaign, CampaignStatus, FileCampaignRegistry } from '../../decision/index.js';
 import { type CliIo, printJson } from '../io.js';
 
-function registryFor(cmd: Command, dir: string | undefined): FileCampaignRegistry {
+const CAMPAIGN_STATUSES = ['active', 'paused'] as const; // = decision's CAMPAIGN_STATUSES (checked in a test)
+
+async function registryFor(cmd: Command, dir: string | undefined): Promise<FileCampaignRegistry> {
+  const { FileCampaignRegistry } = await import('../../decision/index.js');
   if (dir) return new FileCampaignRegistry(dir);
+  const { loadConfig } = await import('../../core/index.js');
   const { config } = loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config });
   return new FileCampaignRegistry(join(config.storeDir, 'campaigns'));
 }
 
 /** A spec file: JSON or YAML, one campaign or a list. */
-function readSpecs(file: string): unknown[] {
+async function readSpecs(file: string): Promise<unknown[]> {
+  const { parse: parseYaml } = await import('yaml');
   if (!existsSync(file)) throw new NotFoundError(`campaign spec file ${file} does not exist`);
   const text = readFileSync(file, 'utf8');
   let raw: unknown;
@@ -36,6 +34,8 @@ function readSpecs(file: string): unknown[] {
   }
   return Array.isArray(raw) ? raw : [raw];
 }
+
+const isoUtc = (ms: number): string => new Date(ms).toISOString();
 
 function line(c: Campaign): string {
   const t = c.targeting;
@@ -62,8 +62,8 @@ export function registerCampaignCommands(program: Command, io: CliIo): void {
     .option(...registryOption)
     .option('--json', 'machine-readable output')
     .action(async (opts: { file: string; registry?: string; json?: boolean }, cmd: Command) => {
-      const registry = registryFor(cmd, opts.registry);
-      const specs = readSpecs(opts.file);
+      const registry = await registryFor(cmd, opts.registry);
+      const specs = await readSpecs(opts.file);
       const created: Campaign[] = [];
       for (const [i, spec] of specs.entries())
         created.push(await registry.create(spec, specs.length > 1 ? `${opts.file}[${i}]` : opts.file));
@@ -78,7 +78,8 @@ export function registerCampaignCommands(program: Command, io: CliIo): void {
     .option(...registryOption)
     .option('--json', 'machine-readable output')
     .action(async (opts: { world: string; registry?: string; json?: boolean }, cmd: Command) => {
-      const registry = registryFor(cmd, opts.registry);
+      const registry = await registryFor(cmd, opts.registry);
+      const { worldCampaignSpecs } = await import('../../decision/index.js');
       const result = await registry.createMany(await worldCampaignSpecs(opts.world), `${opts.world}/campaigns.parquet`);
       if (opts.json) printJson(io, result);
       else io.out(`imported ${result.created} campaigns (${result.skipped} already present) into ${registry.dir}`);
@@ -99,14 +100,16 @@ export function registerCampaignCommands(program: Command, io: CliIo): void {
       ) => {
         if (opts.status !== undefined && !(CAMPAIGN_STATUSES as readonly string[]).includes(opts.status))
           throw new InvalidInputError(`--status must be one of ${CAMPAIGN_STATUSES.join(', ')}, got "${opts.status}"`);
+        const { parseTimestampMs } = await import('../../core/index.js');
         const liveAt = opts.liveAt === undefined ? undefined : parseTimestampMs(opts.liveAt);
         if (liveAt !== undefined && Number.isNaN(liveAt))
           throw new InvalidInputError(`--live-at expects an ISO-8601 time or epoch ms, got "${opts.liveAt}"`);
-        const list = await registryFor(cmd, opts.registry).list({
+        const list = await (await registryFor(cmd, opts.registry)).list({
           ...(opts.advertiser ? { advertiserId: opts.advertiser } : {}),
           ...(opts.status ? { status: opts.status as CampaignStatus } : {}),
           ...(liveAt !== undefined ? { liveAt } : {}),
         });
+        const { campaignToSpec } = await import('../../decision/index.js');
         if (opts.json)
           printJson(io, {
             campaigns: list.map((c) => ({ ...campaignToSpec(c), status: c.status, version: c.version })),
@@ -123,8 +126,9 @@ export function registerCampaignCommands(program: Command, io: CliIo): void {
     .option(...registryOption)
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { registry?: string; json?: boolean }, cmd: Command) => {
-      const registry = registryFor(cmd, opts.registry);
+      const registry = await registryFor(cmd, opts.registry);
       const c = await registry.getOrThrow(id);
+      const { campaignToSpec } = await import('../../decision/index.js');
       const history = await registry.history(id);
       const out = {
         ...campaignToSpec(c),
@@ -154,7 +158,7 @@ export function registerCampaignCommands(program: Command, io: CliIo): void {
       .option(...registryOption)
       .option('--json', 'machine-readable output')
       .action(async (id: string, opts: { registry?: string; json?: boolean }, cmd: Command) => {
-        const c = await registryFor(cmd, opts.registry).setStatus(id, status);
+        const c = await (await registryFor(cmd, opts.registry)).setStatus(id, status);
         if (opts.json) printJson(io, { id: c.id, status: c.status, version: c.version });
         else io.out(`${c.id} is ${c.status} (version ${c.version})`);
       });

@@ -2,30 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import {
-  type AdnovaConfig,
-  InvalidInputError,
-  isoUtc,
-  loadConfig,
-  ManualClock,
-  MetricsRegistry,
-  parseTimestampMs,
-  Rng,
-} from '../../core/index.js';
-import {
-  DEFINITION_KINDS,
-  type DefinitionKind,
-  defineEntity,
-  defineFeatureService,
-  defineFeatures,
-  defineFeatureView,
-  defineTransform,
-  FeatureStore,
-  loadDefinitionsFile,
-  MemoryOnlineStore,
-  type OnlineStore,
-  RedisOnlineStore,
-} from '../../features/index.js';
+// registering the commands loads only import-free modules; each action imports the store code it runs
+import { isoUtc, ManualClock, parseTimestampMs } from '../../core/clock.js';
+import { InvalidInputError } from '../../core/errors.js';
+import type { AdnovaConfig } from '../../core/index.js';
+import { Rng } from '../../core/random.js';
+import { DEFINITION_KINDS } from '../../features/choices.js';
+import type { DefinitionKind, FeatureStore, OnlineStore } from '../../features/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
 
@@ -39,16 +22,22 @@ function storeDirOf(config: AdnovaConfig, opts: StoreOptions): string {
 }
 
 /** The online store the config names; the stream commands write the same one the feature commands read. */
-export function onlineStoreFor(config: AdnovaConfig, dir: string): OnlineStore {
+export async function onlineStoreFor(config: AdnovaConfig, dir: string): Promise<OnlineStore> {
+  const { MemoryOnlineStore, RedisOnlineStore } = await import('../../features/index.js');
   return config.onlineStore.kind === 'redis'
     ? new RedisOnlineStore({ url: config.redis.url, keyPrefix: `${config.redis.keyPrefix}features:` })
     : new MemoryOnlineStore({ snapshotPath: join(dir, 'online-snapshot.json') });
 }
 
 async function withStore<T>(cmd: Command, opts: StoreOptions, fn: (store: FeatureStore) => Promise<T>): Promise<T> {
+  const [{ loadConfig, MetricsRegistry }, { FeatureStore }] = await Promise.all([
+    import('../../core/index.js'),
+    import('../../features/index.js'),
+  ]);
   const { config } = loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config });
   const dir = storeDirOf(config, opts);
-  const store = await FeatureStore.open({ dir, online: onlineStoreFor(config, dir), metrics: new MetricsRegistry() });
+  const online = await onlineStoreFor(config, dir);
+  const store = await FeatureStore.open({ dir, online, metrics: new MetricsRegistry() });
   try {
     return await fn(store);
   } finally {
@@ -85,6 +74,7 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
   storeOpt(features.command('apply').description('register definitions from a YAML or JSON file'))
     .requiredOption('-f, --file <file>', 'definitions file (.yaml, .yml, .json)')
     .action(async (opts: StoreOptions & { file: string }, cmd: Command) => {
+      const { loadDefinitionsFile } = await import('../../features/index.js');
       const defs = loadDefinitionsFile(resolve(opts.file));
       const outcomes = await withStore(cmd, opts, async (store) => store.apply(defs));
       if (opts.json) printJson(io, { outcomes });
@@ -313,6 +303,7 @@ async function worldDemo(
 ): Promise<Record<string, unknown>> {
   const dir = join(ctx.workDir, 'features');
   const manifest = JSON.parse(readFileSync(join(worldDir, 'manifest.json'), 'utf8')) as { endTs: number };
+  const { FeatureStore, loadDefinitionsFile, MemoryOnlineStore } = await import('../../features/index.js');
   const store = await FeatureStore.open({
     dir,
     clock: new ManualClock(manifest.endTs),
@@ -349,6 +340,15 @@ async function syntheticDemo(ctx: Parameters<NonNullable<DemoStage['run']>>[0]):
   const day = 86_400_000;
   const start = Date.UTC(2026, 2, 2);
   const clock = new ManualClock(start + 7 * day);
+  const {
+    defineEntity,
+    defineFeatureService,
+    defineFeatures,
+    defineFeatureView,
+    defineTransform,
+    FeatureStore,
+    MemoryOnlineStore,
+  } = await import('../../features/index.js');
   const store = await FeatureStore.open({ dir, clock, online: new MemoryOnlineStore() });
   try {
     store.apply(

@@ -1,38 +1,34 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { InvalidInputError, loadConfig, Rng } from '../../core/index.js';
+import { InvalidInputError } from '../../core/errors.js';
+import { Rng } from '../../core/random.js';
+// the option lists come from a module with no imports; each action imports the model code it runs
 import {
   ALGORITHMS,
-  type Algorithm,
-  type ArtifactColumn,
-  type BinaryMetrics,
-  buildSendTrainingSet,
   CALIBRATION_METHODS,
-  type CalibrationMethod,
-  evaluateModelOnTable,
-  type GbdtParams,
   GROWTH_POLICIES,
-  type GrowthPolicy,
-  importModelFile,
-  loadArtifact,
   MODEL_IMPORT_FORMATS,
-  type ModelImportFormat,
-  type ModelMatrix,
-  ModelRegistry,
   REGISTRY_ROLES,
-  type RegistryRole,
-  readTable,
   SCORER_POOL_MIN_ROWS,
-  type SplitPart,
-  saveArtifact,
-  scoreTableFile,
+} from '../../model/choices.js';
+import type {
+  Algorithm,
+  ArtifactColumn,
+  BinaryMetrics,
+  CalibrationMethod,
+  GbdtParams,
+  GrowthPolicy,
+  ModelImportFormat,
+  ModelMatrix,
+  ModelRegistry,
+  RegistryRole,
+  SplitPart,
   trainModel,
-  trainModelOnTable,
 } from '../../model/index.js';
-import { readManifest } from '../../world/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { addTableOptions, type TableCliOptions, tableReadOptions } from './table-options.js';
 
 function num(
   name: string,
@@ -69,8 +65,10 @@ const list = (raw: string | undefined): string[] =>
         .filter((s) => s.length > 0)
     : [];
 
-function registryFor(cmd: Command, dir: string | undefined): ModelRegistry {
+async function registryFor(cmd: Command, dir: string | undefined): Promise<ModelRegistry> {
+  const { ModelRegistry } = await import('../../model/index.js');
   if (dir) return new ModelRegistry(dir);
+  const { loadConfig } = await import('../../core/index.js');
   const { config } = loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config });
   return new ModelRegistry(join(config.storeDir, 'models'));
 }
@@ -84,11 +82,10 @@ function metricsLines(m: BinaryMetrics): string[] {
   ];
 }
 
-interface TrainOpts {
+interface TrainOpts extends TableCliOptions {
   data: string;
   label: string;
   out: string;
-  sep?: string;
   exclude?: string;
   timeCol?: string;
   testFraction?: string;
@@ -122,15 +119,15 @@ interface TrainOpts {
 export function registerModelCommands(program: Command, io: CliIo): void {
   const model = program.command('model').description('train, score, import, evaluate and register models');
 
-  model
+  const train = model
     .command('train')
     .description(
       'train a model on a CSV or Parquet file. Split, in file order (or by --time-col): the last --test-fraction of the rows are the test rows; the last --validation-fraction of the rest are validation rows (early stopping, calibration), never trained on unless --refit; the remaining rows train',
     )
     .requiredOption('--data <file>', 'CSV (any separator, quoted headers) or Parquet file')
     .requiredOption('--label <col>', 'label column: 1/0, true/false, yes/no (or --positive)')
-    .requiredOption('--out <dir>', 'artifact directory to write')
-    .option('--sep <char>', 'CSV field separator (default: detected)')
+    .requiredOption('--out <dir>', 'artifact directory to write');
+  addTableOptions(train)
     .option('--exclude <cols>', 'comma-separated columns to leave out')
     .option('--time-col <col>', 'order rows by this column before the temporal split')
     .option('--test-fraction <f>', 'share of all rows held out at the end for test metrics (0..0.95)', '0.3')
@@ -184,11 +181,12 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         seed: num('--seed', o.seed, { integer: true }),
         threads,
       };
+      const { trainModelOnTable } = await import('../../model/index.js');
       const summary = await trainModelOnTable({
         data: o.data,
         label: o.label,
         out: o.out,
-        ...(o.sep === undefined ? {} : { sep: o.sep }),
+        ...tableReadOptions(o),
         exclude: list(o.exclude),
         ...(o.timeCol ? { timeColumn: o.timeCol } : {}),
         testFraction: num('--test-fraction', o.testFraction, { min: 0, max: 0.95 }) ?? 0.3,
@@ -202,8 +200,9 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         ...(o.register ? { name: o.register, goal: o.goal ?? 'default' } : {}),
       });
       const registered = o.register
-        ? registryFor(cmd, o.registry).register(o.out, o.register, o.goal ?? 'default')
+        ? (await registryFor(cmd, o.registry)).register(o.out, o.register, o.goal ?? 'default')
         : null;
+      for (const note of summary.parsing) io.err(note);
       if (o.json) {
         printJson(io, { ...summary, ...(registered ? { registered } : {}) });
         return;
@@ -240,31 +239,31 @@ export function registerModelCommands(program: Command, io: CliIo): void {
       if (registered) io.out(`registered as ${registered.id} (goal ${registered.goal})`);
     });
 
-  model
+  const score = model
     .command('score')
-    .description('add a "score" column (calibrated probability) to a copy of a CSV/Parquet file')
+    .description(
+      'copy a CSV/Parquet file with a "score" column (calibrated probability) added; a CSV keeps its separator and cell text',
+    )
     .requiredOption('--model <dir>', 'artifact directory')
     .requiredOption('--data <file>', 'CSV or Parquet file with the model columns')
-    .requiredOption('--out <file>', 'output file: .parquet for Parquet, otherwise CSV')
-    .option('--sep <char>', 'CSV field separator of the input')
+    .requiredOption('--out <file>', 'output file: .parquet for Parquet, otherwise CSV');
+  addTableOptions(score)
     .option(
       '--threads <n>',
       `scoring threads: tree models on files of at least ${SCORER_POOL_MIN_ROWS.toLocaleString('en-US')} rows are scored on n worker threads (1: on the main thread)`,
       String(availableParallelism()),
     )
     .option('--json', 'machine-readable output')
-    .action(async (o: { model: string; data: string; out: string; sep?: string; threads?: string; json?: boolean }) => {
-      const threads = num('--threads', o.threads, { integer: true, min: 1 }) ?? 1;
-      const r = await scoreTableFile({
-        model: o.model,
-        data: o.data,
-        out: o.out,
-        threads,
-        ...(o.sep === undefined ? {} : { sep: o.sep }),
-      });
-      if (o.json) printJson(io, r);
-      else io.out(`scored ${r.rows} rows (mean score ${r.meanScore.toFixed(4)}) into ${r.out}`);
-    });
+    .action(
+      async (o: TableCliOptions & { model: string; data: string; out: string; threads?: string; json?: boolean }) => {
+        const threads = num('--threads', o.threads, { integer: true, min: 1 }) ?? 1;
+        const { scoreTableFile } = await import('../../model/index.js');
+        const r = await scoreTableFile({ model: o.model, data: o.data, out: o.out, threads, ...tableReadOptions(o) });
+        for (const note of r.parsing) io.err(note);
+        if (o.json) printJson(io, r);
+        else io.out(`scored ${r.rows} rows (mean score ${r.meanScore.toFixed(4)}) into ${r.out}`);
+      },
+    );
 
   model
     .command('import')
@@ -273,7 +272,8 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .requiredOption('--file <file>', 'model file')
     .requiredOption('--out <dir>', 'artifact directory to write')
     .option('--json', 'machine-readable output')
-    .action((o: { format: string; file: string; out: string; json?: boolean }) => {
+    .action(async (o: { format: string; file: string; out: string; json?: boolean }) => {
+      const { importModelFile } = await import('../../model/index.js');
       const format = oneOf<ModelImportFormat>('--format', o.format, MODEL_IMPORT_FORMATS) as ModelImportFormat;
       const a = importModelFile({ format, file: o.file, out: o.out });
       const summary = {
@@ -287,34 +287,37 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         io.out(`imported ${summary.trees} trees over ${summary.features.length} features from ${o.file} into ${o.out}`);
     });
 
-  model
+  const evaluate = model
     .command('eval')
     .description('metrics of a model on a labelled CSV/Parquet file, overall and by segment')
     .requiredOption('--model <dir>', 'artifact directory')
     .requiredOption('--data <file>', 'labelled CSV or Parquet file')
-    .requiredOption('--label <col>', 'label column')
-    .option('--sep <char>', 'CSV field separator')
+    .requiredOption('--label <col>', 'label column');
+  addTableOptions(evaluate)
     .option('--positive <value>', 'label value that means 1')
     .option('--segments <cols>', 'comma-separated columns to report metrics by')
     .option('--json', 'machine-readable output')
     .action(
-      async (o: {
-        model: string;
-        data: string;
-        label: string;
-        sep?: string;
-        positive?: string;
-        segments?: string;
-        json?: boolean;
-      }) => {
+      async (
+        o: TableCliOptions & {
+          model: string;
+          data: string;
+          label: string;
+          positive?: string;
+          segments?: string;
+          json?: boolean;
+        },
+      ) => {
+        const { evaluateModelOnTable } = await import('../../model/index.js');
         const r = await evaluateModelOnTable({
           model: o.model,
           data: o.data,
           label: o.label,
-          ...(o.sep === undefined ? {} : { sep: o.sep }),
+          ...tableReadOptions(o),
           ...(o.positive === undefined ? {} : { positive: o.positive }),
           segments: list(o.segments),
         });
+        for (const note of r.parsing) io.err(note);
         if (o.json) {
           printJson(io, r);
           return;
@@ -335,8 +338,8 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .description('registered models with their champion/challenger role')
     .option('--registry <dir>', 'registry directory (default <storeDir>/models)')
     .option('--json', 'machine-readable output')
-    .action((o: { registry?: string; json?: boolean }, cmd: Command) => {
-      const entries = registryFor(cmd, o.registry).list();
+    .action(async (o: { registry?: string; json?: boolean }, cmd: Command) => {
+      const entries = (await registryFor(cmd, o.registry)).list();
       if (o.json) {
         printJson(io, entries);
         return;
@@ -356,9 +359,10 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .option('--model <dir>', 'artifact directory instead of a registry id')
     .option('--registry <dir>', 'registry directory (default <storeDir>/models)')
     .option('--json', 'machine-readable output (the whole header)')
-    .action((id: string | undefined, o: { model?: string; registry?: string; json?: boolean }, cmd: Command) => {
+    .action(async (id: string | undefined, o: { model?: string; registry?: string; json?: boolean }, cmd: Command) => {
       if (!id && !o.model) throw new InvalidInputError('describe needs a registered model id or --model DIR');
-      const dir = o.model ?? registryFor(cmd, o.registry).artifactDir(id as string);
+      const { loadArtifact } = await import('../../model/index.js');
+      const dir = o.model ?? (await registryFor(cmd, o.registry)).artifactDir(id as string);
       const a = loadArtifact(dir);
       const h = a.header;
       if (o.json) {
@@ -390,9 +394,9 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .option('--as <role>', REGISTRY_ROLES.join(' or '), 'champion')
     .option('--registry <dir>', 'registry directory (default <storeDir>/models)')
     .option('--json', 'machine-readable output')
-    .action((id: string, o: { as?: string; registry?: string; json?: boolean }, cmd: Command) => {
+    .action(async (id: string, o: { as?: string; registry?: string; json?: boolean }, cmd: Command) => {
       const role = oneOf<RegistryRole>('--as', o.as, REGISTRY_ROLES) ?? 'champion';
-      const r = registryFor(cmd, o.registry).promote(id, role);
+      const r = (await registryFor(cmd, o.registry)).promote(id, role);
       if (o.json) printJson(io, { id, role, ...r });
       else io.out(`${id} is now ${role} of goal ${r.goal}${r.previous ? ` (was ${r.previous})` : ''}`);
     });
@@ -403,8 +407,8 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .argument('<goal>', 'goal')
     .option('--registry <dir>', 'registry directory (default <storeDir>/models)')
     .option('--json', 'machine-readable output')
-    .action((goal: string, o: { registry?: string; json?: boolean }, cmd: Command) => {
-      const r = registryFor(cmd, o.registry).rollback(goal);
+    .action(async (goal: string, o: { registry?: string; json?: boolean }, cmd: Command) => {
+      const r = (await registryFor(cmd, o.registry)).rollback(goal);
       if (o.json) printJson(io, r);
       else io.out(`goal ${r.goal}: champion ${r.from} -> ${r.to}`);
     });
@@ -419,6 +423,8 @@ export const modelDemoStage: DemoStage = {
   name: 'model',
   description: 'train, calibrate, evaluate and register a GBDT',
   run: async ({ workDir, state }) => {
+    const [{ buildSendTrainingSet, ModelRegistry, readTable, saveArtifact, trainModel }, { readManifest }] =
+      await Promise.all([import('../../model/index.js'), import('../../world/index.js')]);
     const dir = join(workDir, 'model');
     let result: ReturnType<typeof trainModel>;
     let source: string;

@@ -1,41 +1,28 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { InvalidInputError, Rng } from '../../core/index.js';
-import { loadArtifact } from '../../model/index.js';
-import {
-  compareTables,
-  computeSkew,
-  type DatasetDriftResult,
-  type DatasetProfile,
-  detectDrift,
-  driftAgainstModel,
-  driftFromFiles,
-  driftReportJson,
-  estimatePerformance,
-  type FeatureDriftResult,
-  featureKindOf,
-  type LabelDriftReport,
-  openTable,
-  type PerformanceEstimate,
-  parseProfile,
-  profileFile,
+// registering the commands loads only import-free modules; each action imports the monitor code it runs
+import { InvalidInputError } from '../../core/errors.js';
+import { Rng } from '../../core/random.js';
+import type {
+  DatasetDriftResult,
+  DatasetProfile,
+  FeatureDriftResult,
+  LabelDriftReport,
+  PerformanceEstimate,
   readTable,
-  renderDriftHtml,
-  type SkewResult,
-  serializeProfile,
+  SkewResult,
 } from '../../monitor/index.js';
-import { readManifest, tableFiles } from '../../world/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { addTableOptions, type TableCliOptions, tableReadOptions } from './table-options.js';
 
-interface DriftCliOptions {
+interface DriftCliOptions extends TableCliOptions {
   reference?: string;
   referenceProfile?: string;
   current: string;
   model?: string;
   importance?: string;
-  sep?: string;
   categorical?: string;
   learnThresholds?: boolean;
   chunkRows?: string;
@@ -86,8 +73,9 @@ function readJsonFile(path: string, what: string): unknown {
  * Feature importance as { feature: weight }: from --importance FILE, or the model artifact in --model DIR (its split
  * gain per feature; DIR/importance.json when the directory holds no artifact).
  */
-function loadImportance(opts: DriftCliOptions): Record<string, number> | undefined {
+async function loadImportance(opts: DriftCliOptions): Promise<Record<string, number> | undefined> {
   if (!opts.importance && opts.model && existsSync(join(opts.model, 'model.json'))) {
+    const { loadArtifact } = await import('../../model/index.js');
     const artifact = loadArtifact(opts.model);
     return Object.fromEntries(artifact.header.importance.map((e) => [e.feature, Math.max(0, e.gain)]));
   }
@@ -128,7 +116,7 @@ function driftRow(name: string, f: FeatureDriftResult): string {
   const method = `${f.method}${f.comparison.binned ? ' on bins' : ''}`;
   const cells = [
     name.padEnd(28),
-    featureKindOf(f.comparison).padEnd(11),
+    (f.comparison.binned?.featureKind ?? f.comparison.kind).padEnd(11), // featureKindOf, without loading monitor
     method.padEnd(21),
     num(f.score).padStart(10),
     num(f.threshold).padStart(10),
@@ -139,8 +127,9 @@ function driftRow(name: string, f: FeatureDriftResult): string {
 }
 
 /** The label of the model artifact in DIR, if there is one (the model's label is never a feature). */
-function modelLabel(dir: string | undefined): { column: string; positive: string } | undefined {
+async function modelLabel(dir: string | undefined): Promise<{ column: string; positive: string } | undefined> {
   if (!dir || !existsSync(join(dir, 'model.json'))) return undefined;
+  const { loadArtifact } = await import('../../model/index.js');
   return loadArtifact(dir).header.label ?? undefined;
 }
 
@@ -177,6 +166,7 @@ function formatLabelDrift(l: LabelDriftReport): string {
 
 /** `monitor drift --model DIR --current FILE`: against the model's training profile, on the model's bins. */
 async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promise<void> {
+  const { driftAgainstModel, driftReportJson, renderDriftHtml } = await import('../../monitor/index.js');
   for (const [flag, set] of [
     ['--learn-thresholds', opts.learnThresholds],
     ['--chunk-rows', opts.chunkRows],
@@ -196,6 +186,7 @@ async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promi
     model: opts.model as string,
     current: opts.current,
     ...(opts.sep !== undefined ? { sep: opts.sep } : {}),
+    parse: { ...tableReadOptions(opts), onNote: (n: string) => io.err(n) },
     ...(driftShare !== undefined ? { drift: { datasetDriftShare: driftShare } } : {}),
     ...(opts.exclude !== undefined ? { exclude: listOption(opts.exclude) } : {}),
     ...(opts.labelCol !== undefined ? { labelColumn: opts.labelCol } : {}),
@@ -326,7 +317,7 @@ function numericColumnOf(table: Awaited<ReturnType<typeof readTable>>, name: str
 export function registerMonitorCommands(program: Command, io: CliIo): void {
   const monitor = program.command('monitor').description('drift, skew and performance estimation');
 
-  monitor
+  const drift = monitor
     .command('drift')
     .description('compare a current file with a reference file or stored reference profile')
     .option('--reference <file>', 'reference CSV or Parquet file')
@@ -336,8 +327,8 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       '--model <dir>',
       'model artifact directory: its split gain weights the dataset verdict; without --reference, its training profile is the reference',
     )
-    .option('--importance <file>', 'JSON { feature: weight } for the weighted drifted share')
-    .option('--sep <s>', 'CSV separator (auto-detected by default)')
+    .option('--importance <file>', 'JSON { feature: weight } for the weighted drifted share');
+  addTableOptions(drift)
     .option('--categorical <cols>', 'comma-separated columns to treat as categorical')
     .option(
       '--learn-thresholds',
@@ -360,6 +351,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
     .option('--out <file>', 'write the JSON report to a file')
     .option('--html <file>', 'write the self-contained HTML report')
     .action(async (opts: DriftCliOptions) => {
+      const { driftFromFiles, driftReportJson, parseProfile, renderDriftHtml } = await import('../../monitor/index.js');
       if (opts.reference && opts.referenceProfile) {
         throw new InvalidInputError(
           'monitor drift takes one of --reference FILE or --reference-profile FILE, not both',
@@ -383,21 +375,22 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
             opts.referenceProfile,
           )
         : undefined;
-      const importance = loadImportance(opts);
+      const importance = await loadImportance(opts);
       const driftShare = shareOption(opts.driftShare, '--drift-share');
       const chunkRows = positiveInt(opts.chunkRows, '--chunk-rows');
       if (opts.chunkCol && chunkRows) throw new InvalidInputError('give --chunk-rows or --chunk-col, not both');
       if (opts.chunkCol && !opts.learnThresholds) throw new InvalidInputError('--chunk-col needs --learn-thresholds');
       if (opts.positive !== undefined && opts.labelCol === undefined)
         throw new InvalidInputError('--positive names the positive value of --label-col; give --label-col too');
-      const fromModel = opts.labelCol === undefined ? modelLabel(opts.model) : undefined;
+      const fromModel = opts.labelCol === undefined ? await modelLabel(opts.model) : undefined;
       const labelColumn = opts.labelCol ?? fromModel?.column;
       const positive = opts.positive ?? fromModel?.positive;
       const run = await driftFromFiles({
         ...(opts.reference ? { reference: opts.reference } : {}),
         ...(referenceProfile ? { referenceProfile } : {}),
         current: opts.current,
-        ...(opts.sep !== undefined ? { sep: opts.sep } : {}),
+        ...tableReadOptions(opts),
+        onNote: (n: string) => io.err(n),
         ...(opts.categorical ? { categorical: opts.categorical.split(',').map((s) => s.trim()) } : {}),
         ...(opts.learnThresholds ? { learnThresholds: true } : {}),
         ...(chunkRows ? { chunkRows } : {}),
@@ -445,26 +438,28 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       }
     });
 
-  monitor
+  const estimate = monitor
     .command('estimate')
     .description('CBPE: estimate ROC AUC, precision and recall from calibrated scores (+ realized when labels exist)')
     .requiredOption('--data <file>', 'CSV or Parquet file with a score column')
     .requiredOption('--score-col <col>', 'calibrated score column (probability of the positive class)')
     .option('--label-col <col>', 'label column (1/0; empty while not matured)')
-    .option('--threshold <t>', 'decision threshold for precision and recall', '0.5')
-    .option('--sep <s>', 'CSV separator')
+    .option('--threshold <t>', 'decision threshold for precision and recall', '0.5');
+  addTableOptions(estimate)
     .option('--json', 'machine-readable output')
     .action(
-      async (opts: {
-        data: string;
-        scoreCol: string;
-        labelCol?: string;
-        threshold: string;
-        sep?: string;
-        json?: boolean;
-      }) => {
+      async (
+        opts: TableCliOptions & {
+          data: string;
+          scoreCol: string;
+          labelCol?: string;
+          threshold: string;
+          json?: boolean;
+        },
+      ) => {
         const threshold = shareOption(opts.threshold, '--threshold') as number;
-        const table = await readTable(opts.data, opts.sep !== undefined ? { sep: opts.sep } : {});
+        const { estimatePerformance, readTable } = await import('../../monitor/index.js');
+        const table = await readTable(opts.data, { ...tableReadOptions(opts), onNote: (n) => io.err(n) });
         const scores = numericColumnOf(table, opts.scoreCol, '--score-col');
         const labels = opts.labelCol ? numericColumnOf(table, opts.labelCol, '--label-col') : undefined;
         const e = estimatePerformance(scores, labels, { threshold });
@@ -473,16 +468,17 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       },
     );
 
-  monitor
+  const skew = monitor
     .command('skew')
     .description('training-serving skew: join served and recomputed feature rows on a key')
     .requiredOption('--left <file>', 'served feature vectors (CSV or Parquet)')
     .requiredOption('--right <file>', 'recomputed offline feature vectors (CSV or Parquet)')
-    .requiredOption('--key <col>', 'join key column')
-    .option('--sep <s>', 'CSV separator')
+    .requiredOption('--key <col>', 'join key column');
+  addTableOptions(skew)
     .option('--json', 'machine-readable output')
-    .action(async (opts: { left: string; right: string; key: string; sep?: string; json?: boolean }) => {
-      const readOpts = { ...(opts.sep !== undefined ? { sep: opts.sep } : {}), categorical: [opts.key] };
+    .action(async (opts: TableCliOptions & { left: string; right: string; key: string; json?: boolean }) => {
+      const readOpts = { ...tableReadOptions(opts), categorical: [opts.key], onNote: (n: string) => io.err(n) };
+      const { computeSkew, readTable } = await import('../../monitor/index.js');
       const left = await readTable(opts.left, readOpts);
       const right = await readTable(opts.right, readOpts);
       const s = computeSkew(left, right, opts.key);
@@ -501,35 +497,38 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       io.out(lines.join('\n'));
     });
 
-  monitor
+  const profile = monitor
     .command('profile')
     .description('compute and store a reference profile (mergeable summaries per feature)')
     .requiredOption('--data <file>', 'CSV or Parquet file')
-    .requiredOption('--out <file>', 'where to write the profile (JSON)')
-    .option('--sep <s>', 'CSV separator')
+    .requiredOption('--out <file>', 'where to write the profile (JSON)');
+  addTableOptions(profile)
     .option('--categorical <cols>', 'comma-separated columns to treat as categorical')
     .option('--learn-thresholds', 'also learn per-feature thresholds from chunks of the data')
     .option('--chunk-rows <n>', 'rows per chunk for --learn-thresholds (match your monitoring window)')
     .option('--chunk-col <col>', 'or one chunk per value of this column (e.g. a date); the column is not profiled')
     .option('--json', 'machine-readable summary')
     .action(
-      async (opts: {
-        data: string;
-        out: string;
-        sep?: string;
-        categorical?: string;
-        learnThresholds?: boolean;
-        chunkRows?: string;
-        chunkCol?: string;
-        json?: boolean;
-      }) => {
+      async (
+        opts: TableCliOptions & {
+          data: string;
+          out: string;
+          categorical?: string;
+          learnThresholds?: boolean;
+          chunkRows?: string;
+          chunkCol?: string;
+          json?: boolean;
+        },
+      ) => {
         const chunkRows = positiveInt(opts.chunkRows, '--chunk-rows');
         if (opts.chunkCol && chunkRows) throw new InvalidInputError('give --chunk-rows or --chunk-col, not both');
         if (opts.chunkCol && !opts.learnThresholds) throw new InvalidInputError('--chunk-col needs --learn-thresholds');
         if (opts.learnThresholds && !chunkRows && !opts.chunkCol)
           throw new InvalidInputError('--learn-thresholds needs --chunk-rows N or --chunk-col COL');
+        const { profileFile, serializeProfile } = await import('../../monitor/index.js');
         const profile = await profileFile(opts.data, {
-          ...(opts.sep !== undefined ? { sep: opts.sep } : {}),
+          ...tableReadOptions(opts),
+          onNote: (n: string) => io.err(n),
           ...(opts.categorical ? { categorical: opts.categorical.split(',').map((s) => s.trim()) } : {}),
           ...(opts.learnThresholds && chunkRows ? { learnChunkRows: chunkRows } : {}),
           ...(opts.learnThresholds && opts.chunkCol ? { learnChunkColumn: opts.chunkCol } : {}),
@@ -558,6 +557,10 @@ const SNAPSHOT_KEY_COLUMNS = new Set(['user_id', 'snapshot_date', 'event_ts', 'c
  * last day (current), features only. With `unit-change` the moved column should lead the list.
  */
 async function worldSnapshotDrift(worldDir: string, workDir: string): Promise<Record<string, unknown>> {
+  const [{ compareTables, detectDrift, openTable, renderDriftHtml }, { readManifest, tableFiles }] = await Promise.all([
+    import('../../monitor/index.js'),
+    import('../../world/index.js'),
+  ]);
   const manifest = readManifest(worldDir);
   const files = tableFiles(worldDir, manifest, 'batch');
   const driftDay = Number(manifest.params['driftDay'] ?? Math.floor(files.length / 2));
@@ -599,6 +602,9 @@ export const monitorDemoStage: DemoStage = {
   description: 'profile serving windows and detect drift',
   run: async ({ workDir, state }) => {
     if (state.worldDir) return worldSnapshotDrift(state.worldDir, workDir);
+    const { driftFromFiles, parseProfile, profileFile, renderDriftHtml, serializeProfile } = await import(
+      '../../monitor/index.js'
+    );
     const rng = new Rng(7);
     const rows = 3000;
     const write = (path: string, shift: number): void => {

@@ -1,32 +1,9 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  type AdnovaConfig,
-  AdnovaError,
-  InvalidInputError,
-  isoUtc,
-  loadConfig,
-  ManualClock,
-  MetricsRegistry,
-} from '../../core/index.js';
-import { FeatureStore, loadDefinitionsFile, MemoryOnlineStore, parseWindowMs } from '../../features/index.js';
-import {
-  BusDirtyUserFeed,
-  backfillStreamViews,
-  compileAggregationPlan,
-  createEventBus,
-  dailyCheckpoints,
-  type EventBus,
-  FileAggregatorStateStore,
-  FileDeadLetterSink,
-  MemoryDirtyUserFeed,
-  RedisAggregatorStateStore,
-  type ReplayParityResult,
-  replayAndCompare,
-  STREAM_EVENT_TYPES,
-  StreamIngestor,
-} from '../../stream/index.js';
-import { readManifest, replayEvents, tableFiles } from '../../world/index.js';
+import { isoUtc, ManualClock } from '../../core/clock.js';
+import { AdnovaError, InvalidInputError } from '../../core/errors.js';
+import type { AdnovaConfig, MetricsRegistry } from '../../core/index.js';
+import type { EventBus, ReplayParityResult } from '../../stream/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
 import { onlineStoreFor, positiveInt, timeOption, worldDefinitionsPath } from './features.js';
@@ -38,7 +15,19 @@ export class ParityMismatchError extends AdnovaError {
   readonly code = 'STREAM_PARITY_MISMATCH';
 }
 
-function configOf(cmd: Command): AdnovaConfig {
+/** What the stream commands run, imported when one runs: registering them loads none of it (bench/cli.ts). */
+async function streamModules() {
+  const [core, features, stream, world] = await Promise.all([
+    import('../../core/index.js'),
+    import('../../features/index.js'),
+    import('../../stream/index.js'),
+    import('../../world/index.js'),
+  ]);
+  return { ...core, ...features, ...stream, ...world };
+}
+
+async function configOf(cmd: Command): Promise<AdnovaConfig> {
+  const { loadConfig } = await import('../../core/index.js');
   return loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config }).config;
 }
 
@@ -49,8 +38,9 @@ function busConfig(config: AdnovaConfig, kind: string | undefined): AdnovaConfig
   return { ...config, bus: { kind: kind as (typeof BUS_CHOICES)[number] } };
 }
 
-function latenessMs(text: string | undefined): number | undefined {
+async function latenessMs(text: string | undefined): Promise<number | undefined> {
   if (text === undefined) return undefined;
+  const { parseWindowMs } = await import('../../features/index.js');
   try {
     return parseWindowMs(text);
   } catch {
@@ -68,6 +58,16 @@ export async function worldStreamParity(options: {
   readonly checkpoints?: number;
   readonly metrics?: MetricsRegistry;
 }): Promise<ReplayParityResult & { topic: string }> {
+  const {
+    compileAggregationPlan,
+    dailyCheckpoints,
+    loadDefinitionsFile,
+    MemoryDirtyUserFeed,
+    readManifest,
+    replayAndCompare,
+    replayEvents,
+    tableFiles,
+  } = await streamModules();
   const manifest = readManifest(options.worldDir);
   const plan = compileAggregationPlan(
     loadDefinitionsFile(options.definitionsPath ?? worldDefinitionsPath()),
@@ -123,8 +123,9 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
     .option('--checkpoints <n>', 'compare at the last n day boundaries (default 7)')
     .option('--json', 'print the report as JSON')
     .action(async (opts, cmd: Command) => {
-      const config = busConfig(configOf(cmd), opts.bus);
-      const allowed = latenessMs(opts.lateness);
+      const { createEventBus } = await streamModules();
+      const config = busConfig(await configOf(cmd), opts.bus);
+      const allowed = await latenessMs(opts.lateness);
       const checkpoints = positiveInt('checkpoints', opts.checkpoints, 7);
       const bus = await createEventBus(config);
       let result: Awaited<ReturnType<typeof worldStreamParity>>;
@@ -161,7 +162,18 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
     .option('--views <names>', 'comma-separated stream views (default: all)')
     .option('--json', 'print the result as JSON')
     .action(async (opts, cmd: Command) => {
-      const config = configOf(cmd);
+      const {
+        backfillStreamViews,
+        compileAggregationPlan,
+        dailyCheckpoints,
+        FeatureStore,
+        loadDefinitionsFile,
+        MetricsRegistry,
+        readManifest,
+        STREAM_EVENT_TYPES,
+        tableFiles,
+      } = await streamModules();
+      const config = await configOf(cmd);
       if ((opts.world === undefined) === (opts.events === undefined))
         throw new InvalidInputError('backfill needs exactly one of --world DIR or --events FILES');
       let files: string[];
@@ -181,7 +193,7 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
       const dir = resolve(opts.store ?? join(config.storeDir, 'features'));
       const store = await FeatureStore.open({
         dir,
-        online: onlineStoreFor(config, dir),
+        online: await onlineStoreFor(config, dir),
         metrics: new MetricsRegistry(),
       });
       try {
@@ -229,18 +241,30 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
     .option('--idle-exit <seconds>', 'stop after this long without a message (default: run until interrupted)')
     .option('--json', 'print the final stats as JSON')
     .action(async (opts, cmd: Command) => {
-      const config = busConfig(configOf(cmd), opts.bus);
+      const {
+        BusDirtyUserFeed,
+        compileAggregationPlan,
+        createEventBus,
+        FeatureStore,
+        FileAggregatorStateStore,
+        FileDeadLetterSink,
+        loadDefinitionsFile,
+        MetricsRegistry,
+        RedisAggregatorStateStore,
+        StreamIngestor,
+      } = await streamModules();
+      const config = busConfig(await configOf(cmd), opts.bus);
       if (config.bus.kind === 'memory')
         throw new InvalidInputError(
           'stream run consumes from a shared bus: use --bus redis or --bus nats (the memory bus lives in one process; `adnova stream parity --bus memory` runs a whole replay in one)',
         );
       if (opts.state !== 'file' && opts.state !== 'redis')
         throw new InvalidInputError(`--state expects file or redis, got "${opts.state}"`);
-      const allowed = latenessMs(opts.lateness);
+      const allowed = await latenessMs(opts.lateness);
       const dir = resolve(opts.store ?? join(config.storeDir, 'features'));
       const store = await FeatureStore.open({
         dir,
-        online: onlineStoreFor(config, dir),
+        online: await onlineStoreFor(config, dir),
         metrics: new MetricsRegistry(),
       });
       const bus = await createEventBus(config);
@@ -284,7 +308,7 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
         if (opts.json) printJson(io, summary);
         else
           io.out(
-            `received ${stats.received}: accepted ${stats.accepted}, invalid ${stats.invalid}, late ${stats.late}, duplicates ${stats.duplicates}; ${stats.usersWritten} user vectors written in ${stats.flushes} flushes`,
+            `received ${stats.received}: accepted ${stats.accepted}, invalid ${stats.invalid} (${stats.undecodable} not JSON), late ${stats.late}, duplicates ${stats.duplicates}; ${stats.usersWritten} user vectors written in ${stats.flushes} flushes`,
           );
       } finally {
         process.off('SIGINT', stop);
@@ -309,6 +333,19 @@ export const streamDemoStage: DemoStage | undefined = {
   run: async (ctx) => {
     const worldDir = ctx.state.worldDir;
     if (typeof worldDir !== 'string') throw new InvalidInputError('the stream stage needs the world stage first');
+    const {
+      compileAggregationPlan,
+      createEventBus,
+      dailyCheckpoints,
+      FeatureStore,
+      loadDefinitionsFile,
+      MemoryOnlineStore,
+      MetricsRegistry,
+      readManifest,
+      replayAndCompare,
+      replayEvents,
+      tableFiles,
+    } = await streamModules();
     const manifest = readManifest(worldDir);
     const dir =
       typeof ctx.state.featureStoreDir === 'string' ? ctx.state.featureStoreDir : join(ctx.workDir, 'features');

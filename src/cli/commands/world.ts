@@ -1,20 +1,13 @@
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { InvalidInputError, loadConfig, parseTimestampMs } from '../../core/index.js';
-import { BusReplayTarget, createEventBus } from '../../stream/index.js';
-import {
-  generateWorld,
-  importHillstrom,
-  importOnlineRetail,
-  parseScenarios,
-  type ReplayTarget,
-  readManifest,
-  replayEvents,
-  type WorldManifest,
-} from '../../world/index.js';
+// registering the commands loads only import-free modules; each action imports the world code it runs
+import { parseTimestampMs } from '../../core/clock.js';
+import { InvalidInputError } from '../../core/errors.js';
+import type { ReplayTarget, WorldManifest } from '../../world/index.js';
 import type { DemoStage } from '../demo.js';
-import { type CliIo, printJson, startProgress } from '../io.js';
+import { type CliIo, printJson } from '../io.js';
+import { startProgress } from '../progress.js';
 
 const IMPORT_SOURCES = ['hillstrom', 'online-retail'] as const;
 const REPLAY_TARGETS = ['stdout', 'file', 'memory', 'redis', 'nats'] as const;
@@ -94,7 +87,8 @@ export function registerWorldCommands(program: Command, io: CliIo): void {
           throw new InvalidInputError(`--start expects an ISO date or epoch ms, got "${start}"`);
       }
       const days = intOption('days', opts['days'] as string) as number;
-      const progress = startProgress(io, 'world', days);
+      const { generateWorld, parseScenarios } = await import('../../world/index.js');
+      const progress = startProgress(io, 'world', { json: opts['json'] === true });
       const began = performance.now();
       const out = requireOption('out', opts['out'] as string);
       const manifest = await generateWorld({
@@ -109,7 +103,7 @@ export function registerWorldCommands(program: Command, io: CliIo): void {
         campaignsPerDay: intOption('campaigns-per-day', opts['campaignsPerDay'] as string | undefined),
         defectShare: numberOption('defect-share', opts['defectShare'] as string),
         overwrite: opts['overwrite'] === true,
-        onProgress: (done) => progress.update(done),
+        onProgress: (done) => progress.onProgress(done, days),
       }).finally(() => progress.stop());
       printSummary(io, summarize(manifest, out, performance.now() - began), opts['json'] as boolean | undefined);
     });
@@ -126,6 +120,7 @@ export function registerWorldCommands(program: Command, io: CliIo): void {
       if (!(IMPORT_SOURCES as readonly string[]).includes(source)) {
         throw new InvalidInputError(`unknown import source "${source}"; expected one of ${IMPORT_SOURCES.join(', ')}`);
       }
+      const { importHillstrom, importOnlineRetail } = await import('../../world/index.js');
       const began = performance.now();
       const run = source === 'hillstrom' ? importHillstrom : importOnlineRetail;
       const manifest = await run({ file: opts.file, outDir: opts.out, overwrite: opts.overwrite === true });
@@ -156,7 +151,12 @@ export function registerWorldCommands(program: Command, io: CliIo): void {
         }
         const speed = numberOption('speed', opts.speed);
         const limit = intOption('limit', opts.limit);
+        const { replayEvents } = await import('../../world/index.js');
         if (opts.to === 'redis' || opts.to === 'nats') {
+          const [{ loadConfig }, { BusReplayTarget, createEventBus }] = await Promise.all([
+            import('../../core/index.js'),
+            import('../../stream/index.js'),
+          ]);
           const { config } = loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config });
           const bus = await createEventBus({ ...config, bus: { kind: opts.to } });
           try {
@@ -193,7 +193,8 @@ export function registerWorldCommands(program: Command, io: CliIo): void {
     .description("print a world's manifest summary")
     .requiredOption('--dir <dir>', 'a world directory')
     .option('--json', 'print the whole manifest')
-    .action((opts: { dir: string; json?: boolean }) => {
+    .action(async (opts: { dir: string; json?: boolean }) => {
+      const { readManifest } = await import('../../world/index.js');
       const m = readManifest(opts.dir);
       if (opts.json) printJson(io, m);
       else printSummary(io, summarize(m, opts.dir), false);
@@ -206,6 +207,7 @@ export const worldDemoStage: DemoStage | undefined = {
   description: 'simulate users, events, campaigns and outcomes',
   run: async (ctx) => {
     const dir = join(ctx.workDir, 'world');
+    const { generateWorld } = await import('../../world/index.js');
     const manifest = await generateWorld({
       outDir: dir,
       users: 2000,

@@ -8,6 +8,11 @@ export interface EventBusConformanceOptions {
   readonly ackWaitMs?: number;
   /** Events in the large-batch test. Default 20,000. */
   readonly largeBatch?: number;
+  /**
+   * Stores `text` on `topic` as a foreign producer would, around the bus's encoding (a raw XADD, a raw NATS
+   * publish); resolves once it is stored. Required: every bus must show how it delivers a message that is not JSON.
+   */
+  readonly writeRaw: (bus: EventBus, topic: string, text: string) => Promise<void>;
 }
 
 interface Payload {
@@ -24,7 +29,7 @@ interface Payload {
 export function describeEventBus(
   name: string,
   factory: () => Promise<EventBus> | EventBus,
-  options: EventBusConformanceOptions = {},
+  options: EventBusConformanceOptions,
 ): void {
   const ackWaitMs = options.ackWaitMs ?? 400;
   const largeBatch = options.largeBatch ?? 20_000;
@@ -233,6 +238,34 @@ export function describeEventBus(
         expect(n).toBeGreaterThan(lastByKey.get(m.key) ?? -1);
         lastByKey.set(m.key, n);
       }
+    });
+
+    it('delivers a message that is not JSON as undecodable, in order, and lets it be acked like any other', async () => {
+      const { bus, topic } = await setup();
+      await bus.publish(topic, keyed(3));
+      await options.writeRaw(bus, topic, '{not json');
+      await bus.publish(topic, keyed(3, 3));
+      const c = await join(bus, topic, 'g', 'c');
+      // small pulls: the bad one is neither the first nor the last of its pull, nor does it end the stream
+      const got = await drain(c, 2);
+      expect(got.map((m) => (m.undecodable === undefined ? (m.payload as Payload).n : 'bad'))).toEqual([
+        0,
+        1,
+        2,
+        'bad',
+        3,
+        4,
+        5,
+      ]);
+      const bad = got[3]!;
+      expect(bad.payload).toBeUndefined();
+      expect(bad.undecodable?.text).toBe('{not json');
+      expect(bad.undecodable?.reason).toMatch(/^not JSON \(.+\): "\{not json"$/);
+      expect(bad.topic).toBe(topic);
+      for (const m of got) expect(m.undecodable === undefined).toBe(m !== bad);
+      // acked with the rest (drain acks each batch): nothing of it is left for the group
+      const other = await join(bus, topic, 'g', 'other');
+      expect(await other.pull({ maxMessages: 10, waitMs: ackWaitMs * 3 })).toEqual([]);
     });
 
     it('rejects bad input with InvalidInputError and writes nothing of a bad batch', async () => {

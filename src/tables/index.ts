@@ -1,0 +1,25 @@
+export {
+  CELL_KINDS,
+  type CellKind,
+  CellReader,
+  categoryOf,
+  DEFAULT_NA_VALUES,
+  isoDateMs,
+  naValuesFromList,
+} from './cells.js';
+export {
+  CsvReader,
+  type CsvReadOptions,
+  type CsvRecord,
+  normalizeSeparator,
+  SEPARATOR_CANDIDATES,
+} from './csv-reader.js';
+export {
+  headerLooksLikeData,
+  type ParsedCategoricalColumn,
+  type ParsedColumn,
+  type ParsedNumericColumn,
+  type ParsedTable,
+  readCsvTable,
+  type TableReadOptions,
+} from './csv-table.js';
