@@ -1,4 +1,5 @@
 import type { AdnovaConfig, Logger } from '../core/index.js';
+import { decisionDemoStage } from './commands/audience.js';
 import { featuresDemoStage } from './commands/features.js';
 import { modelDemoStage } from './commands/model.js';
 import { monitorDemoStage } from './commands/monitor.js';
@@ -78,10 +79,10 @@ export const DEMO_STAGES: readonly DemoStage[] = [
     description: 'profile serving windows and detect drift',
     notBuiltYet: 'issue #7',
   },
-  { name: 'decision', description: 'retrieve, score and apply policy for a campaign', notBuiltYet: 'not filed yet' },
-  { name: 'audience', description: 'batch audiences and incremental refresh', notBuiltYet: 'not filed yet' },
-  { name: 'serving', description: 'online scoring over HTTP', notBuiltYet: 'not filed yet' },
-  { name: 'privacy', description: 'deletion requests and tombstones', notBuiltYet: 'not filed yet' },
+  decisionDemoStage,
+  { name: 'audience', description: 'batch audiences and incremental refresh', notBuiltYet: 'issue #18' },
+  { name: 'serving', description: 'online scoring over HTTP', notBuiltYet: 'issue #19' },
+  { name: 'privacy', description: 'deletion requests and tombstones', notBuiltYet: 'issue #20' },
 ];
 
 export async function runDemo(

@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 // pino, ioredis, nats); each action imports what it runs (bench/cli.ts measures the start-up).
 import { describeError, exitCodeFor, isAdnovaError } from '../core/errors.js';
 import type { AdnovaConfig, loadConfig } from '../core/index.js';
+import { registerAudienceCommands } from './commands/audience.js';
 import { registerCampaignCommands } from './commands/campaign.js';
 import { registerFeaturesCommands } from './commands/features.js';
 import { registerModelCommands } from './commands/model.js';
@@ -84,6 +85,7 @@ export function buildProgram(io: CliIo, options: BuildProgramOptions = {}): Comm
   registerFeaturesCommands(program, io);
   registerStreamCommands(program, io);
   registerCampaignCommands(program, io);
+  registerAudienceCommands(program, io);
   registerModelCommands(program, io);
   registerMonitorCommands(program, io);
 

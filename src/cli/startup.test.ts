@@ -72,6 +72,7 @@ describe('CLI start-up', () => {
       ['stream', 'run', '--help'],
       ['world', 'generate', '--help'],
       ['campaign', 'create', '--help'],
+      ['audience', 'evaluate', '--help'],
       ['demo', '--help'],
     ]);
     expect(loaded.some((u) => u.endsWith('/src/cli/program.ts'))).toBe(true);

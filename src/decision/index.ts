@@ -75,4 +75,10 @@ export {
 } from './scoring.js';
 export { type Bitmap, INDEX_KEYS, type ReadonlyBitmap, SegmentIndex } from './segment-index.js';
 export { UserIndex } from './user-index.js';
+export {
+  type CaptureFigures,
+  evaluateOnWorld,
+  type WorldEvaluation,
+  type WorldEvaluationOptions,
+} from './world-evaluation.js';
 export { buildWorldSegmentIndex, type SqlQuery, WORLD_SEGMENTS, worldCampaignSpecs } from './world-index.js';
