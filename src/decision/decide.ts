@@ -7,6 +7,7 @@ import {
   MemoryCapLedger,
   OUTCOME,
   POLICY_OUTCOMES,
+  type PolicyDecision,
   type PolicyOutcome,
 } from './policy.js';
 import { type RetrievalRule, retrievalReason, retrieve, type StageCount } from './retrieval.js';
@@ -44,9 +45,8 @@ export interface DecideOptions {
   readonly commit?: boolean;
 }
 
-/** One campaign's decision over its candidates (the users retrieval kept). */
-export interface CampaignDecision {
-  readonly campaign: Campaign;
+/** One campaign's decision over its candidates (the users retrieval kept); rows as in the policy's decision. */
+export interface CampaignDecision extends Omit<PolicyDecision, 'counts'> {
   readonly model: ScoringModel;
   /** Candidates after retrieval and the control group, by dense id. */
   readonly userIds: readonly string[];
@@ -56,13 +56,6 @@ export interface CampaignDecision {
   readonly scores: Float64Array;
   /** Index of the feature predicate each candidate failed, -1 when none. */
   readonly predicateFailed: Int16Array;
-  readonly outcome: Uint8Array;
-  readonly rank: Uint32Array;
-  readonly propensity: Float64Array;
-  /** Candidate rows in the audience, best first (exploit by rank, then explore picks). */
-  readonly members: Uint32Array;
-  readonly holdoutMembers: Uint32Array;
-  readonly slots: number;
   /** Users left after each rule, retrieval through policy: "estimated 604K, sent 346K" explained. */
   readonly stages: readonly StageCount[];
 }

@@ -9,7 +9,7 @@ import { generateWorld, type WorldManifest } from '../world/index.js';
 import type { Campaign } from './campaign.js';
 import { FileCampaignRegistry } from './campaign-registry.js';
 import { type CampaignDecision, candidateReason, type DecisionDeps, decide } from './decide.js';
-import { OfflineFeatureSource, OnlineFeatureSource } from './feature-sources.js';
+import { offlineFeatureSource, onlineFeatureSource } from './feature-sources.js';
 import { OUTCOME } from './policy.js';
 import { RegistryModelResolver } from './scoring.js';
 import type { SegmentIndex } from './segment-index.js';
@@ -66,7 +66,7 @@ describe('the decision on a simulated World', () => {
     index = await buildWorldSegmentIndex(store.offline, worldDir, atMs);
     deps = {
       index,
-      features: new OnlineFeatureSource(store, 'audience_scoring'),
+      features: onlineFeatureSource(store, 'audience_scoring'),
       models: new RegistryModelResolver(models, { fallbackGoal: 'open' }),
     };
   }, 120_000);
@@ -120,7 +120,7 @@ describe('the decision on a simulated World', () => {
     const online = await decide(campaigns.slice(0, 3), deps, { atMs, commit: false });
     const offline = await decide(
       campaigns.slice(0, 3),
-      { ...deps, features: new OfflineFeatureSource(store, 'audience_scoring') },
+      { ...deps, features: offlineFeatureSource(store, 'audience_scoring') },
       { atMs, commit: false },
     );
     online.campaigns.forEach((d, k) => {

@@ -40,7 +40,7 @@ export {
   ModelMissingError,
   UnknownTargetError,
 } from './errors.js';
-export { OfflineFeatureSource, OnlineFeatureSource } from './feature-sources.js';
+export { FeatureStoreSource, offlineFeatureSource, onlineFeatureSource } from './feature-sources.js';
 export {
   applyPolicy,
   type CapLedger,

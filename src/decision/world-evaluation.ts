@@ -6,7 +6,7 @@ import { backfillStreamViews, compileAggregationPlan, STREAM_EVENT_TYPES } from 
 import { readManifest, tableFiles, WorldOracle } from '../world/index.js';
 import { CAMPAIGN_GOALS, type Campaign, type CampaignGoal, parseCampaignSpec } from './campaign.js';
 import { decide } from './decide.js';
-import { OfflineFeatureSource } from './feature-sources.js';
+import { offlineFeatureSource } from './feature-sources.js';
 import { MemoryCapLedger } from './policy.js';
 import { RegistryModelResolver } from './scoring.js';
 import { INDEX_KEYS } from './segment-index.js';
@@ -153,7 +153,7 @@ export async function evaluateOnWorld(opts: WorldEvaluationOptions): Promise<Wor
       else if (r.selection === 'explore') e.explore.push({ user: String(r.user_id), hit: r.hit === true });
     }
 
-    const features = new OfflineFeatureSource(store, 'audience_scoring');
+    const features = offlineFeatureSource(store, 'audience_scoring');
     const resolver = new RegistryModelResolver(registry);
     const ledger = new MemoryCapLedger();
     const cap = opts.capPerDay ?? 3;
