@@ -12,6 +12,10 @@
 // Target: >= 90% mutation score on each file; equivalent survivors are to be listed with why next to this file (not
 // done yet: see issue 15). A static mutant that makes a module throw on import is reported as Survived, not Killed
 // (the file collects no tests).
+// Measured: ttl-rule.ts 100% (30 of 30, 3 min); contracts.ts required-fields table (lines 74-95) 16 of 16;
+// drift-stats.ts quantileSorted (lines 132-144) 24 of 25. Equivalent survivors:
+// - drift-stats.ts `if (n === 1)` -> `if (false)` in quantileSorted: with one element the q = 1 branch right after
+//   it already returns sorted[0], so no input can tell them apart.
 
 const CORE_RULE_FILES = [
   'src/features/ttl-rule.ts',
