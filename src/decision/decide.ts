@@ -62,6 +62,8 @@ export interface CampaignDecision extends Omit<PolicyDecision, 'counts'> {
 
 export interface DecisionResult {
   readonly atMs: number;
+  /** The hour the campaigns' hour column was scored with. */
+  readonly hourOfDay: number;
   readonly features: FeatureMatrix;
   readonly campaigns: readonly CampaignDecision[];
 }
@@ -167,6 +169,7 @@ export async function decide(
 
   return {
     atMs,
+    hourOfDay,
     features,
     campaigns: scoredItems.map((s, k) => {
       const d = decisions[k] as (typeof decisions)[number];
@@ -221,8 +224,7 @@ export function candidateReason(result: DecisionResult, d: CampaignDecision, row
   const scored = !Number.isNaN(score);
   let contributions: { feature: string; contribution: number }[] = [];
   if (scored && d.model.contributions) {
-    const hourOfDay = new Date(result.atMs).getUTCHours();
-    const plan = planColumns(d.model, m.columns, d.campaign, hourOfDay);
+    const plan = planColumns(d.model, m.columns, d.campaign, result.hourOfDay);
     const one = gatherInput(m, plan, Uint32Array.of(fr));
     contributions = d.model.contributions
       .top((f) => one[f] as number, k)
