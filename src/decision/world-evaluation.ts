@@ -229,7 +229,7 @@ export async function evaluateOnWorld(opts: WorldEvaluationOptions): Promise<Wor
             ips.variance += (1 - pi) / (pi * pi);
           }
         }
-      } else ips.oracle += 0;
+      }
     }
     const half = 1.96 * Math.sqrt(ips.variance);
     return {

@@ -1,9 +1,9 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
+import { describeError, InvalidInputError } from '../core/index.js';
 import { CellReader, CsvReader, DEFAULT_NA_VALUES, type TableReadOptions } from '../tables/index.js';
 import type { ModelArtifact } from './artifact.js';
 import type { CompiledModel } from './compile-model.js';
+import { withConnection } from './duckdb-table-io.js';
 import { ScorerPool } from './scorer-pool.js';
 
 /**
@@ -180,14 +180,7 @@ async function writeTextParquet(
   data: { fields: string[][]; scores: Float64Array[] },
   options: CsvScoreOptions,
 ): Promise<void> {
-  let instance: DuckDBInstance;
-  try {
-    instance = await DuckDBInstance.create(':memory:');
-  } catch (err) {
-    throw new BackendUnavailableError(`could not start DuckDB: ${describeError(err)}`, { cause: err });
-  }
-  const conn = await instance.connect();
-  try {
+  await withConnection(async (_run, conn) => {
     const defs = [...columns.map((c) => `${quoteIdent(c)} VARCHAR`), `${quoteIdent(options.scoreColumn)} DOUBLE`];
     await conn.run(`CREATE TABLE scored (${defs.join(', ')})`);
     const appender = await conn.createAppender('scored');
@@ -216,8 +209,5 @@ async function writeTextParquet(
         cause: err,
       });
     }
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
+  });
 }

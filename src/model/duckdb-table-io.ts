@@ -53,7 +53,8 @@ function sourceSql(path: string, options: ReadTableOptions): string {
   return `read_csv(${sqlString(path)}, header=true${sep})`;
 }
 
-async function withConnection<T>(
+/** A private in-memory DuckDB for one job (closed after `fn`, whatever happens). */
+export async function withConnection<T>(
   fn: (
     run: (sql: string) => Promise<Record<string, unknown>[]>,
     conn: Awaited<ReturnType<DuckDBInstance['connect']>>,
