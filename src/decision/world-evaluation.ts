@@ -85,7 +85,6 @@ export async function evaluateOnWorld(opts: WorldEvaluationOptions): Promise<Wor
     dir: join(opts.workDir, 'features'),
     clock: new ManualClock(manifest.endTs),
     online: new MemoryOnlineStore(),
-    threads: 1,
   });
   const oracle = await WorldOracle.open(opts.worldDir);
   try {
