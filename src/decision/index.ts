@@ -41,6 +41,7 @@ export {
   UnknownTargetError,
 } from './errors.js';
 export { FeatureStoreSource, offlineFeatureSource, onlineFeatureSource } from './feature-sources.js';
+export { type IndexUpdateStats, SegmentIndexUpdater } from './index-updates.js';
 export {
   applyPolicy,
   type CapLedger,

@@ -121,6 +121,7 @@ export {
   type FeatureSink,
   type IngestStats,
   MemoryDirtyUserFeed,
+  type StreamEventObserver,
   StreamIngestor,
   type StreamIngestorOptions,
 } from './stream-ingestor.js';
