@@ -11,6 +11,7 @@ import { MemoryDeadLetterSink } from './dead-letter.js';
 import { AggregatorStateCorruptError, AggregatorStatePlanMismatchError } from './errors.js';
 import { MemoryEventBus } from './memory-event-bus.js';
 import { StreamIngestor } from './stream-ingestor.js';
+import { describeAggregatorStateStore } from './testing/aggregator-state-store-conformance.js';
 
 const meta = { maxEventTs: 1, counters: { accepted: 1, duplicates: 0, late: 0 } };
 
@@ -55,6 +56,15 @@ describe('MemoryAggregatorStateStore', () => {
 
 const dir = mkdtempSync(join(tmpdir(), 'adnova-state-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describeAggregatorStateStore('memory', { open: async () => new MemoryAggregatorStateStore() });
+
+let files = 0;
+describeAggregatorStateStore('file', {
+  open: async () => new FileAggregatorStateStore(join(dir, `conformance-${++files}`, 'aggregator.state')),
+  reopen: async (store) => new FileAggregatorStateStore((store as FileAggregatorStateStore).path),
+  corrupt: async (store) => writeFileSync((store as FileAggregatorStateStore).path, 'not a checkpoint'),
+});
 
 const plan = compileAggregationPlan(
   defineFeatures({
