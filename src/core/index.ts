@@ -59,3 +59,4 @@ export {
   MetricsRegistry,
 } from './metrics.js';
 export { Rng } from './random.js';
+export { backoffMs, sleep } from './retry.js';

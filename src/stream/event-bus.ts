@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { BackendUnavailableError, describeError, InvalidInputError, shardOf } from '../core/index.js';
 
 /**
@@ -296,15 +295,4 @@ export function preview(text: string): string {
   return text.length <= PREVIEW_CHARS
     ? JSON.stringify(text)
     : `${JSON.stringify(text.slice(0, PREVIEW_CHARS))}... (${text.length} characters)`;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Exponential backoff with jitter for reconnects: 50 ms doubling to `capMs`, +-20%. */
-export function backoffMs(attempt: number, capMs = 2000): number {
-  const base = Math.min(capMs, 50 * 2 ** Math.min(attempt, 16));
-  // jitter spreads reconnect storms of many clients, so it must differ between processes (not a seeded Rng)
-  return Math.round(base * (0.8 + randomInt(0, 401) / 1000));
 }

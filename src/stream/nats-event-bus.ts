@@ -15,12 +15,11 @@ import {
   StorageType,
   type Subscription,
 } from 'nats';
-import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
+import { BackendUnavailableError, backoffMs, describeError, InvalidInputError, sleep } from '../core/index.js';
 import {
   type BusConsumer,
   type BusEventInput,
   type BusMessage,
-  backoffMs,
   type ConsumerOptions,
   closedError,
   DEFAULT_ACK_WAIT_MS,
@@ -31,7 +30,6 @@ import {
   type PullOptions,
   resolvePullOptions,
   type StartAt,
-  sleep,
   validateAckWaitMs,
   validateBusName,
   validateStartAt,

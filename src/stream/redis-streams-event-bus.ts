@@ -1,10 +1,9 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
+import { BackendUnavailableError, backoffMs, describeError, InvalidInputError } from '../core/index.js';
 import {
   type BusConsumer,
   type BusEventInput,
   type BusMessage,
-  backoffMs,
   type ConsumerOptions,
   closedError,
   DEFAULT_ACK_WAIT_MS,

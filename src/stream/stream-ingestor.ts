@@ -1,10 +1,12 @@
 import {
   BackendUnavailableError,
+  backoffMs,
   type Clock,
   type CounterMetric,
   type HistogramMetric,
   InvalidInputError,
   type MetricsRegistry,
+  sleep,
   systemClock,
 } from '../core/index.js';
 import type { OfflineRowBatch } from '../features/index.js';
@@ -20,7 +22,7 @@ import {
 } from './contracts.js';
 import type { DeadLetterInput, DeadLetterSink } from './dead-letter.js';
 import { AggregatorStatePlanMismatchError } from './errors.js';
-import { type BusConsumer, type BusMessage, backoffMs, type EventBus, sleep } from './event-bus.js';
+import type { BusConsumer, BusMessage, EventBus } from './event-bus.js';
 import { SchemaChangeDetector, type SchemaChangeSignal } from './schema-change.js';
 import { type AggregatorMeta, DEFAULT_ALLOWED_LATENESS_MS, WindowAggregator } from './window-aggregator.js';
 
