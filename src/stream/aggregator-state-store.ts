@@ -2,8 +2,8 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
+import type { AggregatorMeta } from './aggregation/index.js';
 import { AggregatorStateCorruptError, AggregatorStatePlanMismatchError } from './errors.js';
-import type { AggregatorMeta } from './window-aggregator.js';
 
 /** A checkpoint of a WindowAggregator: meta plus each user's state bytes. */
 export interface AggregatorCheckpoint {

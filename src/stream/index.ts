@@ -1,4 +1,12 @@
 export {
+  type AggregatorCounters,
+  type AggregatorMeta,
+  DEFAULT_ALLOWED_LATENESS_MS,
+  type IngestOutcome,
+  WindowAggregator,
+  type WindowAggregatorOptions,
+} from './aggregation/index.js';
+export {
   type AggregatableEvent,
   type AggregationPlan,
   compileAggregationPlan,
@@ -137,12 +145,3 @@ export {
   type StreamParityReport,
   sameFeatureValue,
 } from './stream-parity.js';
-export {
-  type AggregatorCounters,
-  type AggregatorMeta,
-  DEFAULT_ALLOWED_LATENESS_MS,
-  type IngestOutcome,
-  type UserAggregates,
-  WindowAggregator,
-  type WindowAggregatorOptions,
-} from './window-aggregator.js';

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { BackendUnavailableError, describeError, InvalidInputError } from '../core/index.js';
+import type { AggregatorMeta } from './aggregation/index.js';
 import type { AggregatorCheckpoint, AggregatorStateStore } from './aggregator-state-store.js';
 import { AggregatorStateCorruptError, AggregatorStatePlanMismatchError } from './errors.js';
-import type { AggregatorMeta } from './window-aggregator.js';
 
 export interface RedisAggregatorStateStoreOptions {
   readonly url: string;

@@ -10,6 +10,7 @@ import {
   systemClock,
 } from '../core/index.js';
 import type { OfflineRowBatch } from '../features/index.js';
+import { type AggregatorMeta, DEFAULT_ALLOWED_LATENESS_MS, WindowAggregator } from './aggregation/index.js';
 import { type AggregationPlan, planKeyOf } from './aggregation-plan.js';
 import type { AggregatorStateStore } from './aggregator-state-store.js';
 import { ContractMetrics } from './contract-metrics.js';
@@ -24,7 +25,6 @@ import type { DeadLetterInput, DeadLetterSink } from './dead-letter.js';
 import { AggregatorStatePlanMismatchError } from './errors.js';
 import type { BusConsumer, BusMessage, EventBus } from './event-bus.js';
 import { SchemaChangeDetector, type SchemaChangeSignal } from './schema-change.js';
-import { type AggregatorMeta, DEFAULT_ALLOWED_LATENESS_MS, WindowAggregator } from './window-aggregator.js';
 
 /** Where aggregated vectors go: the Feature store's `ingest` (offline append, then online write). */
 export interface FeatureSink {

@@ -1,5 +1,6 @@
 import type { Clock, MetricsRegistry } from '../core/index.js';
 import type { OfflineRowBatch } from '../features/index.js';
+import type { WindowAggregator } from './aggregation/index.js';
 import type { AggregationPlan } from './aggregation-plan.js';
 import { MemoryAggregatorStateStore } from './aggregator-state-store.js';
 import { type DeadLetterSink, MemoryDeadLetterSink } from './dead-letter.js';
@@ -7,7 +8,6 @@ import { batchAggregates } from './duckdb-batch-aggregates.js';
 import type { BusEventInput, EventBus } from './event-bus.js';
 import type { SchemaChangeSignal } from './schema-change.js';
 import { type DirtyUserFeed, type FeatureSink, type IngestStats, StreamIngestor } from './stream-ingestor.js';
-import type { WindowAggregator } from './window-aggregator.js';
 
 const DAY_MS = 86_400_000;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { AggregatorMeta } from '../aggregation/index.js';
 import type { AggregatorStateStore } from '../aggregator-state-store.js';
 import { AggregatorStateCorruptError, AggregatorStatePlanMismatchError } from '../errors.js';
-import type { AggregatorMeta } from '../window-aggregator.js';
 
 export interface AggregatorStateStoreHarness {
   /** A fresh, empty store whose storage (file, key prefix) is unique to this call. */

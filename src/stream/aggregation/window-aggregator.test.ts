@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Rng } from '../core/index.js';
-import { defineEntity, defineFeatures, defineFeatureView } from '../features/index.js';
-import { type AggregatableEvent, compileAggregationPlan, windowStartMs } from './aggregation-plan.js';
-import { batchAggregates } from './duckdb-batch-aggregates.js';
-import { DedupIds, WindowAggregator } from './window-aggregator.js';
+import { Rng } from '../../core/index.js';
+import { defineEntity, defineFeatures, defineFeatureView } from '../../features/index.js';
+import { type AggregatableEvent, compileAggregationPlan, windowStartMs } from '../aggregation-plan.js';
+import { batchAggregates } from '../duckdb-batch-aggregates.js';
+import { DedupIds, WindowAggregator } from './index.js';
 
 const H = 3_600_000;
 const PURCHASE = { event_type: ['purchase'] };
