@@ -53,6 +53,8 @@ export interface TableTrainOptions extends TableParseOptions {
   readonly gbdt?: Partial<GbdtParams>;
   readonly name?: string;
   readonly goal?: string;
+  /** Trees built and the most there can be, after each tree (`TrainModelOptions.onProgress`). */
+  readonly onProgress?: (treesDone: number, treesTotal: number) => void;
 }
 
 export interface TableTrainSummary {
@@ -102,6 +104,7 @@ export async function trainModelOnTable(options: TableTrainOptions): Promise<Tab
     source: options.data,
     ...(options.name ? { name: options.name } : {}),
     ...(options.goal ? { goal: options.goal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   saveArtifact(options.out, result.artifact);
   return {
@@ -148,6 +151,8 @@ export async function scoreTableFile(
      * the calling thread's scores, so the output is the same whatever the count); 1 (the default) scores here.
      */
     threads?: number;
+    /** A CSV's bytes scored so far and its size, after each chunk of rows (Parquet input reports nothing). */
+    onProgress?: (bytesDone: number, bytesTotal: number) => void;
   },
 ): Promise<{ rows: number; out: string; meanScore: number; parsing: readonly string[] }> {
   const artifact = loadArtifact(options.model);
@@ -161,6 +166,7 @@ export async function scoreTableFile(
       outFormat: tableFormatOf(options.out),
       threads,
       scoreColumn: 'score',
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     return { rows: r.rows, out: options.out, meanScore: r.meanScore, parsing: r.notes };
   }

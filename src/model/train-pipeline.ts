@@ -54,6 +54,8 @@ export interface TrainModelOptions {
   readonly featureService?: { readonly name: string; readonly version: number | string };
   readonly source?: string;
   readonly now?: () => Date;
+  /** Trees built so far and the most there can be, after each tree (a refit's trees count after the first fit's). */
+  readonly onProgress?: (treesDone: number, treesTotal: number) => void;
 }
 
 export interface TrainModelResult {
@@ -152,6 +154,7 @@ export function trainModel(
     rows: Uint32Array,
     params: GbdtParams,
     validation: boolean,
+    onProgress?: (treesDone: number, treesTotal: number) => void,
   ): {
     base: Pick<ArtifactHeader, 'modelKind' | 'baseMargin' | 'params' | 'linear'>;
     trees: ModelArtifact['trees'];
@@ -171,6 +174,7 @@ export function trainModel(
         bins,
         ...(weights ? { weights } : {}),
         ...(validation && validM.rows > 0 ? { validation: { matrix: validM, labels: yValid } } : {}),
+        ...(onProgress ? { onProgress } : {}),
       });
       return {
         base: {
@@ -208,7 +212,21 @@ export function trainModel(
       bestIteration: 0,
     };
   };
-  const first = fitModel(trainM, yTrain, split.train, gbdtParams, true);
+  const progress = options.onProgress;
+  const maxTrees = gbdtParams.trees;
+  let built = 0;
+  const first = fitModel(
+    trainM,
+    yTrain,
+    split.train,
+    gbdtParams,
+    true,
+    progress &&
+      ((done) => {
+        built = done;
+        progress(done, refit ? 2 * maxTrees : maxTrees);
+      }),
+  );
   const now = options.now?.() ?? new Date();
   const headerOf = (f: typeof first): ArtifactHeader => ({
     format: ARTIFACT_FORMAT,
@@ -283,6 +301,7 @@ export function trainModel(
       trainRows,
       { ...gbdtParams, trees, earlyStoppingRounds: 0 },
       false,
+      progress && ((done) => progress(built + done, built + trees)),
     );
   }
   const trainingTimeMs = performance.now() - started;
