@@ -1,6 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { InvalidInputError, NotFoundError } from '../core/index.js';
-import { loadArtifact, type ModelArtifact, type SplitPart, type SplitSummary, saveArtifact } from './artifact.js';
+import {
+  type ArtifactHeader,
+  loadArtifact,
+  type ModelArtifact,
+  type SplitPart,
+  type SplitSummary,
+  saveArtifact,
+} from './artifact.js';
 import type { CalibrationMethod } from './calibration.js';
 import { MODEL_IMPORT_FORMATS } from './choices.js';
 import { compileModel } from './compile-model.js';
@@ -74,6 +81,8 @@ export interface TableTrainSummary {
   readonly calibration: string;
   readonly calibrationRequested: string;
   readonly distinctCalibratedScores: { readonly validation: number | null; readonly test: number | null };
+  /** `auto`'s cross-fitted comparison and what it left out for the ranking; null without calibration rows. */
+  readonly calibrationSelection: NonNullable<ArtifactHeader['calibrationSelection']> | null;
   readonly warnings: readonly string[];
   /** One line per column typed from mixed content, and header warnings (see docs/model.md, Reading tables). */
   readonly parsing: readonly string[];
@@ -126,6 +135,7 @@ export async function trainModelOnTable(options: TableTrainOptions): Promise<Tab
     calibration: result.artifact.header.calibration.method,
     calibrationRequested: options.calibration ?? 'auto',
     distinctCalibratedScores: result.artifact.header.distinctCalibratedScores ?? { validation: null, test: null },
+    calibrationSelection: result.artifact.header.calibrationSelection ?? null,
     warnings: result.warnings,
     parsing: table.notes ?? [],
   };

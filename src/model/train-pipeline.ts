@@ -12,7 +12,13 @@ import {
   type SplitSummary,
 } from './artifact.js';
 import { fitBins } from './binning.js';
-import { type CalibrationMethod, calibrate, distinctValues, fitGuardedCalibration } from './calibration.js';
+import {
+  CALIBRATION_AUC_TOLERANCE,
+  type CalibrationMethod,
+  calibrate,
+  distinctValues,
+  fitGuardedCalibration,
+} from './calibration.js';
 import { ALGORITHMS } from './choices.js';
 import { compileModel } from './compile-model.js';
 import { type GbdtParams, parseGbdtParams, trainGbdt } from './gbdt-trainer.js';
@@ -316,6 +322,11 @@ export function trainModel(
     test = binaryMetrics(yTest, testProbs);
     testRaw = binaryMetrics(yTest, model.predictRaw(testM));
     testDistinct = distinctValues(testProbs);
+    // reported, not acted on: the test rows choose nothing
+    if (test.rocAuc < testRaw.rocAuc - CALIBRATION_AUC_TOLERANCE)
+      warnings.push(
+        `${calibration.method} calibration lowers test ROC AUC from ${testRaw.rocAuc.toFixed(4)} to ${test.rocAuc.toFixed(4)} (${testDistinct} distinct scores on ${testM.rows} test rows): its ties lose ranking; compare --calibration platt or none`,
+      );
     if (options.segments) {
       bySegment = {};
       for (const [name, values] of Object.entries(options.segments)) {

@@ -229,6 +229,15 @@ export function registerModelCommands(program: Command, io: CliIo): void {
       io.out(
         `calibration ${summary.calibration} (asked: ${summary.calibrationRequested}); distinct scores: validation ${d.validation ?? 'n/a'}, test ${d.test ?? 'n/a'}`,
       );
+      const sel = summary.calibrationSelection;
+      if (sel?.crossFittedLogLoss && sel.crossFittedRocAuc) {
+        const ll = sel.crossFittedLogLoss;
+        const auc = sel.crossFittedRocAuc;
+        const f = (v: number): string => (Number.isFinite(v) ? v.toFixed(4) : 'n/a');
+        io.out(
+          `  auto, cross-fitted on the validation rows: log loss none ${f(ll.none)}, platt ${f(ll.platt)}, isotonic ${f(ll.isotonic)}; ROC AUC none ${f(auc.none)}, platt ${f(auc.platt)}, isotonic ${f(auc.isotonic)}${sel.rankingLosers?.length ? `; left out for the ranking: ${sel.rankingLosers.join(', ')}` : ''}`,
+        );
+      }
       for (const w of summary.warnings) io.out(`warning: ${w}`);
       if (summary.test) {
         io.out(`test ${rows.test.count} rows:`);
