@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defaultConfig } from '../core/index.js';
 import { UNIT_CHANGE_COLUMN } from '../world/index.js';
+import { nonCamelKeys } from './json-keys.js';
 import { runCli } from './program.js';
 import { capturingIo } from './test-io.js';
 
@@ -106,6 +107,8 @@ describe('adnova CLI', () => {
       'privacy',
     ]);
     expect(stages.every((s) => s.status === 'ok' || s.status === 'not-built')).toBe(true);
+    // the stage summaries hold no data-named keys: every key is camelCase
+    expect(nonCamelKeys(stages)).toEqual([]);
     expect(stages[0]?.status).toBe('ok');
     // the monitor stage compares the world's own snapshots around its unit-change day: that column must lead
     const monitor = stages.find((s) => s.stage === 'monitor');

@@ -4,7 +4,7 @@ import type { ProgressStream } from './progress.js';
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
-  /** True when progress bars make sense (stderr is a terminal, not under CI). */
+  /** True when progress bars make sense: stdout and stderr are terminals, not under CI. */
   readonly interactive: boolean;
   /** Where progress bars go (stderr); a bar is drawn only when this stream is a TTY. */
   readonly progressStream?: ProgressStream;
@@ -13,7 +13,7 @@ export interface CliIo {
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
-  interactive: Boolean(process.stderr.isTTY) && process.env['CI'] !== 'true',
+  interactive: Boolean(process.stdout.isTTY) && Boolean(process.stderr.isTTY) && process.env['CI'] !== 'true',
   progressStream: process.stderr,
 };
 

@@ -55,6 +55,8 @@ export interface TrainingSetRequest {
   readonly lookbackMs?: number | undefined;
   /** Only rows written by each label's time (`created_ts <= t`): see `PitQueryInput.knownAtLabelTime`. */
   readonly knownAtLabelTime?: boolean | undefined;
+  /** Stages done and their number, after each: the labels' load, each point-in-time stage table, the COPY. */
+  readonly onProgress?: ((stagesDone: number, stagesTotal: number) => void) | undefined;
 }
 
 export interface TrainingSetResult {
@@ -285,6 +287,7 @@ export class DuckDbOfflineStore {
           );
           return Number(copied.getRows()[0]?.[0] ?? 0);
         },
+        req.onProgress,
       );
       return { rows, columns: req.layout.columns.length, outPath: out, durationMs: performance.now() - started };
     } finally {
@@ -292,16 +295,29 @@ export class DuckDbOfflineStore {
     }
   }
 
-  /** Creates the plan's stage tables in order, runs `consume` on its output query, then drops them. */
-  async #withPitPlan<T>(input: PitQueryInput, prefix: string, consume: (output: string) => Promise<T>): Promise<T> {
+  /**
+   * Creates the plan's stage tables in order, runs `consume` on its output query, then drops them. `onProgress` counts
+   * one stage before the plan (the caller's label load, done) and one for `consume`.
+   */
+  async #withPitPlan<T>(
+    input: PitQueryInput,
+    prefix: string,
+    consume: (output: string) => Promise<T>,
+    onProgress?: (stagesDone: number, stagesTotal: number) => void,
+  ): Promise<T> {
     const plan = buildPitPlan(input, `${prefix}_`);
     const created: string[] = [];
+    const total = plan.stages.length + 2;
     try {
+      onProgress?.(1, total);
       for (const stage of plan.stages) {
         created.push(stage.table);
         await this.#sql(`CREATE TEMP TABLE ${stage.table} AS ${stage.select}`);
+        onProgress?.(created.length + 1, total);
       }
-      return await consume(plan.output);
+      const result = await consume(plan.output);
+      onProgress?.(total, total);
+      return result;
     } finally {
       for (const t of created.reverse()) await this.#sql(`DROP TABLE IF EXISTS ${t}`);
     }

@@ -241,10 +241,13 @@ export class FeatureStore {
     lookbackMs?: number;
     /** Leakage guard: each label reads only rows written (created) by its time; backfills after it are ignored. */
     knownAtLabelTime?: boolean;
+    /** Stages done and their number, after each (`TrainingSetRequest.onProgress`). */
+    onProgress?: (stagesDone: number, stagesTotal: number) => void;
   }): Promise<TrainingSetResult> {
     return this.offline.trainingSet({
       lookbackMs: options.lookbackMs,
       knownAtLabelTime: options.knownAtLabelTime,
+      onProgress: options.onProgress,
       layout: this.layout(options.service),
       labelsPath: options.labelsPath,
       outPath: options.outPath,

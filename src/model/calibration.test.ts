@@ -8,6 +8,7 @@ import {
   fitCalibration,
   fitGuardedCalibration,
   fitPlatt,
+  ISOTONIC_MIN_RANKING_Z,
 } from './calibration.js';
 import { logLoss, rocAuc } from './metrics.js';
 
@@ -147,6 +148,39 @@ describe('auto and the guard', () => {
     expect(g.fitted.method).toBe('platt');
     expect(g.calibration.method).toBe('none');
     expect(g.warnings[0]).toMatch(/slope -\d.*ranks them backwards.*kept none/);
+  });
+
+  it('auto keeps none when the raw score ranks no better than chance: isotonic would flatten it into ties', () => {
+    // a weak backwards ranking (a drifted model): Platt's slope goes negative, isotonic pools nearly every row
+    const rand = lcg(21);
+    const n = 4000;
+    const probs = Float64Array.from({ length: n }, () => rand());
+    const labels = Uint8Array.from(probs, (p) => (rand() < 0.25 - 0.1 * p ? 1 : 0));
+    const iso = fitCalibration('isotonic', probs, labels);
+    expect(distinctValues(Float64Array.from(probs, (p) => calibrate(iso, p)))).toBeLessThan(20);
+    const c = chooseCalibration(probs, labels);
+    expect(c.crossFittedRocAuc.none).toBeLessThanOrEqual(0.5);
+    // isotonic alone would pass the AUC rule (its ties score about 0.5) and win on log loss
+    expect(c.crossFittedRocAuc.isotonic).toBeGreaterThanOrEqual(c.crossFittedRocAuc.none - CALIBRATION_AUC_TOLERANCE);
+    expect(c.crossFittedLogLoss.isotonic).toBeLessThan(c.crossFittedLogLoss.none);
+    expect(c.rankingLosers).toEqual(['platt', 'isotonic']);
+    expect(c.method).toBe('none');
+    expect(fitGuardedCalibration('auto', probs, labels).calibration).toEqual({ method: 'none' });
+  });
+
+  it('auto leaves isotonic out for a ranking within two null standard errors of chance, Platt stays eligible', () => {
+    const rand = lcg(9);
+    const n = 4000;
+    const probs = Float64Array.from({ length: n }, () => rand());
+    const labels = Uint8Array.from(probs, (p) => (rand() < 0.2 + 0.02 * p ? 1 : 0));
+    let pos = 0;
+    for (const y of labels) pos += y;
+    const nullSe = Math.sqrt((n + 1) / (12 * pos * (n - pos)));
+    const c = chooseCalibration(probs, labels);
+    expect(c.crossFittedRocAuc.none).toBeGreaterThan(0.5);
+    expect(c.crossFittedRocAuc.none).toBeLessThan(0.5 + ISOTONIC_MIN_RANKING_Z * nullSe);
+    expect(c.rankingLosers).toEqual(['isotonic']);
+    expect(c.method).toBe('platt');
   });
 
   it('a calibration worse than none on its own rows falls back to none with a warning', () => {

@@ -203,6 +203,12 @@ export function fitCalibration(
  */
 export const CALIBRATION_AUC_TOLERANCE = 0.005;
 
+/**
+ * Auto leaves isotonic out unless the raw score's held-out ROC AUC exceeds 0.5 by this many standard errors of the
+ * AUC of a score with no ranking ((n + 1) / (12 n+ n-), Mann-Whitney under the null): about 2.3% one-sided.
+ */
+export const ISOTONIC_MIN_RANKING_Z = 2;
+
 type FittedMethod = 'none' | 'isotonic' | 'platt';
 const CANDIDATES: readonly FittedMethod[] = ['none', 'platt', 'isotonic'];
 
@@ -214,7 +220,9 @@ export interface CalibrationChoice {
   readonly crossFittedRocAuc: Readonly<Record<FittedMethod, number>>;
   /**
    * Candidates left out: they lost more than CALIBRATION_AUC_TOLERANCE of the raw AUC, or (Platt) a fold's slope
-   * came out <= 0, which reverses the ranking instead of calibrating it.
+   * came out <= 0, which reverses the ranking instead of calibrating it, or (isotonic) the raw score's held-out ROC
+   * AUC is not ISOTONIC_MIN_RANKING_Z null standard errors above 0.5 (no ranking to keep: it would pool the rows
+   * into a few ties).
    */
   readonly rankingLosers: readonly FittedMethod[];
 }
@@ -224,10 +232,11 @@ export interface CalibrationChoice {
  * both span the same time): each method is fitted on one fold and scored on the other, both ways. A candidate
  * whose held-out ROC AUC is more than CALIBRATION_AUC_TOLERANCE below the raw score's is out (a calibration must
  * not turn a ranking into ties), and so is Platt when a fold's slope is <= 0 (a calibration must not reverse a
- * ranking: on a drifted model it was how test AUC went from 0.84 to 0.42); of the rest, the lowest held-out log loss wins, ties going to the
- * simpler (none, then Platt, then isotonic). Isotonic's steps follow any monotone shape but over-fit a few thousand
- * rows (and then overstate how well the scores separate); Platt's two parameters do not. Folds without both
- * classes cannot be cross-fitted: none.
+ * ranking: on a drifted model it was how test AUC went from 0.84 to 0.42), and so is isotonic when the raw score's
+ * held-out AUC is not clearly above chance (ISOTONIC_MIN_RANKING_Z: its fit would be a few ties). Of the
+ * rest, the lowest held-out log loss wins, ties going to the simpler (none, then Platt, then isotonic). Isotonic's
+ * steps follow any monotone shape but over-fit a few thousand rows (and then overstate how well the scores
+ * separate); Platt's two parameters do not. Folds without both classes cannot be cross-fitted: none.
  */
 export function chooseCalibration(probs: ArrayLike<number>, labels: ArrayLike<number>): CalibrationChoice {
   const folds: [number[], number[]] = [[], []];
@@ -259,8 +268,20 @@ export function chooseCalibration(probs: ArrayLike<number>, labels: ArrayLike<nu
     FittedMethod,
     { logLoss: number; rocAuc: number }
   >;
+  // isotonic needs a ranking to keep: when the raw score's held-out AUC is within ISOTONIC_MIN_RANKING_Z null
+  // standard errors of 0.5, pool-adjacent-violators pools nearly every row into a few ties (Hillstrom conversions,
+  // a model trained on one e-mail's customers: 5 distinct validation scores, 10 of 12,808 on test). Platt keeps any
+  // ranking it is given (a positive slope is strictly increasing), so only its sign matters.
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) positives += labels[i] as number;
+  const negatives = labels.length - positives;
+  const nullSe = Math.sqrt((positives + negatives + 1) / (12 * positives * negatives));
+  const noRanking = !(scores.none.rocAuc > 0.5 + ISOTONIC_MIN_RANKING_Z * nullSe);
   const rankingLosers = CANDIDATES.filter(
-    (m) => !(scores[m].rocAuc >= scores.none.rocAuc - CALIBRATION_AUC_TOLERANCE) || (m === 'platt' && reversed),
+    (m) =>
+      !(scores[m].rocAuc >= scores.none.rocAuc - CALIBRATION_AUC_TOLERANCE) ||
+      (m === 'platt' && reversed) ||
+      (m === 'isotonic' && noRanking),
   );
   let method: FittedMethod = 'none';
   for (const m of CANDIDATES) if (!rankingLosers.includes(m) && scores[m].logLoss < scores[method].logLoss) method = m;

@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { describeError, InvalidInputError } from '../core/index.js';
 import { CellReader, CsvReader, DEFAULT_NA_VALUES, type TableReadOptions } from '../tables/index.js';
 import type { ModelArtifact } from './artifact.js';
@@ -21,6 +21,8 @@ export interface CsvScoreOptions extends Pick<TableReadOptions, 'sep' | 'header'
   readonly outFormat: 'csv' | 'parquet';
   readonly threads: number;
   readonly scoreColumn: string;
+  /** Input bytes written out so far and the file's size, after each chunk (characters as bytes: ASCII exact). */
+  readonly onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
 
 export interface CsvScoreResult {
@@ -122,8 +124,16 @@ async function scoreWithReader(
   let pool: ScorerPool | null = null;
   let rows = 0;
   let sum = 0;
+  // a .gz file's size says nothing of its text: no progress for it
+  const progress = options.data.endsWith('.gz') ? undefined : options.onProgress;
+  const bytesTotal = progress ? statSync(options.data).size : 0;
+  let bytesDone = reader.headerRaw === null ? 0 : reader.headerRaw.length + lineEnd.length;
   const emit = (chunk: Chunk, scores: Float64Array): void => {
     rows += chunk.rows;
+    if (progress) {
+      for (const raw of chunk.raws) bytesDone += raw.length + lineEnd.length;
+      progress(bytesDone, bytesTotal);
+    }
     for (let i = 0; i < chunk.rows; i++) sum += scores[i] as number;
     if (out !== null) {
       const lines = new Array<string>(chunk.rows);

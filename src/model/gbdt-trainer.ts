@@ -126,6 +126,8 @@ export interface TrainOptions {
   };
   /** Reuse bins fitted elsewhere (same columns). */
   readonly bins?: BinMapper;
+  /** Called after each tree with the trees built so far and the most there can be (early stopping ends sooner). */
+  readonly onProgress?: (treesDone: number, treesTotal: number) => void;
 }
 
 export interface FeatureImportance {
@@ -490,6 +492,7 @@ export function trainGbdt(
       const tree = builder.finish();
       trees.push(tree);
       treeGains.push(gains);
+      options.onProgress?.(trees.length, p.trees);
       // each row's leaf: sampled rows through their leaf ranges, others by traversal on bins; the next gradient
       // pass (or the one after the last tree) adds the leaf values to the margins
       for (const leaf of finalLeaves) if (!leaf.added) assignLeaf(leafNode, rowIdx, leaf.begin, leaf.end, leaf.node);

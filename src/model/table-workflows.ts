@@ -1,6 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { InvalidInputError, NotFoundError } from '../core/index.js';
-import { loadArtifact, type ModelArtifact, type SplitPart, type SplitSummary, saveArtifact } from './artifact.js';
+import {
+  type ArtifactHeader,
+  loadArtifact,
+  type ModelArtifact,
+  type SplitPart,
+  type SplitSummary,
+  saveArtifact,
+} from './artifact.js';
 import type { CalibrationMethod } from './calibration.js';
 import { MODEL_IMPORT_FORMATS } from './choices.js';
 import { compileModel } from './compile-model.js';
@@ -53,6 +60,8 @@ export interface TableTrainOptions extends TableParseOptions {
   readonly gbdt?: Partial<GbdtParams>;
   readonly name?: string;
   readonly goal?: string;
+  /** Trees built and the most there can be, after each tree (`TrainModelOptions.onProgress`). */
+  readonly onProgress?: (treesDone: number, treesTotal: number) => void;
 }
 
 export interface TableTrainSummary {
@@ -72,6 +81,8 @@ export interface TableTrainSummary {
   readonly calibration: string;
   readonly calibrationRequested: string;
   readonly distinctCalibratedScores: { readonly validation: number | null; readonly test: number | null };
+  /** `auto`'s cross-fitted comparison and what it left out for the ranking; null without calibration rows. */
+  readonly calibrationSelection: NonNullable<ArtifactHeader['calibrationSelection']> | null;
   readonly warnings: readonly string[];
   /** One line per column typed from mixed content, and header warnings (see docs/model.md, Reading tables). */
   readonly parsing: readonly string[];
@@ -102,6 +113,7 @@ export async function trainModelOnTable(options: TableTrainOptions): Promise<Tab
     source: options.data,
     ...(options.name ? { name: options.name } : {}),
     ...(options.goal ? { goal: options.goal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   saveArtifact(options.out, result.artifact);
   return {
@@ -123,6 +135,7 @@ export async function trainModelOnTable(options: TableTrainOptions): Promise<Tab
     calibration: result.artifact.header.calibration.method,
     calibrationRequested: options.calibration ?? 'auto',
     distinctCalibratedScores: result.artifact.header.distinctCalibratedScores ?? { validation: null, test: null },
+    calibrationSelection: result.artifact.header.calibrationSelection ?? null,
     warnings: result.warnings,
     parsing: table.notes ?? [],
   };
@@ -148,6 +161,8 @@ export async function scoreTableFile(
      * the calling thread's scores, so the output is the same whatever the count); 1 (the default) scores here.
      */
     threads?: number;
+    /** A CSV's bytes scored so far and its size, after each chunk of rows (Parquet input reports nothing). */
+    onProgress?: (bytesDone: number, bytesTotal: number) => void;
   },
 ): Promise<{ rows: number; out: string; meanScore: number; parsing: readonly string[] }> {
   const artifact = loadArtifact(options.model);
@@ -161,6 +176,7 @@ export async function scoreTableFile(
       outFormat: tableFormatOf(options.out),
       threads,
       scoreColumn: 'score',
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     return { rows: r.rows, out: options.out, meanScore: r.meanScore, parsing: r.notes };
   }

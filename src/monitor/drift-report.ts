@@ -306,6 +306,11 @@ export interface DriftFilesOptions extends ReadTableOptions {
   readonly labelPositive?: string;
   /** The label column came from a model artifact, not the user: no error when the files do not have it. */
   readonly labelColumnFromModel?: boolean;
+  /**
+   * Steps done and their number, after each: every table read, every column group compared, the domain
+   * classifier. The first total is estimated from the current file's columns.
+   */
+  readonly onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
 
 export interface DriftRun {
@@ -340,6 +345,14 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
   try {
     const cur = await openTable(options.current, options);
     sources.push(cur);
+    let stepsDone = 0;
+    let stepsTotal = 0;
+    const step = (total?: number): void => {
+      if (total !== undefined) stepsTotal = total;
+      options.onProgress?.(++stepsDone, stepsTotal);
+    };
+    const groups = (columns: number): number => Math.ceil(columns / groupSize);
+    step((options.referenceProfile ? 1 : 2) + groups(cur.schema.length) + (options.domainClassifier ? 1 : 0));
     const comparisons: FeatureComparison[] = [];
     let rowsReference: number;
     let multivariate: DomainClassifierResult | undefined;
@@ -377,6 +390,7 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
       const names = features.map((f) => f.name);
       const labelProfile = p.features.find((f) => f.name === labelColumn);
       if (labelProfile) labelRef = labelCountsFromProfile(labelProfile, options.labelPositive);
+      stepsTotal = 1 + groups(names.length);
       for (let g = 0; g < names.length; g += groupSize) {
         const table = await cur.readColumns(names.slice(g, g + groupSize));
         for (const col of table.columns) {
@@ -384,6 +398,7 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
           if (!refProfile) continue;
           comparisons.push(compareProfiles(refProfile, profileColumn(col, refProfile)));
         }
+        step();
       }
     } else {
       const ref = await openTable(options.reference as string, options);
@@ -408,6 +423,7 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
       const layout =
         options.learnThresholds && options.chunkColumn ? await chunkLayoutOf(ref, options.chunkColumn) : undefined;
       const learned: Record<string, LearnedThreshold> = {};
+      step(2 + groups(names.length) + (options.domainClassifier ? 1 : 0));
       for (let g = 0; g < names.length; g += groupSize) {
         const group = names.slice(g, g + groupSize);
         const refTable = await ref.readColumns(group);
@@ -419,11 +435,13 @@ export async function driftFromFiles(options: DriftFilesOptions): Promise<DriftR
             learnFrom(refTable, layout ? { layout } : { chunkRows: options.chunkRows ?? cur.rows }),
           );
         }
+        step();
       }
       if (options.learnThresholds) thresholds = learned;
       if (options.domainClassifier) {
         const keep = (t: ColumnTable): ColumnTable => ({ ...t, columns: t.columns.filter((c) => !skip.has(c.name)) });
         multivariate = domainClassifierDrift(keep(await ref.readAll()), keep(await cur.readAll()));
+        step();
       }
     }
     const labelCur = await currentLabels();

@@ -44,6 +44,8 @@ export interface ModelDriftOptions {
   readonly exclude?: readonly string[];
   /** Label column of the current file (default: the model's label column, when the file has it). */
   readonly labelColumn?: string;
+  /** Steps done of 3, after each: the current file read, its rows scored, its features compared. */
+  readonly onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
 
 export interface ModelDriftRun {
@@ -194,6 +196,7 @@ export async function driftAgainstModel(options: ModelDriftOptions): Promise<Mod
   });
   for (const note of table.notes ?? []) options.parse?.onNote?.(note);
   if (table.rows === 0) throw new InvalidInputError(`${options.current} has a header but no rows; nothing to compare`);
+  options.onProgress?.(1, 3);
   const columns = artifact.header.columns;
   const labelColumn = options.labelColumn ?? artifact.header.label?.column;
   checkSkippedColumns(
@@ -207,6 +210,7 @@ export async function driftAgainstModel(options: ModelDriftOptions): Promise<Mod
   const skip = new Set(options.exclude ?? []);
   const matrix = matrixFromTable(table, columns);
   const scores = compileModel(artifact).predict(matrix);
+  options.onProgress?.(2, 3);
   const current = buildReferenceProfile(
     bins,
     matrix,
@@ -231,6 +235,7 @@ export async function driftAgainstModel(options: ModelDriftOptions): Promise<Mod
       binned: { featureKind: rf.kind === 'categorical' ? 'categorical' : 'numeric' },
     });
   });
+  options.onProgress?.(3, 3);
   const importance = Object.fromEntries(artifact.header.importance.map((e) => [e.feature, Math.max(0, e.gain)]));
   const result = detectDrift(
     comparisons,

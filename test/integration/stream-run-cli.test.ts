@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nonCamelKeys } from '../../src/cli/json-keys.js';
 import { runCliCaptured } from '../../src/cli/test-io.js';
 import { RedisStreamsEventBus } from '../../src/stream/index.js';
 import { readManifest } from '../../src/world/index.js';
@@ -84,6 +85,7 @@ describe.skipIf(!redis.available)(`adnova stream run on Redis${redis.skipNote}`,
       usersWritten: number;
       schemaChanges: { kind: string }[];
     };
+    expect(nonCamelKeys(stats)).toEqual([]);
     expect(stats.received).toBe(events);
     expect(stats.accepted).toBeGreaterThan(events * 0.5);
     expect(stats.invalid).toBeGreaterThan(0);

@@ -11,6 +11,7 @@ import { DEFINITION_KINDS } from '../../features/choices.js';
 import type { DefinitionKind, FeatureStore, OnlineStore } from '../../features/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { startProgress } from '../progress.js';
 
 interface StoreOptions {
   store?: string;
@@ -186,6 +187,7 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
       ) => {
         const lookbackMs =
           opts.lookbackDays === undefined ? undefined : positiveInt('lookback-days', opts.lookbackDays, 1) * 86_400_000;
+        const progress = startProgress(io, 'training set (stages)', { json: opts.json === true });
         const res = await withStore(cmd, opts, (store) =>
           store.trainingSet({
             service: opts.service,
@@ -194,8 +196,9 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
             timestampColumn: opts.timestampColumn,
             ...(lookbackMs ? { lookbackMs } : {}),
             ...(opts.knownAtLabelTime ? { knownAtLabelTime: true } : {}),
+            onProgress: progress.onProgress,
           }),
-        );
+        ).finally(() => progress.stop());
         if (opts.json) printJson(io, res);
         else
           io.out(

@@ -28,6 +28,7 @@ import type {
 } from '../../model/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { startProgress } from '../progress.js';
 import { addTableOptions, type TableCliOptions, tableReadOptions } from './table-options.js';
 
 function num(
@@ -182,6 +183,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         threads,
       };
       const { trainModelOnTable } = await import('../../model/index.js');
+      const progress = startProgress(io, 'train (trees)', { json: o.json === true });
       const summary = await trainModelOnTable({
         data: o.data,
         label: o.label,
@@ -198,7 +200,8 @@ export function registerModelCommands(program: Command, io: CliIo): void {
         segments: list(o.segments),
         gbdt,
         ...(o.register ? { name: o.register, goal: o.goal ?? 'default' } : {}),
-      });
+        onProgress: progress.onProgress,
+      }).finally(() => progress.stop());
       const registered = o.register
         ? (await registryFor(cmd, o.registry)).register(o.out, o.register, o.goal ?? 'default')
         : null;
@@ -226,6 +229,15 @@ export function registerModelCommands(program: Command, io: CliIo): void {
       io.out(
         `calibration ${summary.calibration} (asked: ${summary.calibrationRequested}); distinct scores: validation ${d.validation ?? 'n/a'}, test ${d.test ?? 'n/a'}`,
       );
+      const sel = summary.calibrationSelection;
+      if (sel?.crossFittedLogLoss && sel.crossFittedRocAuc) {
+        const ll = sel.crossFittedLogLoss;
+        const auc = sel.crossFittedRocAuc;
+        const f = (v: number): string => (Number.isFinite(v) ? v.toFixed(4) : 'n/a');
+        io.out(
+          `  auto, cross-fitted on the validation rows: log loss none ${f(ll.none)}, platt ${f(ll.platt)}, isotonic ${f(ll.isotonic)}; ROC AUC none ${f(auc.none)}, platt ${f(auc.platt)}, isotonic ${f(auc.isotonic)}${sel.rankingLosers?.length ? `; left out for the ranking: ${sel.rankingLosers.join(', ')}` : ''}`,
+        );
+      }
       for (const w of summary.warnings) io.out(`warning: ${w}`);
       if (summary.test) {
         io.out(`test ${rows.test.count} rows:`);
@@ -258,7 +270,15 @@ export function registerModelCommands(program: Command, io: CliIo): void {
       async (o: TableCliOptions & { model: string; data: string; out: string; threads?: string; json?: boolean }) => {
         const threads = num('--threads', o.threads, { integer: true, min: 1 }) ?? 1;
         const { scoreTableFile } = await import('../../model/index.js');
-        const r = await scoreTableFile({ model: o.model, data: o.data, out: o.out, threads, ...tableReadOptions(o) });
+        const progress = startProgress(io, 'score', { json: o.json === true, unit: 'bytes' });
+        const r = await scoreTableFile({
+          model: o.model,
+          data: o.data,
+          out: o.out,
+          threads,
+          ...tableReadOptions(o),
+          onProgress: progress.onProgress,
+        }).finally(() => progress.stop());
         for (const note of r.parsing) io.err(note);
         if (o.json) printJson(io, r);
         else io.out(`scored ${r.rows} rows (mean score ${r.meanScore.toFixed(4)}) into ${r.out}`);

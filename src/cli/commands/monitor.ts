@@ -15,6 +15,7 @@ import type {
 } from '../../monitor/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { startProgress } from '../progress.js';
 import { addTableOptions, type TableCliOptions, tableReadOptions } from './table-options.js';
 
 interface DriftCliOptions extends TableCliOptions {
@@ -182,6 +183,7 @@ async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promi
       );
   }
   const driftShare = shareOption(opts.driftShare, '--drift-share');
+  const progress = startProgress(io, 'drift (steps)', { json: opts.json === true });
   const run = await driftAgainstModel({
     model: opts.model as string,
     current: opts.current,
@@ -190,7 +192,8 @@ async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promi
     ...(driftShare !== undefined ? { drift: { datasetDriftShare: driftShare } } : {}),
     ...(opts.exclude !== undefined ? { exclude: listOption(opts.exclude) } : {}),
     ...(opts.labelCol !== undefined ? { labelColumn: opts.labelCol } : {}),
-  });
+    onProgress: progress.onProgress,
+  }).finally(() => progress.stop());
   const extras = { prediction: run.prediction, ...(run.label ? { label: run.label } : {}) };
   // features keep the model's kind and say `binned`: their statistics are on the model's training bins
   const report = driftReportJson(run.result, extras);
@@ -385,6 +388,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
       const fromModel = opts.labelCol === undefined ? await modelLabel(opts.model) : undefined;
       const labelColumn = opts.labelCol ?? fromModel?.column;
       const positive = opts.positive ?? fromModel?.positive;
+      const progress = startProgress(io, 'drift (steps)', { json: opts.json === true });
       const run = await driftFromFiles({
         ...(opts.reference ? { reference: opts.reference } : {}),
         ...(referenceProfile ? { referenceProfile } : {}),
@@ -404,7 +408,8 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
           ...(importance ? { importance } : {}),
           ...(driftShare !== undefined ? { datasetDriftShare: driftShare } : {}),
         },
-      });
+        onProgress: progress.onProgress,
+      }).finally(() => progress.stop());
       const mv = run.multivariate;
       const extras = run.label ? { label: run.label } : {};
       const report = {
