@@ -66,6 +66,13 @@ export interface DecisionResult {
   readonly hourOfDay: number;
   readonly features: FeatureMatrix;
   readonly campaigns: readonly CampaignDecision[];
+  /** Wall time of each stage of this call (ms): where a launch's time goes. */
+  readonly timingsMs: {
+    readonly retrieve: number;
+    readonly featureRead: number;
+    readonly score: number;
+    readonly policy: number;
+  };
 }
 
 /**
@@ -84,6 +91,14 @@ export async function decide(
   const controlShare = deps.controlShare ?? 0;
   const ctx = { atMs };
   const hourOfDay = opts.context?.hourOfDay ?? new Date(atMs).getUTCHours();
+
+  let clock = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const d = now - clock;
+    clock = now;
+    return d;
+  };
 
   // stage 1: retrieval
   const retrieved = campaigns.map((c) => {
@@ -126,8 +141,10 @@ export async function decide(
   const unionDense = Uint32Array.from(union).sort();
   const rowOf = new Map<number, number>();
   for (let i = 0; i < unionDense.length; i++) rowOf.set(unionDense[i] as number, i);
+  const retrieveMs = lap();
   const features = await deps.features.read(index.users.usersOf(unionDense), atMs, { hourOfDay });
   const whole = unionDense.length;
+  const featureReadMs = lap();
 
   // stage 2: predicates and scoring
   const scoredItems = retrieved.map(({ c, dense, stages }) => {
@@ -151,6 +168,8 @@ export async function decide(
     return { c, model, dense, rows, failed, scores, preExcluded, stages };
   });
 
+  const scoreMs = lap();
+
   // stage 3: policy over all campaigns together
   const decisions = applyPolicy(
     scoredItems.map((s) => ({
@@ -167,10 +186,12 @@ export async function decide(
     },
   );
 
+  const policyMs = lap();
   return {
     atMs,
     hourOfDay,
     features,
+    timingsMs: { retrieve: retrieveMs, featureRead: featureReadMs, score: scoreMs, policy: policyMs },
     campaigns: scoredItems.map((s, k) => {
       const d = decisions[k] as (typeof decisions)[number];
       const stages = [...s.stages];

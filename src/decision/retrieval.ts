@@ -115,14 +115,20 @@ function listed(index: SegmentIndex, prefix: string): string {
  */
 export function retrieve(c: Campaign, index: SegmentIndex, ctx: RetrievalContext): Retrieval {
   const stages: StageCount[] = [];
+  // the index's own bitmaps are never changed: the first step is borrowed, the second makes the one working copy,
+  // and every later step narrows it in place (no bitmap allocated per rule: 10M users, 11 rules)
+  let borrowed: ReadonlyBitmap | null = null;
   let cur: Bitmap | null = null;
   for (const s of steps(c, index, ctx)) {
     const b = s.any.length === 1 ? (s.any[0] as ReadonlyBitmap) : orBitmaps(s.any);
-    const next: Bitmap = cur === null ? orBitmaps([b]) : s.not ? andNotBitmaps(cur, b) : andBitmaps(cur, b);
-    cur = next;
-    stages.push({ stage: 'retrieve', rule: s.rule, remaining: next.size });
+    if (cur !== null) {
+      if (s.not) cur.andNotInPlace(b);
+      else cur.andInPlace(b);
+    } else if (borrowed !== null) cur = s.not ? andNotBitmaps(borrowed, b) : andBitmaps(borrowed, b);
+    else borrowed = b;
+    stages.push({ stage: 'retrieve', rule: s.rule, remaining: (cur ?? borrowed)?.size ?? 0 });
   }
-  return { candidates: cur as Bitmap, stages };
+  return { candidates: cur ?? orBitmaps([borrowed as ReadonlyBitmap]), stages };
 }
 
 /** Why retrieval leaves one user out: the first rule it fails (with the rule's detail), or null when it is in. */

@@ -154,10 +154,11 @@ export class SegmentIndex {
     if (!b) {
       const cutoff = dayStart - days * MS_PER_DAY;
       const la = this.#lastActive;
-      const n = Math.min(la.length, this.users.size);
-      const members: number[] = [];
-      for (let d = 0; d < n; d++) if ((la[d] as number) >= cutoff) members.push(d);
-      b = newBitmap(members);
+      // every slot past the last user is NaN, which is never >= cutoff
+      const members = new Uint32Array(la.length);
+      let k = 0;
+      for (let d = 0; d < la.length; d++) if ((la[d] as number) >= cutoff) members[k++] = d;
+      b = newBitmap(members.subarray(0, k));
       this.#activeCache.set(days, b);
     }
     return b;
