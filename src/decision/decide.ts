@@ -1,4 +1,5 @@
 import type { FeatureMatrix } from '../core/index.js';
+import type { ReadBuffers } from '../features/index.js';
 import type { Campaign, CampaignChannel } from './campaign.js';
 import {
   applyPolicy,
@@ -24,6 +25,7 @@ import {
   viewAgesOf,
 } from './scoring.js';
 import type { SegmentIndex } from './segment-index.js';
+import { newBitmap, orBitmaps } from './segment-index.js';
 
 export interface DecisionDeps {
   readonly index: SegmentIndex;
@@ -34,6 +36,11 @@ export interface DecisionDeps {
   readonly capsPerDay?: Readonly<Record<CampaignChannel, number>>;
   /** Share of users in the global control group (by a hash of the user id), never reached by any campaign. */
   readonly controlShare?: number;
+  /**
+   * Memory lent to the feature read (a launch over 1M candidates reads a 1M x 200 matrix): reused by every
+   * decision given it, so a result's `features` stay valid only until the next decision with the same buffers.
+   */
+  readonly readBuffers?: ReadBuffers;
 }
 
 export interface DecideOptions {
@@ -123,9 +130,11 @@ export async function decide(
         return { stage: 'retrieve' as const, rule, remaining };
       });
     } else {
-      const r = retrieve(c, index, ctx);
+      // the control group as one more suppression bitmap (cached in the index), not a hash per candidate
+      const r = retrieve(c, index, controlShare > 0 ? { atMs, controlGroup: index.controlGroup(controlShare) } : ctx);
       dense = r.candidates.toUint32Array();
       stages = [...r.stages];
+      return { c, dense, stages };
     }
     if (controlShare > 0) {
       const keep = dense.filter((d) => !inControlGroup(index.users.userOf(d), controlShare));
@@ -135,34 +144,33 @@ export async function decide(
     return { c, dense, stages };
   });
 
-  // one feature read for the union of candidates
-  const union = new Set<number>();
-  for (const r of retrieved) for (const d of r.dense) union.add(d);
-  const unionDense = Uint32Array.from(union).sort();
-  const rowOf = new Map<number, number>();
-  for (let i = 0; i < unionDense.length; i++) rowOf.set(unionDense[i] as number, i);
+  // one feature read for the union of candidates (each campaign's dense ids are ascending)
+  const unionDense =
+    retrieved.length === 1
+      ? (retrieved[0] as (typeof retrieved)[number]).dense
+      : orBitmaps(retrieved.map((r) => newBitmap(r.dense))).toUint32Array();
   const retrieveMs = lap();
-  const features = await deps.features.read(index.users.usersOf(unionDense), atMs, { hourOfDay });
-  const whole = unionDense.length;
+  const features = await deps.features.read(index.users.usersOf(unionDense), atMs, { hourOfDay }, deps.readBuffers);
   const featureReadMs = lap();
 
   // stage 2: predicates and scoring
   const scoredItems = retrieved.map(({ c, dense, stages }) => {
     const model = deps.models.forCampaign(c);
-    const rows = Uint32Array.from(dense, (d) => rowOf.get(d) as number);
+    const rows = rowsIn(unionDense, dense);
     const { failed } = evaluatePredicates(c, features, rows);
-    const pass: number[] = [];
-    for (let i = 0; i < rows.length; i++) if ((failed[i] as number) < 0) pass.push(i);
-    if (c.targeting.features.length) stages.push({ stage: 'score', rule: 'feature_predicate', remaining: pass.length });
+    const pass = new Uint32Array(rows.length);
+    let passed = 0;
+    for (let i = 0; i < rows.length; i++) if ((failed[i] as number) < 0) pass[passed++] = i;
+    if (c.targeting.features.length) stages.push({ stage: 'score', rule: 'feature_predicate', remaining: passed });
     const plan = planColumns(model, features.columns, c, hourOfDay);
-    const scoreRows =
-      pass.length === rows.length && rows.length === whole ? null : Uint32Array.from(pass, (i) => rows[i] as number);
-    const input = gatherInput(features, plan, scoreRows);
-    const probs = model.model.predict({ rows: pass.length, values: input });
-    const scores = new Float64Array(rows.length).fill(Number.NaN);
-    pass.forEach((i, k) => {
-      scores[i] = probs[k] as number;
-    });
+    const scoreRows = new Uint32Array(passed);
+    for (let k = 0; k < passed; k++) scoreRows[k] = rows[pass[k] as number] as number;
+    const probs = scoreInChunks(model, features, plan, scoreRows);
+    let scores = probs;
+    if (passed < rows.length) {
+      scores = new Float64Array(rows.length).fill(Number.NaN);
+      for (let k = 0; k < passed; k++) scores[pass[k] as number] = probs[k] as number;
+    }
     const preExcluded = new Uint8Array(rows.length).fill(255);
     for (let i = 0; i < rows.length; i++) if ((failed[i] as number) >= 0) preExcluded[i] = OUTCOME.feature_predicate;
     return { c, model, dense, rows, failed, scores, preExcluded, stages };
@@ -177,6 +185,7 @@ export async function decide(
       userIds: index.users.usersOf(s.dense),
       scores: s.scores,
       preExcluded: s.preExcluded,
+      denseIds: s.dense,
     })),
     {
       atMs,
@@ -218,6 +227,43 @@ export async function decide(
       };
     }),
   };
+}
+
+/** Rows of the union's feature matrix holding `dense` (both ascending, `dense` a subset of `union`). */
+function rowsIn(union: Uint32Array, dense: Uint32Array): Uint32Array {
+  if (dense === union) return Uint32Array.from({ length: union.length }, (_, i) => i);
+  const rows = new Uint32Array(dense.length);
+  let j = 0;
+  for (let i = 0; i < dense.length; i++) {
+    const d = dense[i] as number;
+    while ((union[j] as number) !== d) j++;
+    rows[i] = j;
+  }
+  return rows;
+}
+
+/**
+ * Rows per scoring chunk: the chunk's model input (rows x columns Float32) is gathered into one reused buffer and
+ * scored by the compiled kernel, instead of one copy of the whole candidates' input (800 MB for 1M x 200).
+ */
+const SCORE_CHUNK_ROWS = 8192;
+
+/** Calibrated probabilities of `rows` (rows of the feature matrix), scored chunk by chunk. */
+function scoreInChunks(
+  model: ScoringModel,
+  m: FeatureMatrix,
+  plan: ReturnType<typeof planColumns>,
+  rows: Uint32Array,
+): Float64Array {
+  const n = rows.length;
+  const out = new Float64Array(n);
+  const buffer = new Float32Array(Math.min(n, SCORE_CHUNK_ROWS) * plan.length);
+  for (let from = 0; from < n; from += SCORE_CHUNK_ROWS) {
+    const chunk = rows.subarray(from, Math.min(n, from + SCORE_CHUNK_ROWS));
+    const input = gatherInput(m, plan, chunk, buffer);
+    model.model.predict({ rows: chunk.length, values: input }, out.subarray(from, from + chunk.length));
+  }
+  return out;
 }
 
 /** Why a candidate is in or out of the audience, with what it was scored on. */

@@ -10,7 +10,7 @@ import type { Campaign } from './campaign.js';
 import { FileCampaignRegistry } from './campaign-registry.js';
 import { type CampaignDecision, candidateReason, type DecisionDeps, decide } from './decide.js';
 import { offlineFeatureSource, onlineFeatureSource } from './feature-sources.js';
-import { OUTCOME } from './policy.js';
+import { inControlGroup, OUTCOME } from './policy.js';
 import { RegistryModelResolver } from './scoring.js';
 import type { SegmentIndex } from './segment-index.js';
 import { buildWorldSegmentIndex, worldCampaignSpecs } from './world-index.js';
@@ -102,6 +102,21 @@ describe('the decision on a simulated World', () => {
       expect(d.members.length).toBeGreaterThan(0);
       const last = d.stages[d.stages.length - 1];
       expect(last?.remaining).toBe(d.members.length);
+    });
+  });
+
+  it('keeps the global control group out identically on both paths', async () => {
+    const withControl = { ...deps, controlShare: 0.1 };
+    const batch = await decide(campaigns, withControl, { atMs, commit: false });
+    const everyone = index.users.usersOf(Uint32Array.from({ length: index.users.size }, (_, i) => i));
+    const online = await decide(campaigns, withControl, { atMs, commit: false, userIds: everyone });
+    const plain = await decide(campaigns, deps, { atMs, commit: false });
+    batch.campaigns.forEach((d, k) => {
+      same(d, online.campaigns[k] as CampaignDecision);
+      const all = (plain.campaigns[k] as CampaignDecision).userIds;
+      expect(d.userIds).toEqual(all.filter((u) => !inControlGroup(u, 0.1)));
+      expect(d.userIds.length).toBeLessThan(all.length);
+      expect(d.stages.find((s) => s.rule === 'control_group')?.remaining).toBe(d.userIds.length);
     });
   });
 

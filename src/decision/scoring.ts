@@ -1,4 +1,5 @@
 import { FEATURE_STATUSES, type FeatureMatrix, type FeatureStatus } from '../core/index.js';
+import type { ReadBuffers } from '../features/index.js';
 import {
   type ArtifactColumn,
   CompiledModel,
@@ -23,7 +24,13 @@ export interface DecisionContext {
  */
 export interface FeatureSource {
   readonly name: string;
-  read(userIds: readonly string[], atMs: number, context: DecisionContext): Promise<FeatureMatrix>;
+  /** With `buffers`, the matrix lives in them (valid until their next use). */
+  read(
+    userIds: readonly string[],
+    atMs: number,
+    context: DecisionContext,
+    buffers?: ReadBuffers,
+  ): Promise<FeatureMatrix>;
 }
 
 /** A model ready to score: the registry entry id, the compiled scorer and its columns. */
