@@ -43,6 +43,7 @@ import {
   defineFeatureView,
   FeatureStore,
   MemoryOnlineStore,
+  ReadBuffers,
   storageKeyOf,
   ttlMsOf,
 } from '../src/features/index.js';
@@ -485,6 +486,7 @@ async function benchBatch(dep: Deployment): Promise<void> {
     features: onlineFeatureSource(dep.store, 'scoring'),
     models: dep.models,
     controlShare: CONTROL_SHARE,
+    readBuffers: new ReadBuffers(), // a launch job reuses its read memory (800 MB at 1M x 200)
   };
   const walls: number[] = [];
   const splits: Record<string, number[]> = {};

@@ -162,7 +162,7 @@ export async function decide(
     let passed = 0;
     for (let i = 0; i < rows.length; i++) if ((failed[i] as number) < 0) pass[passed++] = i;
     if (c.targeting.features.length) stages.push({ stage: 'score', rule: 'feature_predicate', remaining: passed });
-    const plan = planColumns(model, features.columns, c, hourOfDay);
+    const plan = cachedPlan(model, features.columns, c, hourOfDay);
     const scoreRows = new Uint32Array(passed);
     for (let k = 0; k < passed; k++) scoreRows[k] = rows[pass[k] as number] as number;
     const probs = scoreInChunks(model, features, plan, scoreRows);
@@ -248,16 +248,47 @@ function rowsIn(union: Uint32Array, dense: Uint32Array): Uint32Array {
  */
 const SCORE_CHUNK_ROWS = 8192;
 
+/** Up to this many rows, each is scored by `predictRow` (equal to the batch kernel's result, without its setup). */
+const ROW_BY_ROW = 4;
+
+type ColumnPlan = ReturnType<typeof planColumns>;
+const plans = new WeakMap<
+  ScoringModel,
+  WeakMap<Campaign, { columns: readonly string[]; hour: number; plan: ColumnPlan }>
+>();
+
+/**
+ * `planColumns`, kept per (model, campaign) while the matrix columns and the hour stay the same: an online request
+ * for 50 campaigns would otherwise map 200 column names per campaign per call.
+ */
+function cachedPlan(model: ScoringModel, columns: readonly string[], c: Campaign, hour: number): ColumnPlan {
+  let byCampaign = plans.get(model);
+  if (!byCampaign) {
+    byCampaign = new WeakMap();
+    plans.set(model, byCampaign);
+  }
+  const hit = byCampaign.get(c);
+  if (hit && hit.hour === hour && (hit.columns === columns || sameNames(hit.columns, columns))) return hit.plan;
+  const plan = planColumns(model, columns, c, hour);
+  byCampaign.set(c, { columns, hour, plan });
+  return plan;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Calibrated probabilities of `rows` (rows of the feature matrix), scored chunk by chunk. */
-function scoreInChunks(
-  model: ScoringModel,
-  m: FeatureMatrix,
-  plan: ReturnType<typeof planColumns>,
-  rows: Uint32Array,
-): Float64Array {
+function scoreInChunks(model: ScoringModel, m: FeatureMatrix, plan: ColumnPlan, rows: Uint32Array): Float64Array {
   const n = rows.length;
   const out = new Float64Array(n);
   const buffer = new Float32Array(Math.min(n, SCORE_CHUNK_ROWS) * plan.length);
+  if (n <= ROW_BY_ROW) {
+    for (let i = 0; i < n; i++) out[i] = model.model.predictRow(gatherInput(m, plan, rows.subarray(i, i + 1), buffer));
+    return out;
+  }
   for (let from = 0; from < n; from += SCORE_CHUNK_ROWS) {
     const chunk = rows.subarray(from, Math.min(n, from + SCORE_CHUNK_ROWS));
     const input = gatherInput(m, plan, chunk, buffer);

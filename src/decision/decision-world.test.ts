@@ -129,6 +129,14 @@ describe('the decision on a simulated World', () => {
     sample.forEach((u, i) => {
       expect(small?.scores[i]).toBe(d.scores[d.userIds.indexOf(u)]);
     });
+    // a request of one to three users is scored row by row: the same numbers
+    for (const n of [1, 2, 3]) {
+      const few = sample.slice(n, 2 * n);
+      const got = (await decide([d.campaign], deps, { atMs, commit: false, userIds: few })).campaigns[0];
+      few.forEach((u, i) => {
+        expect(got?.scores[i]).toBe(d.scores[d.userIds.indexOf(u)]);
+      });
+    }
   });
 
   it('gives the same scores from the offline store as of the launch as from the online store', async () => {
