@@ -145,10 +145,7 @@ export async function decide(
   });
 
   // one feature read for the union of candidates (each campaign's dense ids are ascending)
-  const unionDense =
-    retrieved.length === 1
-      ? (retrieved[0] as (typeof retrieved)[number]).dense
-      : orBitmaps(retrieved.map((r) => newBitmap(r.dense))).toUint32Array();
+  const unionDense = unionOf(retrieved.map((r) => r.dense));
   const retrieveMs = lap();
   const features = await deps.features.read(index.users.usersOf(unionDense), atMs, { hourOfDay }, deps.readBuffers);
   const featureReadMs = lap();
@@ -227,6 +224,24 @@ export async function decide(
       };
     }),
   };
+}
+
+/** Ascending union of ascending dense-id lists: sorted in place when small (a request), on bitmaps when large. */
+function unionOf(lists: readonly Uint32Array[]): Uint32Array {
+  if (lists.length === 1) return lists[0] as Uint32Array;
+  let total = 0;
+  for (const l of lists) total += l.length;
+  if (total > 65_536) return orBitmaps(lists.map((l) => newBitmap(l))).toUint32Array();
+  const all = new Uint32Array(total);
+  let at = 0;
+  for (const l of lists) {
+    all.set(l, at);
+    at += l.length;
+  }
+  all.sort();
+  let k = 0;
+  for (let i = 0; i < total; i++) if (i === 0 || all[i] !== all[i - 1]) all[k++] = all[i] as number;
+  return all.slice(0, k);
 }
 
 /** Rows of the union's feature matrix holding `dense` (both ascending, `dense` a subset of `union`). */
