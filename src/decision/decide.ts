@@ -337,7 +337,7 @@ export function candidateReason(result: DecisionResult, d: CampaignDecision, row
   const scored = !Number.isNaN(score);
   let contributions: { feature: string; contribution: number }[] = [];
   if (scored && d.model.contributions) {
-    const plan = planColumns(d.model, m.columns, d.campaign, result.hourOfDay);
+    const plan = cachedPlan(d.model, m.columns, d.campaign, result.hourOfDay);
     const one = gatherInput(m, plan, Uint32Array.of(fr));
     contributions = d.model.contributions
       .top((f) => one[f] as number, k)

