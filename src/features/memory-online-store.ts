@@ -22,7 +22,7 @@ const ROW_HEADER = 4;
 /**
  * Rows per tile of a read: 256 rows of a 100-feature view are ~106 KB, in L2. A tile of the whole read (what a
  * 100K-entity read used to build) spills to memory and its column-by-column fill touches a new cache line per
- * value: 10 us per entity on the decision bench's 200 features, against ~1 us in tiles.
+ * value: 10.7 us per entity on the decision bench's 95K x 200 read, 3.6 us in tiles (same load, 14-15).
  */
 const READ_BLOCK_ROWS = 256;
 
