@@ -9,7 +9,7 @@ import {
   rowValues,
   viewStatus,
 } from './feature-matrix.js';
-import { hashId, isValidEntityId, newId, shardOf } from './ids.js';
+import { hashId, isValidEntityId, newId, prefixedHasher, shardOf } from './ids.js';
 import { MetricsRegistry } from './metrics.js';
 import { Rng } from './random.js';
 
@@ -57,6 +57,19 @@ describe('ids', () => {
     const counts = new Array(8).fill(0);
     for (let i = 0; i < 80_000; i++) counts[shardOf(`u${i}`, 8)]++;
     for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(500);
+  });
+
+  it('never changes its hash values (holdouts and shards depend on them)', () => {
+    expect(hashId('u1')).toBe(612938007);
+    expect(hashId('c-spring-01\u0000u00042', 0x686f6c64)).toBe(1013194667);
+    expect(hashId('', 7)).toBe(4195733450);
+  });
+
+  it('hashes prefix + id without the joined string exactly as hashId does', () => {
+    const h = prefixedHasher('c-spring-01\u0000', 0x686f6c64);
+    expect(h('u00042')).toBe(1013194667);
+    for (let i = 0; i < 1000; i++) expect(h(`u${i}`)).toBe(hashId(`c-spring-01\u0000u${i}`, 0x686f6c64));
+    expect(prefixedHasher('')('abc')).toBe(hashId('abc'));
   });
 
   it('validates entity ids and makes time-sortable new ids', () => {

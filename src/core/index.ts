@@ -49,7 +49,7 @@ export {
   valueAt,
   viewStatus,
 } from './feature-matrix.js';
-export { hashId, isValidEntityId, newId, shardOf } from './ids.js';
+export { hashId, isValidEntityId, newId, prefixedHasher, shardOf } from './ids.js';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './logger.js';
 export {
   type CounterMetric,

@@ -1,4 +1,5 @@
 import type { FeatureMatrix } from '../core/index.js';
+import type { ReadBuffers } from '../features/index.js';
 import type { Campaign, CampaignChannel } from './campaign.js';
 import {
   applyPolicy,
@@ -24,6 +25,7 @@ import {
   viewAgesOf,
 } from './scoring.js';
 import type { SegmentIndex } from './segment-index.js';
+import { newBitmap, orBitmaps } from './segment-index.js';
 
 export interface DecisionDeps {
   readonly index: SegmentIndex;
@@ -34,6 +36,11 @@ export interface DecisionDeps {
   readonly capsPerDay?: Readonly<Record<CampaignChannel, number>>;
   /** Share of users in the global control group (by a hash of the user id), never reached by any campaign. */
   readonly controlShare?: number;
+  /**
+   * Memory lent to the feature read (a launch over 1M candidates reads a 1M x 200 matrix): reused by every
+   * decision given it, so a result's `features` stay valid only until the next decision with the same buffers.
+   */
+  readonly readBuffers?: ReadBuffers;
 }
 
 export interface DecideOptions {
@@ -66,6 +73,13 @@ export interface DecisionResult {
   readonly hourOfDay: number;
   readonly features: FeatureMatrix;
   readonly campaigns: readonly CampaignDecision[];
+  /** Wall time of each stage of this call (ms): where a launch's time goes. */
+  readonly timingsMs: {
+    readonly retrieve: number;
+    readonly featureRead: number;
+    readonly score: number;
+    readonly policy: number;
+  };
 }
 
 /**
@@ -84,6 +98,14 @@ export async function decide(
   const controlShare = deps.controlShare ?? 0;
   const ctx = { atMs };
   const hourOfDay = opts.context?.hourOfDay ?? new Date(atMs).getUTCHours();
+
+  let clock = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const d = now - clock;
+    clock = now;
+    return d;
+  };
 
   // stage 1: retrieval
   const retrieved = campaigns.map((c) => {
@@ -108,9 +130,11 @@ export async function decide(
         return { stage: 'retrieve' as const, rule, remaining };
       });
     } else {
-      const r = retrieve(c, index, ctx);
+      // the control group as one more suppression bitmap (cached in the index), not a hash per candidate
+      const r = retrieve(c, index, controlShare > 0 ? { atMs, controlGroup: index.controlGroup(controlShare) } : ctx);
       dense = r.candidates.toUint32Array();
       stages = [...r.stages];
+      return { c, dense, stages };
     }
     if (controlShare > 0) {
       const keep = dense.filter((d) => !inControlGroup(index.users.userOf(d), controlShare));
@@ -120,36 +144,36 @@ export async function decide(
     return { c, dense, stages };
   });
 
-  // one feature read for the union of candidates
-  const union = new Set<number>();
-  for (const r of retrieved) for (const d of r.dense) union.add(d);
-  const unionDense = Uint32Array.from(union).sort();
-  const rowOf = new Map<number, number>();
-  for (let i = 0; i < unionDense.length; i++) rowOf.set(unionDense[i] as number, i);
-  const features = await deps.features.read(index.users.usersOf(unionDense), atMs, { hourOfDay });
-  const whole = unionDense.length;
+  // one feature read for the union of candidates (each campaign's dense ids are ascending)
+  const unionDense = unionOf(retrieved.map((r) => r.dense));
+  const retrieveMs = lap();
+  const features = await deps.features.read(index.users.usersOf(unionDense), atMs, { hourOfDay }, deps.readBuffers);
+  const featureReadMs = lap();
 
   // stage 2: predicates and scoring
   const scoredItems = retrieved.map(({ c, dense, stages }) => {
     const model = deps.models.forCampaign(c);
-    const rows = Uint32Array.from(dense, (d) => rowOf.get(d) as number);
+    const rows = rowsIn(unionDense, dense);
     const { failed } = evaluatePredicates(c, features, rows);
-    const pass: number[] = [];
-    for (let i = 0; i < rows.length; i++) if ((failed[i] as number) < 0) pass.push(i);
-    if (c.targeting.features.length) stages.push({ stage: 'score', rule: 'feature_predicate', remaining: pass.length });
-    const plan = planColumns(model, features.columns, c, hourOfDay);
-    const scoreRows =
-      pass.length === rows.length && rows.length === whole ? null : Uint32Array.from(pass, (i) => rows[i] as number);
-    const input = gatherInput(features, plan, scoreRows);
-    const probs = model.model.predict({ rows: pass.length, values: input });
-    const scores = new Float64Array(rows.length).fill(Number.NaN);
-    pass.forEach((i, k) => {
-      scores[i] = probs[k] as number;
-    });
+    const pass = new Uint32Array(rows.length);
+    let passed = 0;
+    for (let i = 0; i < rows.length; i++) if ((failed[i] as number) < 0) pass[passed++] = i;
+    if (c.targeting.features.length) stages.push({ stage: 'score', rule: 'feature_predicate', remaining: passed });
+    const plan = cachedPlan(model, features.columns, c, hourOfDay);
+    const scoreRows = new Uint32Array(passed);
+    for (let k = 0; k < passed; k++) scoreRows[k] = rows[pass[k] as number] as number;
+    const probs = scoreInChunks(model, features, plan, scoreRows);
+    let scores = probs;
+    if (passed < rows.length) {
+      scores = new Float64Array(rows.length).fill(Number.NaN);
+      for (let k = 0; k < passed; k++) scores[pass[k] as number] = probs[k] as number;
+    }
     const preExcluded = new Uint8Array(rows.length).fill(255);
     for (let i = 0; i < rows.length; i++) if ((failed[i] as number) >= 0) preExcluded[i] = OUTCOME.feature_predicate;
     return { c, model, dense, rows, failed, scores, preExcluded, stages };
   });
+
+  const scoreMs = lap();
 
   // stage 3: policy over all campaigns together
   const decisions = applyPolicy(
@@ -158,6 +182,7 @@ export async function decide(
       userIds: index.users.usersOf(s.dense),
       scores: s.scores,
       preExcluded: s.preExcluded,
+      denseIds: s.dense,
     })),
     {
       atMs,
@@ -167,10 +192,12 @@ export async function decide(
     },
   );
 
+  const policyMs = lap();
   return {
     atMs,
     hourOfDay,
     features,
+    timingsMs: { retrieve: retrieveMs, featureRead: featureReadMs, score: scoreMs, policy: policyMs },
     campaigns: scoredItems.map((s, k) => {
       const d = decisions[k] as (typeof decisions)[number];
       const stages = [...s.stages];
@@ -199,6 +226,92 @@ export async function decide(
   };
 }
 
+/** Ascending union of ascending dense-id lists: sorted in place when small (a request), on bitmaps when large. */
+function unionOf(lists: readonly Uint32Array[]): Uint32Array {
+  if (lists.length === 1) return lists[0] as Uint32Array;
+  let total = 0;
+  for (const l of lists) total += l.length;
+  if (total > 65_536) return orBitmaps(lists.map((l) => newBitmap(l))).toUint32Array();
+  const all = new Uint32Array(total);
+  let at = 0;
+  for (const l of lists) {
+    all.set(l, at);
+    at += l.length;
+  }
+  all.sort();
+  let k = 0;
+  for (let i = 0; i < total; i++) if (i === 0 || all[i] !== all[i - 1]) all[k++] = all[i] as number;
+  return all.slice(0, k);
+}
+
+/** Rows of the union's feature matrix holding `dense` (both ascending, `dense` a subset of `union`). */
+function rowsIn(union: Uint32Array, dense: Uint32Array): Uint32Array {
+  if (dense === union) return Uint32Array.from({ length: union.length }, (_, i) => i);
+  const rows = new Uint32Array(dense.length);
+  let j = 0;
+  for (let i = 0; i < dense.length; i++) {
+    const d = dense[i] as number;
+    while ((union[j] as number) !== d) j++;
+    rows[i] = j;
+  }
+  return rows;
+}
+
+/**
+ * Rows per scoring chunk: the chunk's model input (rows x columns Float32) is gathered into one reused buffer and
+ * scored by the compiled kernel, instead of one copy of the whole candidates' input (800 MB for 1M x 200).
+ */
+const SCORE_CHUNK_ROWS = 8192;
+
+/** Up to this many rows, each is scored by `predictRow` (equal to the batch kernel's result, without its setup). */
+const ROW_BY_ROW = 4;
+
+type ColumnPlan = ReturnType<typeof planColumns>;
+const plans = new WeakMap<
+  ScoringModel,
+  WeakMap<Campaign, { columns: readonly string[]; hour: number; plan: ColumnPlan }>
+>();
+
+/**
+ * `planColumns`, kept per (model, campaign) while the matrix columns and the hour stay the same: an online request
+ * for 50 campaigns would otherwise map 200 column names per campaign per call.
+ */
+function cachedPlan(model: ScoringModel, columns: readonly string[], c: Campaign, hour: number): ColumnPlan {
+  let byCampaign = plans.get(model);
+  if (!byCampaign) {
+    byCampaign = new WeakMap();
+    plans.set(model, byCampaign);
+  }
+  const hit = byCampaign.get(c);
+  if (hit && hit.hour === hour && (hit.columns === columns || sameNames(hit.columns, columns))) return hit.plan;
+  const plan = planColumns(model, columns, c, hour);
+  byCampaign.set(c, { columns, hour, plan });
+  return plan;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Calibrated probabilities of `rows` (rows of the feature matrix), scored chunk by chunk. */
+function scoreInChunks(model: ScoringModel, m: FeatureMatrix, plan: ColumnPlan, rows: Uint32Array): Float64Array {
+  const n = rows.length;
+  const out = new Float64Array(n);
+  const buffer = new Float32Array(Math.min(n, SCORE_CHUNK_ROWS) * plan.length);
+  if (n <= ROW_BY_ROW) {
+    for (let i = 0; i < n; i++) out[i] = model.model.predictRow(gatherInput(m, plan, rows.subarray(i, i + 1), buffer));
+    return out;
+  }
+  for (let from = 0; from < n; from += SCORE_CHUNK_ROWS) {
+    const chunk = rows.subarray(from, Math.min(n, from + SCORE_CHUNK_ROWS));
+    const input = gatherInput(m, plan, chunk, buffer);
+    model.model.predict({ rows: chunk.length, values: input }, out.subarray(from, from + chunk.length));
+  }
+  return out;
+}
+
 /** Why a candidate is in or out of the audience, with what it was scored on. */
 export interface CandidateReason {
   readonly userId: string;
@@ -224,7 +337,7 @@ export function candidateReason(result: DecisionResult, d: CampaignDecision, row
   const scored = !Number.isNaN(score);
   let contributions: { feature: string; contribution: number }[] = [];
   if (scored && d.model.contributions) {
-    const plan = planColumns(d.model, m.columns, d.campaign, result.hourOfDay);
+    const plan = cachedPlan(d.model, m.columns, d.campaign, result.hourOfDay);
     const one = gatherInput(m, plan, Uint32Array.of(fr));
     contributions = d.model.contributions
       .top((f) => one[f] as number, k)

@@ -10,7 +10,7 @@ import type { Campaign } from './campaign.js';
 import { FileCampaignRegistry } from './campaign-registry.js';
 import { type CampaignDecision, candidateReason, type DecisionDeps, decide } from './decide.js';
 import { offlineFeatureSource, onlineFeatureSource } from './feature-sources.js';
-import { OUTCOME } from './policy.js';
+import { inControlGroup, OUTCOME } from './policy.js';
 import { RegistryModelResolver } from './scoring.js';
 import type { SegmentIndex } from './segment-index.js';
 import { buildWorldSegmentIndex, worldCampaignSpecs } from './world-index.js';
@@ -105,6 +105,21 @@ describe('the decision on a simulated World', () => {
     });
   });
 
+  it('keeps the global control group out identically on both paths', async () => {
+    const withControl = { ...deps, controlShare: 0.1 };
+    const batch = await decide(campaigns, withControl, { atMs, commit: false });
+    const everyone = index.users.usersOf(Uint32Array.from({ length: index.users.size }, (_, i) => i));
+    const online = await decide(campaigns, withControl, { atMs, commit: false, userIds: everyone });
+    const plain = await decide(campaigns, deps, { atMs, commit: false });
+    batch.campaigns.forEach((d, k) => {
+      same(d, online.campaigns[k] as CampaignDecision);
+      const all = (plain.campaigns[k] as CampaignDecision).userIds;
+      expect(d.userIds).toEqual(all.filter((u) => !inControlGroup(u, 0.1)));
+      expect(d.userIds.length).toBeLessThan(all.length);
+      expect(d.stages.find((s) => s.rule === 'control_group')?.remaining).toBe(d.userIds.length);
+    });
+  });
+
   it('scores a user the same in a small request as in the whole launch', async () => {
     const batch = await decide(campaigns, deps, { atMs, commit: false });
     const d = batch.campaigns[0] as CampaignDecision;
@@ -114,6 +129,14 @@ describe('the decision on a simulated World', () => {
     sample.forEach((u, i) => {
       expect(small?.scores[i]).toBe(d.scores[d.userIds.indexOf(u)]);
     });
+    // a request of one to three users is scored row by row: the same numbers
+    for (const n of [1, 2, 3]) {
+      const few = sample.slice(n, 2 * n);
+      const got = (await decide([d.campaign], deps, { atMs, commit: false, userIds: few })).campaigns[0];
+      few.forEach((u, i) => {
+        expect(got?.scores[i]).toBe(d.scores[d.userIds.indexOf(u)]);
+      });
+    }
   });
 
   it('gives the same scores from the offline store as of the launch as from the online store', async () => {

@@ -1,5 +1,5 @@
 import type { FeatureMatrix } from '../core/index.js';
-import type { FeatureStore } from '../features/index.js';
+import type { FeatureStore, ReadBuffers } from '../features/index.js';
 import type { DecisionContext, FeatureSource } from './scoring.js';
 
 /**
@@ -19,9 +19,14 @@ export class FeatureStoreSource implements FeatureSource {
     this.name = name;
   }
 
-  read(userIds: readonly string[], atMs: number, _context: DecisionContext): Promise<FeatureMatrix> {
+  read(
+    userIds: readonly string[],
+    atMs: number,
+    _context: DecisionContext,
+    buffers?: ReadBuffers,
+  ): Promise<FeatureMatrix> {
     return this.name === 'online'
-      ? this.#store.readOnline(this.#service, userIds, { atMs })
+      ? this.#store.readOnline(this.#service, userIds, buffers ? { atMs, buffers } : { atMs })
       : this.#store.readPointInTime(this.#service, userIds, atMs);
   }
 }

@@ -1,5 +1,6 @@
-import { hashId, MS_PER_DAY } from '../core/index.js';
+import { hashId, MS_PER_DAY, prefixedHasher } from '../core/index.js';
 import { budgetCap, type Campaign, type CampaignChannel } from './campaign.js';
+import { descendingKeys, sortRowsByKeys } from './ranking.js';
 
 /**
  * What the policy did with one scored candidate. The first two are in the audience; the others say why not.
@@ -26,16 +27,19 @@ const BUCKETS = 1_000_000;
 
 /** Whether (campaign, user) falls in the campaign's holdout: stable across re-runs and re-created profiles. */
 export function inHoldout(campaignId: string, userId: string, share: number): boolean {
-  return share > 0 && hashId(`${campaignId}\u0000${userId}`, HOLDOUT_SEED) % BUCKETS < share * BUCKETS;
+  return holdoutOf(campaignId, share)(userId);
+}
+
+/** `inHoldout` for one campaign over many users (the campaign's part of the hash computed once). */
+function holdoutOf(campaignId: string, share: number): (userId: string) => boolean {
+  if (!(share > 0)) return () => false;
+  const hash = prefixedHasher(`${campaignId}\u0000`, HOLDOUT_SEED);
+  return (userId) => hash(userId) % BUCKETS < share * BUCKETS;
 }
 
 /** Whether a user is in the global control group (no campaign reaches it), by a hash of the user id alone. */
 export function inControlGroup(userId: string, share: number): boolean {
   return share > 0 && hashId(userId, CONTROL_SEED) % BUCKETS < share * BUCKETS;
-}
-
-function exploreKey(campaignId: string, userId: string): number {
-  return hashId(`${campaignId}\u0000${userId}`, EXPLORE_SEED);
 }
 
 /**
@@ -48,19 +52,32 @@ export interface CapLedger {
 }
 
 export class MemoryCapLedger implements CapLedger {
-  readonly #counts = new Map<string, number>();
+  /** UTC day number -> channel -> user -> count: a lookup builds no key string (1M per launch). */
+  readonly #days = new Map<number, Map<string, Map<string, number>>>();
 
-  #key(userId: string, channel: string, dayMs: number): string {
-    return `${Math.floor(dayMs / MS_PER_DAY)}\u0000${channel}\u0000${userId}`;
+  #users(channel: string, dayMs: number, create: boolean): Map<string, number> | undefined {
+    const day = Math.floor(dayMs / MS_PER_DAY);
+    let channels = this.#days.get(day);
+    if (!channels) {
+      if (!create) return undefined;
+      channels = new Map();
+      this.#days.set(day, channels);
+    }
+    let users = channels.get(channel);
+    if (!users && create) {
+      users = new Map();
+      channels.set(channel, users);
+    }
+    return users;
   }
 
   count(userId: string, channel: CampaignChannel, dayMs: number): number {
-    return this.#counts.get(this.#key(userId, channel, dayMs)) ?? 0;
+    return this.#users(channel, dayMs, false)?.get(userId) ?? 0;
   }
 
   add(userId: string, channel: CampaignChannel, dayMs: number, n = 1): void {
-    const k = this.#key(userId, channel, dayMs);
-    this.#counts.set(k, (this.#counts.get(k) ?? 0) + n);
+    const users = this.#users(channel, dayMs, true) as Map<string, number>;
+    users.set(userId, (users.get(userId) ?? 0) + n);
   }
 }
 
@@ -85,6 +102,11 @@ export interface ScoredCandidates {
   readonly scores: Float32Array | Float64Array;
   /** Candidates already excluded by the scoring stage (feature predicates): outcome code per row, or 255. */
   readonly preExcluded?: Uint8Array;
+  /**
+   * The users' dense ids (the segment index's), aligned with `userIds`: when every campaign of the call has them,
+   * the per-user cap counts live in typed arrays indexed through them instead of a map of user ids.
+   */
+  readonly denseIds?: Uint32Array;
 }
 
 export interface PolicyDecision {
@@ -104,22 +126,99 @@ export interface PolicyDecision {
   readonly counts: Readonly<Record<PolicyOutcome, number>>;
 }
 
-/** Candidate rows ordered by score (descending), ties by a hash of the user so the order is stable. */
-function rankOrder(s: ScoredCandidates): Uint32Array {
+/**
+ * Candidate rows ordered by score (descending; NaN as -1), ties by a hash of the user so the order is stable, then
+ * by row.
+ */
+export function rankOrder(s: Pick<ScoredCandidates, 'userIds' | 'scores'>): Uint32Array {
   const n = s.userIds.length;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   const tie = new Uint32Array(n);
   for (let i = 0; i < n; i++) tie[i] = hashId(s.userIds[i] as string);
-  const scores = s.scores;
-  order.sort((a, b) => {
-    const sa = scores[a] as number;
-    const sb = scores[b] as number;
-    const d = (Number.isNaN(sb) ? -1 : sb) - (Number.isNaN(sa) ? -1 : sa);
-    return d !== 0 ? d : (tie[a] as number) - (tie[b] as number) || a - b;
-  });
-  return order;
+  const [hi, lo] = descendingKeys(s.scores, -1);
+  return sortRowsByKeys(order, [hi, lo, tie]);
 }
+
+/** Call-local user numbers: one per distinct user over all campaigns of the call, per row of each campaign. */
+function userSlots(items: readonly ScoredCandidates[]): { slotOf: Uint32Array[]; users: string[] } {
+  const users: string[] = [];
+  if (items.every((s) => s.denseIds !== undefined && s.denseIds.length === s.userIds.length)) {
+    let max = -1;
+    for (const s of items) for (const d of s.denseIds as Uint32Array) if (d > max) max = d;
+    const slot = new Int32Array(max + 1).fill(-1);
+    const slotOf = items.map((s) => {
+      const dense = s.denseIds as Uint32Array;
+      const out = new Uint32Array(dense.length);
+      for (let i = 0; i < dense.length; i++) {
+        const d = dense[i] as number;
+        let k = slot[d] as number;
+        if (k < 0) {
+          k = users.length;
+          slot[d] = k;
+          users.push(s.userIds[i] as string);
+        }
+        out[i] = k;
+      }
+      return out;
+    });
+    return { slotOf, users };
+  }
+  const slot = new Map<string, number>();
+  const slotOf = items.map((s) =>
+    Uint32Array.from(s.userIds, (u) => {
+      let k = slot.get(u);
+      if (k === undefined) {
+        k = users.length;
+        slot.set(u, k);
+        users.push(u);
+      }
+      return k;
+    }),
+  );
+  return { slotOf, users };
+}
+
+/** Cap left per (user slot, channel) in this call: the ledger's count read once per pair, this call's on top. */
+class CapCounter {
+  readonly #caps: Readonly<Record<CampaignChannel, number>>;
+  readonly #ledger: CapLedger;
+  readonly #day: number;
+  readonly #users: readonly string[];
+  readonly #left = new Map<CampaignChannel, Int32Array>();
+
+  constructor(caps: Readonly<Record<CampaignChannel, number>>, ledger: CapLedger, day: number, users: string[]) {
+    this.#caps = caps;
+    this.#ledger = ledger;
+    this.#day = day;
+    this.#users = users;
+  }
+
+  #of(channel: CampaignChannel): Int32Array {
+    let left = this.#left.get(channel);
+    if (!left) {
+      left = new Int32Array(this.#users.length).fill(UNREAD);
+      this.#left.set(channel, left);
+    }
+    return left;
+  }
+
+  left(slot: number, channel: CampaignChannel): number {
+    const left = this.#of(channel);
+    let v = left[slot] as number;
+    if (v === UNREAD) {
+      v = this.#caps[channel] - this.#ledger.count(this.#users[slot] as string, channel, this.#day);
+      left[slot] = v;
+    }
+    return v;
+  }
+
+  take(slot: number, channel: CampaignChannel): void {
+    const left = this.#of(channel);
+    left[slot] = this.left(slot, channel) - 1;
+  }
+}
+const UNREAD = -0x7fffffff;
 
 /**
  * Stage 3 for campaigns decided together (one launch, one refresh, or one online request): minimum score, holdout,
@@ -134,16 +233,11 @@ export function applyPolicy(items: readonly ScoredCandidates[], opts: PolicyOpti
   const outcomeValue = opts.outcomeValueUsd ?? (() => 1);
   const commit = opts.commit ?? true;
   const day = opts.atMs;
+  const { slotOf, users } = userSlots(items);
   // allocations of this call, on top of the ledger's counts
-  const used = new Map<string, number>();
-  const capLeft = (userId: string, channel: CampaignChannel): number =>
-    caps[channel] - ledger.count(userId, channel, day) - (used.get(`${channel}\u0000${userId}`) ?? 0);
-  const take = (userId: string, channel: CampaignChannel): void => {
-    const k = `${channel}\u0000${userId}`;
-    used.set(k, (used.get(k) ?? 0) + 1);
-  };
+  const cap = new CapCounter(caps, ledger, day, users);
 
-  const states = items.map((s) => {
+  const states = items.map((s, k) => {
     const c = s.campaign;
     const n = s.userIds.length;
     const outcome = new Uint8Array(n).fill(255);
@@ -152,15 +246,17 @@ export function applyPolicy(items: readonly ScoredCandidates[], opts: PolicyOpti
     for (let r = 0; r < n; r++) rank[order[r] as number] = r;
     const slots = Math.min(c.desiredAudienceSize, budgetCap(c));
     const exploreSlots = Math.round(slots * c.explorationShare);
+    const held = holdoutOf(c.id, c.holdoutShare);
     for (let i = 0; i < n; i++) {
       const pre = s.preExcluded?.[i] ?? 255;
       if (pre !== 255) outcome[i] = pre;
-      else if (inHoldout(c.id, s.userIds[i] as string, c.holdoutShare)) outcome[i] = OUTCOME.holdout;
+      else if (held(s.userIds[i] as string)) outcome[i] = OUTCOME.holdout;
       else if (!((s.scores[i] as number) >= c.minScore)) outcome[i] = OUTCOME.min_score;
     }
     return {
       s,
       c,
+      slot: slotOf[k] as Uint32Array,
       order,
       outcome,
       rank,
@@ -175,88 +271,109 @@ export function applyPolicy(items: readonly ScoredCandidates[], opts: PolicyOpti
   // exploit: all (campaign, row) pairs by expected value, greedy under campaign slots and user caps
   const visit = (st: (typeof states)[number], row: number): void => {
     if (st.exploitLeft <= 0 || st.outcome[row] !== 255) return; // left for rank/budget; explore may still pick it
-    const user = st.s.userIds[row] as string;
-    if (capLeft(user, st.c.channel) <= 0) {
+    const slot = st.slot[row] as number;
+    if (cap.left(slot, st.c.channel) <= 0) {
       st.outcome[row] = OUTCOME.frequency_cap;
       return;
     }
     st.outcome[row] = OUTCOME.exploit;
     st.propensity[row] = 1;
     st.exploitLeft--;
-    take(user, st.c.channel);
+    cap.take(slot, st.c.channel);
   };
   if (states.length === 1) {
     // one campaign: value order is score order, so no pair list is needed
     const st = states[0] as (typeof states)[number];
     for (let r = 0; r < st.order.length && st.exploitLeft > 0; r++) visit(st, st.order[r] as number);
   } else {
-    const pairs: { st: number; row: number; value: number }[] = [];
+    // the pairs as typed columns (campaign, row, expected value), sorted once by (value desc, campaign, rank):
+    // no object per pair
+    let total = 0;
+    for (const st of states) for (let row = 0; row < st.outcome.length; row++) if (st.outcome[row] === 255) total++;
+    const pairSt = new Uint32Array(total);
+    const pairRow = new Uint32Array(total);
+    const pairRank = new Uint32Array(total);
+    const value = new Float64Array(total);
+    let p = 0;
     states.forEach((st, k) => {
       const v = outcomeValue(st.c);
       for (const row of st.order)
-        if (st.outcome[row] === 255) pairs.push({ st: k, row, value: v * (st.s.scores[row] as number) });
+        if (st.outcome[row] === 255) {
+          pairSt[p] = k;
+          pairRow[p] = row;
+          pairRank[p] = st.rank[row] as number;
+          value[p++] = v * (st.s.scores[row] as number);
+        }
     });
-    pairs.sort(
-      (a, b) =>
-        b.value - a.value ||
-        a.st - b.st ||
-        ((states[a.st] as (typeof states)[number]).rank[a.row] as number) -
-          ((states[b.st] as (typeof states)[number]).rank[b.row] as number),
-    );
-    for (const p of pairs) visit(states[p.st] as (typeof states)[number], p.row);
+    const [hi, lo] = descendingKeys(value, Number.NEGATIVE_INFINITY);
+    const order = new Uint32Array(total);
+    for (let i = 0; i < total; i++) order[i] = i;
+    sortRowsByKeys(order, [hi, lo, pairSt, pairRank]);
+    for (const i of order) visit(states[pairSt[i] as number] as (typeof states)[number], pairRow[i] as number);
   }
 
   // explore: uniform among the eligible rows left (not held out, under the cap), by a stable hash order
   for (const st of states) {
     if (st.exploreSlots <= 0) continue;
-    const pool: number[] = [];
-    for (let row = 0; row < st.outcome.length; row++) {
+    const n = st.outcome.length;
+    const rows = new Uint32Array(n);
+    let size = 0;
+    for (let row = 0; row < n; row++) {
       const o = st.outcome[row];
-      if ((o === 255 || o === OUTCOME.min_score) && capLeft(st.s.userIds[row] as string, st.c.channel) > 0)
-        pool.push(row);
+      if ((o === 255 || o === OUTCOME.min_score) && cap.left(st.slot[row] as number, st.c.channel) > 0)
+        rows[size++] = row;
     }
-    const keys = new Map<number, number>();
-    for (const row of pool) keys.set(row, exploreKey(st.c.id, st.s.userIds[row] as string));
-    pool.sort((a, b) => (keys.get(a) as number) - (keys.get(b) as number) || a - b);
-    const picks = Math.min(st.exploreSlots, pool.length);
-    const p = pool.length ? picks / pool.length : 0;
+    const pool = rows.subarray(0, size);
+    const keys = new Uint32Array(n);
+    const exploreKey = prefixedHasher(`${st.c.id}\u0000`, EXPLORE_SEED);
+    for (const row of pool) keys[row] = exploreKey(st.s.userIds[row] as string);
+    sortRowsByKeys(pool, [keys]);
+    const picks = Math.min(st.exploreSlots, size);
+    const p = size ? picks / size : 0;
     for (let j = 0; j < picks; j++) {
       const row = pool[j] as number;
       st.outcome[row] = OUTCOME.explore;
       st.propensity[row] = p;
-      take(st.s.userIds[row] as string, st.c.channel);
+      cap.take(st.slot[row] as number, st.c.channel);
     }
-    for (let j = picks; j < pool.length; j++) st.propensity[pool[j] as number] = p;
+    for (let j = picks; j < size; j++) st.propensity[pool[j] as number] = p;
   }
 
   return states.map((st) => {
     const counts = Object.fromEntries(POLICY_OUTCOMES.map((o) => [o, 0])) as Record<PolicyOutcome, number>;
     const n = st.outcome.length;
+    const byCode = new Uint32Array(POLICY_OUTCOMES.length);
     for (let row = 0; row < n; row++) {
       if (st.outcome[row] === 255) st.outcome[row] = st.budgetBound ? OUTCOME.budget : OUTCOME.rank;
-      counts[POLICY_OUTCOMES[st.outcome[row] as number] as PolicyOutcome]++;
+      const o = st.outcome[row] as number;
+      byCode[o] = (byCode[o] as number) + 1;
     }
-    const exploit: number[] = [];
-    const explore: number[] = [];
+    POLICY_OUTCOMES.forEach((o, i) => {
+      counts[o] = byCode[i] as number;
+    });
+    const exploitN = byCode[OUTCOME.exploit] as number;
+    const members = new Uint32Array(exploitN + (byCode[OUTCOME.explore] as number));
+    let e = 0;
+    let x = exploitN;
     let lastExploitRank = -1;
     for (const row of st.order) {
       if (st.outcome[row] === OUTCOME.exploit) {
-        exploit.push(row);
+        members[e++] = row;
         lastExploitRank = st.rank[row] as number;
-      } else if (st.outcome[row] === OUTCOME.explore) explore.push(row);
+      } else if (st.outcome[row] === OUTCOME.explore) members[x++] = row;
     }
     const holdout: number[] = [];
     for (const row of st.order) {
       if ((st.rank[row] as number) > lastExploitRank) break;
       if (st.outcome[row] === OUTCOME.holdout) holdout.push(row);
     }
-    if (commit) for (const row of [...exploit, ...explore]) ledger.add(st.s.userIds[row] as string, st.c.channel, day);
+    if (commit) for (const row of members) ledger.add(st.s.userIds[row] as string, st.c.channel, day);
     return {
       campaign: st.c,
       outcome: st.outcome,
       rank: st.rank,
       propensity: st.propensity,
-      members: Uint32Array.from([...exploit, ...explore]),
+      members,
       holdoutMembers: Uint32Array.from(holdout),
       slots: st.slots,
       counts,

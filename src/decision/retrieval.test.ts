@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MS_PER_DAY, Rng } from '../core/index.js';
 import { parseCampaignSpec } from './campaign.js';
 import { DecisionIndexCorruptError, UnknownTargetError } from './errors.js';
+import { inControlGroup } from './policy.js';
 import { retrievalReason, retrieve } from './retrieval.js';
 import { INDEX_KEYS, newBitmap, SegmentIndex } from './segment-index.js';
 import { UserIndex } from './user-index.js';
@@ -144,6 +145,29 @@ describe('retrieval on bitmaps', () => {
     expect(retrievalReason(c, index, control.toArray()[0], { atMs: DAY0, controlGroup: control })?.rule).toBe(
       'control_group',
     );
+  });
+
+  it('leaves the index bitmaps as they were (one working copy, narrowed in place)', () => {
+    const sizes = () => index.keys().map((k) => [k, index.bitmap(k).size]);
+    const before = sizes();
+    for (const t of cases) retrieve(campaign(t, { suppressionLists: ['unsub_2026'] }), index, { atMs: DAY0 });
+    const single = retrieve(campaign({}), index, { atMs: DAY0 }).candidates;
+    single.clear(); // the result is the caller's: changing it changes nothing in the index
+    expect(sizes()).toEqual(before);
+  });
+
+  it('keeps a control group bitmap equal to the hash rule, extended for new users', () => {
+    const idx = indexOf(users.slice(0, 500));
+    const want = (n: number, share: number) =>
+      users
+        .slice(0, n)
+        .filter((u) => inControlGroup(u.id, share))
+        .map((u) => idx.users.denseOf(u.id));
+    expect(idx.controlGroup(0.1).toArray()).toEqual(want(500, 0.1));
+    for (const u of users.slice(500, 800)) idx.upsertUser(u.id, { country: u.country });
+    expect(idx.controlGroup(0.1).toArray()).toEqual(want(800, 0.1));
+    expect(idx.controlGroup(0.3).toArray()).toEqual(want(800, 0.3));
+    expect(want(800, 0.3).length).toBeGreaterThan(want(800, 0.1).length);
   });
 
   it('sees an unsubscribe and new activity as soon as they are applied', () => {

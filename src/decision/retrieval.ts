@@ -115,14 +115,27 @@ function listed(index: SegmentIndex, prefix: string): string {
  */
 export function retrieve(c: Campaign, index: SegmentIndex, ctx: RetrievalContext): Retrieval {
   const stages: StageCount[] = [];
-  let cur: Bitmap | null = null;
+  // each rule makes a new bitmap from the previous one and the previous one is freed at once (clear), as are the
+  // ORs of multi-value rules; the index's own bitmaps are only read (the first step borrows one). Narrowing one
+  // working copy in place (andInPlace) measured 1.7x slower on 10M users (65 against 39 ms, same run).
+  let cur: ReadonlyBitmap | null = null;
+  let owned: Bitmap | null = null; // cur, when this call made it
   for (const s of steps(c, index, ctx)) {
-    const b = s.any.length === 1 ? (s.any[0] as ReadonlyBitmap) : orBitmaps(s.any);
-    const next: Bitmap = cur === null ? orBitmaps([b]) : s.not ? andNotBitmaps(cur, b) : andBitmaps(cur, b);
-    cur = next;
-    stages.push({ stage: 'retrieve', rule: s.rule, remaining: next.size });
+    const union = s.any.length > 1 ? orBitmaps(s.any) : null;
+    const b = union ?? (s.any[0] as ReadonlyBitmap);
+    if (cur === null) {
+      cur = b;
+      owned = union;
+    } else {
+      const next: Bitmap = s.not ? andNotBitmaps(cur, b) : andBitmaps(cur, b);
+      owned?.clear();
+      union?.clear();
+      cur = next;
+      owned = next;
+    }
+    stages.push({ stage: 'retrieve', rule: s.rule, remaining: (cur as ReadonlyBitmap).size });
   }
-  return { candidates: cur as Bitmap, stages };
+  return { candidates: owned ?? orBitmaps([cur as ReadonlyBitmap]), stages };
 }
 
 /** Why retrieval leaves one user out: the first rule it fails (with the rule's detail), or null when it is in. */

@@ -1,4 +1,5 @@
 import { FEATURE_STATUSES, type FeatureMatrix, type FeatureStatus } from '../core/index.js';
+import type { ReadBuffers } from '../features/index.js';
 import {
   type ArtifactColumn,
   CompiledModel,
@@ -23,7 +24,13 @@ export interface DecisionContext {
  */
 export interface FeatureSource {
   readonly name: string;
-  read(userIds: readonly string[], atMs: number, context: DecisionContext): Promise<FeatureMatrix>;
+  /** With `buffers`, the matrix lives in them (valid until their next use). */
+  read(
+    userIds: readonly string[],
+    atMs: number,
+    context: DecisionContext,
+    buffers?: ReadBuffers,
+  ): Promise<FeatureMatrix>;
 }
 
 /** A model ready to score: the registry entry id, the compiled scorer and its columns. */
@@ -126,15 +133,18 @@ export function gatherInput(
   const n = rows ? rows.length : total;
   const input =
     out && out.length >= n * plan.length ? out.subarray(0, n * plan.length) : new Float32Array(n * plan.length);
-  plan.forEach((src, c) => {
-    const dst = input.subarray(c * n, (c + 1) * n);
-    if (src.kind === 'campaign') dst.fill(src.value);
-    else if (!rows) dst.set(m.values.subarray(src.col * total, (src.col + 1) * total));
+  // offsets, not a subarray per column: a one-user request gathers 50 campaigns x 200 columns
+  const values = m.values;
+  for (let c = 0; c < plan.length; c++) {
+    const src = plan[c] as ColumnSource;
+    const at = c * n;
+    if (src.kind === 'campaign') input.fill(src.value, at, at + n);
+    else if (!rows) input.set(values.subarray(src.col * total, (src.col + 1) * total), at);
     else {
-      const col = m.values.subarray(src.col * total, (src.col + 1) * total);
-      for (let r = 0; r < n; r++) dst[r] = col[rows[r] as number] as number;
+      const base = src.col * total;
+      for (let r = 0; r < n; r++) input[at + r] = values[base + (rows[r] as number)] as number;
     }
-  });
+  }
   return input;
 }
 

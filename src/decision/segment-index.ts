@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import roaring from 'roaring';
 import { MS_PER_DAY } from '../core/index.js';
 import { DecisionIndexCorruptError } from './errors.js';
+import { inControlGroup } from './policy.js';
 import { UserIndex } from './user-index.js';
 
 const { RoaringBitmap32 } = roaring;
@@ -49,6 +50,8 @@ export class SegmentIndex {
   #activeCache = new Map<number, Bitmap>();
   #activeDay = Number.NaN;
   readonly #empty = newBitmap();
+  /** The global control group's bitmap for one share, extended as users are added. */
+  #control: { share: number; upTo: number; members: Bitmap } | null = null;
 
   constructor(users: UserIndex = new UserIndex()) {
     this.users = users;
@@ -154,13 +157,33 @@ export class SegmentIndex {
     if (!b) {
       const cutoff = dayStart - days * MS_PER_DAY;
       const la = this.#lastActive;
-      const n = Math.min(la.length, this.users.size);
-      const members: number[] = [];
-      for (let d = 0; d < n; d++) if ((la[d] as number) >= cutoff) members.push(d);
-      b = newBitmap(members);
+      // every slot past the last user is NaN, which is never >= cutoff
+      const members = new Uint32Array(la.length);
+      let k = 0;
+      for (let d = 0; d < la.length; d++) if ((la[d] as number) >= cutoff) members[k++] = d;
+      b = newBitmap(members.subarray(0, k));
       this.#activeCache.set(days, b);
     }
     return b;
+  }
+
+  /**
+   * Users of the global control group (`inControlGroup` of their id) for `share`: computed once per share for the
+   * users known so far, then only for the users added since. Retrieval subtracts it as one more bitmap instead of
+   * hashing every candidate's id per decision.
+   */
+  controlGroup(share: number): ReadonlyBitmap {
+    if (this.#control?.share !== share) this.#control = { share, upTo: 0, members: newBitmap() };
+    const c = this.#control;
+    const n = this.users.size;
+    if (c.upTo < n) {
+      const add = new Uint32Array(n - c.upTo);
+      let k = 0;
+      for (let d = c.upTo; d < n; d++) if (inControlGroup(this.users.userOf(d), share)) add[k++] = d;
+      c.members.addMany(add.subarray(0, k));
+      c.upTo = n;
+    }
+    return c.members;
   }
 
   /** Tombstones a user: removed from every bitmap but `deleted`, and never added back by upserts. */
