@@ -2,6 +2,8 @@ import { FEATURE_STATUSES, type FeatureMatrix, type FeatureStatus } from '../cor
 import {
   type ArtifactColumn,
   CompiledModel,
+  type CrossFeatureName,
+  type CrossFeatures,
   ensembleOf,
   type ModelArtifact,
   type ModelRegistry,
@@ -33,13 +35,20 @@ export interface ScoringModel {
   readonly model: CompiledModel;
   readonly columns: readonly ArtifactColumn[];
   readonly contributions: TreeContributions | null;
+  /** How the model's (user, campaign) columns are computed, as its training set computed them. */
+  readonly crossFeatures: CrossFeatures | null;
 }
 
-export function scoringModelOf(id: string, goal: string, artifact: ModelArtifact): ScoringModel {
+export function scoringModelOf(
+  id: string,
+  goal: string,
+  artifact: ModelArtifact,
+  crossFeatures: CrossFeatures | null = null,
+): ScoringModel {
   const model = new CompiledModel(artifact);
   const trees =
     artifact.header.modelKind === 'logistic-regression' ? null : new TreeContributions(ensembleOf(artifact));
-  return { id, goal, model, columns: artifact.header.columns, contributions: trees };
+  return { id, goal, model, columns: artifact.header.columns, contributions: trees, crossFeatures };
 }
 
 /** Which model scores a campaign: the champion of its goal. */
@@ -55,10 +64,13 @@ export class RegistryModelResolver implements ModelResolver {
   readonly #registry: ModelRegistry;
   readonly #loaded = new Map<string, ScoringModel>();
   readonly #fallbackGoal: string | undefined;
+  readonly #crossFeatures: CrossFeatures | null;
 
-  constructor(registry: ModelRegistry, options: { fallbackGoal?: CampaignGoal } = {}) {
+  /** `crossFeatures`: the definition the champions' training sets used for their (user, campaign) columns. */
+  constructor(registry: ModelRegistry, options: { fallbackGoal?: CampaignGoal; crossFeatures?: CrossFeatures } = {}) {
     this.#registry = registry;
     this.#fallbackGoal = options.fallbackGoal;
+    this.#crossFeatures = options.crossFeatures ?? null;
   }
 
   forCampaign(c: Campaign): ScoringModel {
@@ -70,7 +82,7 @@ export class RegistryModelResolver implements ModelResolver {
       );
     let m = this.#loaded.get(entry.id);
     if (!m) {
-      m = scoringModelOf(entry.id, entry.goal, this.#registry.load(entry.id));
+      m = scoringModelOf(entry.id, entry.goal, this.#registry.load(entry.id), this.#crossFeatures);
       this.#loaded.set(entry.id, m);
     }
     return m;
@@ -81,10 +93,18 @@ export class RegistryModelResolver implements ModelResolver {
 export const CAMPAIGN_INPUTS = ['channel', 'vertical', 'goal'] as const;
 const HOUR_INPUTS = ['hour_of_day', 'send_context.hour_of_day'];
 
-/** How one model column is filled: from a feature matrix column, or a constant per campaign. */
+/** How one model column is filled: from a feature matrix column, a constant per campaign, or a cross feature. */
 type ColumnSource =
   | { readonly kind: 'matrix'; readonly col: number }
-  | { readonly kind: 'campaign'; readonly value: number };
+  | { readonly kind: 'campaign'; readonly value: number }
+  | {
+      readonly kind: 'cross';
+      readonly cross: CrossFeatures;
+      readonly name: CrossFeatureName;
+      readonly vertical: string;
+      /** Matrix column of each input the cross feature reads. */
+      readonly inputs: ReadonlyMap<string, number>;
+    };
 
 function codeOf(spec: ArtifactColumn, text: string): number {
   if (spec.kind !== 'categorical' || !spec.vocabulary) {
@@ -109,6 +129,19 @@ export function planColumns(
     if ((CAMPAIGN_INPUTS as readonly string[]).includes(spec.name))
       return { kind: 'campaign', value: codeOf(spec, c[spec.name as (typeof CAMPAIGN_INPUTS)[number]]) };
     if (HOUR_INPUTS.includes(spec.name)) return { kind: 'campaign', value: hourOfDay };
+    const cross = model.crossFeatures;
+    if (cross?.has(spec.name)) {
+      const inputs = new Map<string, number>();
+      for (const name of cross.inputsOf(spec.name)) {
+        const k = byName.get(name);
+        if (k === undefined)
+          throw new UnknownTargetError(
+            `model ${model.id} needs cross feature "${spec.name}", which reads "${name}", a column the feature service does not serve`,
+          );
+        inputs.set(name, k);
+      }
+      return { kind: 'cross', cross, name: spec.name, vertical: c.vertical, inputs };
+    }
     throw new UnknownTargetError(
       `model ${model.id} needs feature "${spec.name}", which the feature service does not serve (columns: ${matrixColumns.slice(0, 12).join(', ')}${matrixColumns.length > 12 ? ', ...' : ''})`,
     );
@@ -129,7 +162,13 @@ export function gatherInput(
   plan.forEach((src, c) => {
     const dst = input.subarray(c * n, (c + 1) * n);
     if (src.kind === 'campaign') dst.fill(src.value);
-    else if (!rows) dst.set(m.values.subarray(src.col * total, (src.col + 1) * total));
+    else if (src.kind === 'cross') {
+      const column = (name: string) => {
+        const k = src.inputs.get(name) as number;
+        return m.values.subarray(k * total, (k + 1) * total);
+      };
+      src.cross.fill(src.name, src.vertical, column, rows, dst);
+    } else if (!rows) dst.set(m.values.subarray(src.col * total, (src.col + 1) * total));
     else {
       const col = m.values.subarray(src.col * total, (src.col + 1) * total);
       for (let r = 0; r < n; r++) dst[r] = col[rows[r] as number] as number;
