@@ -121,6 +121,9 @@ export async function evaluateOnWorld(opts: WorldEvaluationOptions): Promise<Wor
     const outcomes = await readTable(tableFiles(opts.worldDir, manifest, 'outcomes')[0] as string);
     const registry = new ModelRegistry(join(opts.workDir, 'models'));
     const crossFeatures = worldCrossFeatures();
+    // the per-category views reach the model through the cross features only, and a campaign's vertical and goal
+    // are constant within its ranking: as raw columns they took 12-20% of the trees' gain for nothing
+    const exclude = [...crossFeatures.inputsOf('vertical_affinity'), 'vertical', 'goal'];
     const models: Record<string, { id: string; testAuc: number | null; trainRows: number }> = {};
     for (const goal of CAMPAIGN_GOALS) {
       // conversions take up to 14 days, longer than a short World's training period: young sends are kept with the
@@ -130,6 +133,7 @@ export async function evaluateOnWorld(opts: WorldEvaluationOptions): Promise<Wor
         asOfMs: trainEndTs,
         immature: 'weight',
         crossFeatures,
+        exclude,
       });
       const trained = trainModel(set.matrix, set.labels, set.columns, {
         gbdt: { ...WORLD_GBDT, ...opts.gbdt },

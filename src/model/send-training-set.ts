@@ -63,6 +63,8 @@ export function buildSendTrainingSet(
     immature?: ImmaturePolicy;
     /** Appends the cross features of each send's user and campaign vertical (the scorer computes the same). */
     crossFeatures?: CrossFeatures;
+    /** Columns left out of the model (served for the cross features only, or constant within a campaign). */
+    exclude?: readonly string[];
   },
 ): SendTrainingSet {
   const sendIds = textsOf(sends, 'send_id', 'sends');
@@ -117,7 +119,7 @@ export function buildSendTrainingSet(
     rows: keep.length,
     columns: [...featureCols.map((c) => pickRows(c, keep)), ...campaignCols, ...crossCols],
   };
-  const columns = buildFeatureColumns(joined, new Set());
+  const columns = buildFeatureColumns(joined, new Set(options.exclude ?? []));
   const sendTs = numbersOf(sends, 'send_ts', 'sends');
   return {
     matrix: matrixFromTable(joined, columns),
