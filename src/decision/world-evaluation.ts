@@ -195,10 +195,17 @@ export async function evaluateOnWorld(opts: WorldEvaluationOptions): Promise<Wor
       done++;
       opts.onProgress?.(done, campaigns.length);
       if (!d || d.userIds.length === 0 || d.members.length === 0) continue;
-      const p = await oracle.goalProbabilities(c, d.userIds);
+      // eligible: the candidates that could still receive a message on the campaign's channel today (the day's
+      // earlier campaigns may have used a user's cap); random and the oracle's top-k choose among them too
+      const memberRows = new Set<number>(d.members);
+      const eligible: number[] = [];
+      for (let r = 0; r < d.userIds.length; r++)
+        if (memberRows.has(r) || ledger.count(d.userIds[r] as string, c.channel, c.launchTs) < cap) eligible.push(r);
+      const pAll = await oracle.goalProbabilities(c, d.userIds);
+      const p = Float64Array.from(eligible, (r) => pAll[r] as number);
       const k = d.members.length;
       let adnova = 0;
-      for (const r of d.members) adnova += p[r] as number;
+      for (const r of d.members) adnova += pAll[r] as number;
       let mean = 0;
       for (const v of p) mean += v;
       mean /= p.length;
