@@ -81,6 +81,16 @@ function figures(s: Sums): CaptureFigures {
  */
 export const WORLD_GBDT: Partial<GbdtParams> = { trees: 100, maxDepth: 3, lambda: 10, minChildWeight: 10 };
 
+/**
+ * A leaf's hessian mass is about the positives it holds when they are rare: at most 10, and no more than an eighth of
+ * the training set's positives, so a small World's conversion model can still split.
+ */
+function minChildWeightFor(labels: Uint8Array): number {
+  let positives = 0;
+  for (const y of labels) positives += y;
+  return Math.min(10, Math.max(1, positives / 8));
+}
+
 const lit = (p: string) => `'${p.replaceAll("'", "''")}'`;
 
 /**
@@ -136,7 +146,7 @@ export async function evaluateOnWorld(opts: WorldEvaluationOptions): Promise<Wor
         exclude,
       });
       const trained = trainModel(set.matrix, set.labels, set.columns, {
-        gbdt: { ...WORLD_GBDT, ...opts.gbdt },
+        gbdt: { ...WORLD_GBDT, minChildWeight: minChildWeightFor(set.labels), ...opts.gbdt },
         time: set.time,
         name: `world-${goal}`,
         goal,
