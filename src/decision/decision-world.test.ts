@@ -13,7 +13,13 @@ import { offlineFeatureSource, onlineFeatureSource } from './feature-sources.js'
 import { inControlGroup, OUTCOME } from './policy.js';
 import { RegistryModelResolver } from './scoring.js';
 import type { SegmentIndex } from './segment-index.js';
-import { buildWorldSegmentIndex, worldCampaignSpecs } from './world-index.js';
+import {
+  backfillWorldStreamViews,
+  buildWorldSegmentIndex,
+  WORLD_SCORING_SERVICE,
+  worldCampaignSpecs,
+  worldCrossFeatures,
+} from './world-index.js';
 
 const DEFINITIONS = join(import.meta.dirname, '..', 'features', 'examples', 'world-features.yaml');
 
@@ -38,19 +44,25 @@ describe('the decision on a simulated World', () => {
     });
     store.apply(loadDefinitionsFile(DEFINITIONS));
     await store.importSource('user_batch', worldDir);
+    await store.importSource('user_warehouse', worldDir);
+    // the stream views up to the decision, into both stores as the stream ingestor writes them
+    const streamRows = await backfillWorldStreamViews(store, worldDir, atMs, { online: true });
+    expect(streamRows['user_interests']).toBeGreaterThan(1000);
     const labels = join(dir, 'labels.parquet');
     await store.offline.execute(
       `COPY (SELECT user_id, send_ts AS ts, hour(epoch_ms(send_ts)) AS hour_of_day, send_id FROM read_parquet('${join(worldDir, 'sends.parquet')}') WHERE send_ts < ${atMs}) TO '${labels}' (FORMAT parquet)`,
     );
     const tsPath = join(dir, 'training-set.parquet');
-    await store.trainingSet({ service: 'audience_scoring', labelsPath: labels, outPath: tsPath });
+    await store.trainingSet({ service: WORLD_SCORING_SERVICE, labelsPath: labels, outPath: tsPath });
     await store.materialize({ asOfMs: atMs });
+    const crossFeatures = worldCrossFeatures();
     const set = buildSendTrainingSet(
       await readTable(tsPath),
       await readTable(join(worldDir, 'sends.parquet')),
       await readTable(join(worldDir, 'outcomes.parquet')),
-      { goal: 'open', asOfMs: atMs },
+      { goal: 'open', asOfMs: atMs, crossFeatures },
     );
+    expect(set.columns.map((c) => c.name)).toContain('vertical_affinity');
     const trained = trainModel(set.matrix, set.labels, set.columns, {
       gbdt: { trees: 30, maxDepth: 4 },
       time: set.time,
@@ -66,10 +78,10 @@ describe('the decision on a simulated World', () => {
     index = await buildWorldSegmentIndex(store.offline, worldDir, atMs);
     deps = {
       index,
-      features: onlineFeatureSource(store, 'audience_scoring'),
-      models: new RegistryModelResolver(models, { fallbackGoal: 'open' }),
+      features: onlineFeatureSource(store, WORLD_SCORING_SERVICE),
+      models: new RegistryModelResolver(models, { fallbackGoal: 'open', crossFeatures }),
     };
-  }, 120_000);
+  }, 240_000);
   afterAll(async () => {
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -143,12 +155,20 @@ describe('the decision on a simulated World', () => {
     const online = await decide(campaigns.slice(0, 3), deps, { atMs, commit: false });
     const offline = await decide(
       campaigns.slice(0, 3),
-      { ...deps, features: offlineFeatureSource(store, 'audience_scoring') },
+      { ...deps, features: offlineFeatureSource(store, WORLD_SCORING_SERVICE) },
       { atMs, commit: false },
     );
     online.campaigns.forEach((d, k) => {
       same(d, offline.campaigns[k] as CampaignDecision);
     });
+    // the stream views came through both sources (not defaults): most candidates have a present interest vector
+    for (const m of [online.features, offline.features]) {
+      const v = m.views.findIndex((x) => x.name === 'user_interests');
+      const rows = m.entityIds.length;
+      let present = 0;
+      for (let r = 0; r < rows; r++) if (m.status[v * rows + r] === 0) present++;
+      expect(present / rows).toBeGreaterThan(0.8);
+    }
   });
 
   it('gives every candidate a reason; members carry score, rank, contributions and freshness', async () => {
@@ -162,7 +182,7 @@ describe('the decision on a simulated World', () => {
           expect(why.score).not.toBeNull();
           expect(why.contributions.length).toBeGreaterThan(0);
           expect(why.contributions.length).toBeLessThanOrEqual(3);
-          expect(Object.keys(why.featureAgesMs)).toContain('user_batch');
+          expect(Object.keys(why.featureAgesMs)).toEqual(expect.arrayContaining(['user_batch', 'user_interests']));
         }
       }
     }

@@ -82,4 +82,13 @@ export {
   type WorldEvaluation,
   type WorldEvaluationOptions,
 } from './world-evaluation.js';
-export { buildWorldSegmentIndex, type SqlQuery, WORLD_SEGMENTS, worldCampaignSpecs } from './world-index.js';
+export {
+  backfillWorldStreamViews,
+  buildWorldSegmentIndex,
+  hasWarehouseScores,
+  type SqlQuery,
+  WORLD_SCORING_SERVICE,
+  WORLD_SEGMENTS,
+  worldCampaignSpecs,
+  worldCrossFeatures,
+} from './world-index.js';

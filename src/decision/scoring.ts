@@ -3,6 +3,8 @@ import type { ReadBuffers } from '../features/index.js';
 import {
   type ArtifactColumn,
   CompiledModel,
+  type CrossFeatureName,
+  type CrossFeatures,
   ensembleOf,
   type ModelArtifact,
   type ModelRegistry,
@@ -40,13 +42,20 @@ export interface ScoringModel {
   readonly model: CompiledModel;
   readonly columns: readonly ArtifactColumn[];
   readonly contributions: TreeContributions | null;
+  /** How the model's (user, campaign) columns are computed, as its training set computed them. */
+  readonly crossFeatures: CrossFeatures | null;
 }
 
-export function scoringModelOf(id: string, goal: string, artifact: ModelArtifact): ScoringModel {
+export function scoringModelOf(
+  id: string,
+  goal: string,
+  artifact: ModelArtifact,
+  crossFeatures: CrossFeatures | null = null,
+): ScoringModel {
   const model = new CompiledModel(artifact);
   const trees =
     artifact.header.modelKind === 'logistic-regression' ? null : new TreeContributions(ensembleOf(artifact));
-  return { id, goal, model, columns: artifact.header.columns, contributions: trees };
+  return { id, goal, model, columns: artifact.header.columns, contributions: trees, crossFeatures };
 }
 
 /** Which model scores a campaign: the champion of its goal. */
@@ -62,10 +71,13 @@ export class RegistryModelResolver implements ModelResolver {
   readonly #registry: ModelRegistry;
   readonly #loaded = new Map<string, ScoringModel>();
   readonly #fallbackGoal: string | undefined;
+  readonly #crossFeatures: CrossFeatures | null;
 
-  constructor(registry: ModelRegistry, options: { fallbackGoal?: CampaignGoal } = {}) {
+  /** `crossFeatures`: the definition the champions' training sets used for their (user, campaign) columns. */
+  constructor(registry: ModelRegistry, options: { fallbackGoal?: CampaignGoal; crossFeatures?: CrossFeatures } = {}) {
     this.#registry = registry;
     this.#fallbackGoal = options.fallbackGoal;
+    this.#crossFeatures = options.crossFeatures ?? null;
   }
 
   forCampaign(c: Campaign): ScoringModel {
@@ -77,7 +89,7 @@ export class RegistryModelResolver implements ModelResolver {
       );
     let m = this.#loaded.get(entry.id);
     if (!m) {
-      m = scoringModelOf(entry.id, entry.goal, this.#registry.load(entry.id));
+      m = scoringModelOf(entry.id, entry.goal, this.#registry.load(entry.id), this.#crossFeatures);
       this.#loaded.set(entry.id, m);
     }
     return m;
@@ -88,10 +100,18 @@ export class RegistryModelResolver implements ModelResolver {
 export const CAMPAIGN_INPUTS = ['channel', 'vertical', 'goal'] as const;
 const HOUR_INPUTS = ['hour_of_day', 'send_context.hour_of_day'];
 
-/** How one model column is filled: from a feature matrix column, or a constant per campaign. */
+/** How one model column is filled: from a feature matrix column, a constant per campaign, or a cross feature. */
 type ColumnSource =
   | { readonly kind: 'matrix'; readonly col: number }
-  | { readonly kind: 'campaign'; readonly value: number };
+  | { readonly kind: 'campaign'; readonly value: number }
+  | {
+      readonly kind: 'cross';
+      readonly cross: CrossFeatures;
+      readonly name: CrossFeatureName;
+      readonly vertical: string;
+      /** Matrix column of each input the cross feature reads. */
+      readonly inputs: ReadonlyMap<string, number>;
+    };
 
 function codeOf(spec: ArtifactColumn, text: string): number {
   if (spec.kind !== 'categorical' || !spec.vocabulary) {
@@ -116,6 +136,19 @@ export function planColumns(
     if ((CAMPAIGN_INPUTS as readonly string[]).includes(spec.name))
       return { kind: 'campaign', value: codeOf(spec, c[spec.name as (typeof CAMPAIGN_INPUTS)[number]]) };
     if (HOUR_INPUTS.includes(spec.name)) return { kind: 'campaign', value: hourOfDay };
+    const cross = model.crossFeatures;
+    if (cross?.has(spec.name)) {
+      const inputs = new Map<string, number>();
+      for (const name of cross.inputsOf(spec.name)) {
+        const k = byName.get(name);
+        if (k === undefined)
+          throw new UnknownTargetError(
+            `model ${model.id} needs cross feature "${spec.name}", which reads "${name}", a column the feature service does not serve`,
+          );
+        inputs.set(name, k);
+      }
+      return { kind: 'cross', cross, name: spec.name, vertical: c.vertical, inputs };
+    }
     throw new UnknownTargetError(
       `model ${model.id} needs feature "${spec.name}", which the feature service does not serve (columns: ${matrixColumns.slice(0, 12).join(', ')}${matrixColumns.length > 12 ? ', ...' : ''})`,
     );
@@ -139,7 +172,13 @@ export function gatherInput(
     const src = plan[c] as ColumnSource;
     const at = c * n;
     if (src.kind === 'campaign') input.fill(src.value, at, at + n);
-    else if (!rows) input.set(values.subarray(src.col * total, (src.col + 1) * total), at);
+    else if (src.kind === 'cross') {
+      const column = (name: string) => {
+        const k = src.inputs.get(name) as number;
+        return values.subarray(k * total, (k + 1) * total);
+      };
+      src.cross.fill(src.name, src.vertical, column, rows, input.subarray(at, at + n));
+    } else if (!rows) input.set(values.subarray(src.col * total, (src.col + 1) * total), at);
     else {
       const base = src.col * total;
       for (let r = 0; r < n; r++) input[at + r] = values[base + (rows[r] as number)] as number;

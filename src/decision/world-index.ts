@@ -1,6 +1,8 @@
-import { InvalidInputError, MS_PER_DAY } from '../core/index.js';
-import { readTable } from '../model/index.js';
-import { readManifest, tableFiles } from '../world/index.js';
+import { InvalidInputError, MS_PER_DAY, MS_PER_HOUR } from '../core/index.js';
+import type { FeatureStore } from '../features/index.js';
+import { CrossFeatures, readTable } from '../model/index.js';
+import { backfillStreamViews, compileAggregationPlan, STREAM_EVENT_TYPES } from '../stream/index.js';
+import { readManifest, tableFiles, VERTICALS, type WorldManifest } from '../world/index.js';
 import type { CampaignSpecInput } from './campaign.js';
 import { INDEX_KEYS, SegmentIndex } from './segment-index.js';
 
@@ -11,6 +13,61 @@ export interface SqlQuery {
 
 /** The platform's segments over World data, as the World's campaigns name them (src/world/schema.ts SEGMENTS). */
 export const WORLD_SEGMENTS = ['all', 'high_value', 'cart_abandoner', 'new_user', 'lapsed'] as const;
+
+/** The feature service the World's send models read (src/features/examples/world-features.yaml). */
+export const WORLD_SCORING_SERVICE = 'campaign_scoring';
+
+/**
+ * The cross features of World runs: the World's catalogue (its schema's verticals, their topics and order values)
+ * as the vertical -> categories taxonomy, over the per-category views of `user_interests`.
+ */
+export function worldCrossFeatures(): CrossFeatures {
+  return new CrossFeatures({
+    taxonomy: Object.fromEntries(VERTICALS.map((v) => [v.name, { categories: v.topics, orderValueUsd: v.aov }])),
+    categoryCountColumn: 'user_interests.views_{category}_28d',
+    orderValueColumn: 'user_batch.avg_order_value',
+  });
+}
+
+/** Whether the World's batch snapshots carry the trait scores `user_warehouse` reads (its first 4 filler columns). */
+export const hasWarehouseScores = (m: WorldManifest): boolean =>
+  ['f_0001', 'f_0002', 'f_0003', 'f_0004'].every((n) => m.tables.batch?.columns.some((c) => c.name === n) === true);
+
+/**
+ * A World's stream views every 6 hours from its start to `untilMs`, computed by their batch twin (DuckDB over the
+ * event log, equal to the stream's tiles: src/stream/stream-parity.test.ts) into the offline store, and with
+ * `online` into the online store too (as the stream ingestor writes both). Returns the rows written per view.
+ */
+export async function backfillWorldStreamViews(
+  store: FeatureStore,
+  worldDir: string,
+  untilMs: number,
+  options: { online?: boolean } = {},
+): Promise<Record<string, number>> {
+  const manifest = readManifest(worldDir);
+  const checkpoints: number[] = [];
+  for (let t = manifest.startTs + 6 * MS_PER_HOUR; t <= untilMs; t += 6 * MS_PER_HOUR) checkpoints.push(t);
+  const sink = options.online
+    ? {
+        writeOffline: async (view: string, batch: Parameters<FeatureStore['ingest']>[1]) => {
+          await store.ingest(view, batch);
+          return batch.entityIds.length;
+        },
+      }
+    : store;
+  const result = await backfillStreamViews(
+    compileAggregationPlan(store.definitions()),
+    {
+      files: tableFiles(worldDir, manifest, 'events'),
+      atMs: checkpoints,
+      eventTypes: STREAM_EVENT_TYPES,
+      skipRawRows: true,
+    },
+    sink,
+    untilMs,
+  );
+  return result.rows;
+}
 
 const lit = (path: string) => `'${path.replaceAll("'", "''")}'`;
 const files = (worldDir: string, table: 'users' | 'batch' | 'events' | 'campaigns') =>

@@ -43,6 +43,14 @@ export { CompiledModel, compileModel } from './compile-model.js';
 export { CompiledScorer, compileEnsemble, type ScoreInput } from './compiled-scorer.js';
 export { type FeatureContribution, TreeContributions } from './contributions.js';
 export {
+  type ColumnLookup,
+  CROSS_FEATURES,
+  type CrossFeatureName,
+  type CrossFeatureSpec,
+  CrossFeatures,
+  type VerticalProfile,
+} from './cross-features.js';
+export {
   buildDelayedLabels,
   DEFAULT_ATTRIBUTION_WINDOWS_MS,
   type DelayedLabelOptions,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MS_PER_HOUR } from '../core/index.js';
+import { CrossFeatures } from './cross-features.js';
 import type { Table } from './duckdb-table-io.js';
 import { buildSendTrainingSet } from './send-training-set.js';
 
@@ -58,5 +59,41 @@ describe('buildSendTrainingSet', () => {
     });
     expect(weighted.matrix.rows).toBe(4);
     expect(weighted.labels[3]).toBe(1); // s4's open at 41 h is already seen: a final positive
+  });
+
+  it('appends cross features by the vertical of each send and leaves excluded columns out of the model', () => {
+    const cross = new CrossFeatures({
+      taxonomy: { retail: { categories: ['shop'] }, travel: { categories: ['trips'] } },
+      categoryCountColumn: 'user_batch.{category}_views',
+    });
+    const withViews: Table = {
+      ...trainingSet,
+      columns: [
+        ...trainingSet.columns,
+        { name: 'user_batch.shop_views', type: 'number', numbers: Float64Array.from([6, 0, 1, 2, 0]) },
+        { name: 'user_batch.trips_views', type: 'number', numbers: Float64Array.from([0, 3, 1, 2, 0]) },
+      ],
+    };
+    const set = buildSendTrainingSet(withViews, sends, outcomes, {
+      goal: 'open',
+      asOfMs: T0 + 48 * H,
+      windowMs: 24 * H,
+      crossFeatures: cross,
+      exclude: [...cross.inputsOf('vertical_affinity'), 'vertical'],
+    });
+    expect(set.columns.map((c) => c.name)).toEqual([
+      'user_batch.orders_30d',
+      'channel',
+      'vertical_affinity',
+      'vertical_events',
+    ]);
+    // rows s3 (retail, u1), s1 (retail, u2), s2 (travel, u3): events in the send's own vertical
+    const n = set.matrix.rows;
+    expect(Array.from(set.matrix.values.subarray(3 * n, 4 * n))).toEqual([6, 0, 1]);
+    const affinity = Array.from(set.matrix.values.subarray(2 * n, 3 * n));
+    expect(affinity[0]).toBeCloseTo(Math.log((6 + 2) / 10 / 0.5), 6);
+    expect(affinity[1]).toBeCloseTo(Math.log(2 / 7 / 0.5), 6);
+    expect(affinity[2]).toBeCloseTo(0, 6);
+    expect(set.segments['vertical']).toEqual(['retail', 'retail', 'travel']);
   });
 });

@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../core/index.js';
 import type { ArtifactColumn } from './artifact.js';
+import type { CrossFeatures } from './cross-features.js';
 import { buildDelayedLabels, type DelayedLabels, type Goal, type ImmaturePolicy } from './delayed-labels.js';
 import type { Table, TableColumn } from './duckdb-table-io.js';
 import type { ModelMatrix } from './model-matrix.js';
@@ -41,8 +42,7 @@ function textsOf(t: Table, name: string, table: string): string[] {
 
 function numbersOf(t: Table, name: string, table: string): Float64Array {
   const c = col(t, name, table);
-  if (c.type !== 'number')
-    throw new InvalidInputError(`${table} column "${name}" must be numeric (epoch ms), it holds text`);
+  if (c.type !== 'number') throw new InvalidInputError(`${table} column "${name}" must be numeric, it holds text`);
   return c.numbers as Float64Array;
 }
 
@@ -56,7 +56,16 @@ export function buildSendTrainingSet(
   trainingSet: Table,
   sends: Table,
   outcomes: Table,
-  options: { goal: Goal; asOfMs: number; windowMs?: number; immature?: ImmaturePolicy },
+  options: {
+    goal: Goal;
+    asOfMs: number;
+    windowMs?: number;
+    immature?: ImmaturePolicy;
+    /** Appends the cross features of each send's user and campaign vertical (the scorer computes the same). */
+    crossFeatures?: CrossFeatures;
+    /** Columns left out of the model (served for the cross features only, or constant within a campaign). */
+    exclude?: readonly string[];
+  },
 ): SendTrainingSet {
   const sendIds = textsOf(sends, 'send_id', 'sends');
   const labelled = buildDelayedLabels(
@@ -103,8 +112,14 @@ export function buildSendTrainingSet(
   const campaignCols = CAMPAIGN_FEATURES.filter((n) => sends.columns.some((c) => c.name === n)).map((n) =>
     pickRows(col(sends, n, 'sends'), sendRows),
   );
-  const joined: Table = { rows: keep.length, columns: [...featureCols.map((c) => pickRows(c, keep)), ...campaignCols] };
-  const columns = buildFeatureColumns(joined, new Set());
+  const crossCols = options.crossFeatures
+    ? crossColumns(options.crossFeatures, trainingSet, sends, keep, sendRows)
+    : [];
+  const joined: Table = {
+    rows: keep.length,
+    columns: [...featureCols.map((c) => pickRows(c, keep)), ...campaignCols, ...crossCols],
+  };
+  const columns = buildFeatureColumns(joined, new Set(options.exclude ?? []));
   const sendTs = numbersOf(sends, 'send_ts', 'sends');
   return {
     matrix: matrixFromTable(joined, columns),
@@ -123,4 +138,40 @@ export function buildSendTrainingSet(
       lateOutcomes: labelled.lateOutcomes,
     },
   };
+}
+
+/** The cross features of the kept rows, by the vertical of each row's send. */
+function crossColumns(
+  cross: CrossFeatures,
+  trainingSet: Table,
+  sends: Table,
+  keep: readonly number[],
+  sendRows: readonly number[],
+): TableColumn[] {
+  const verticals = textsOf(sends, 'vertical', 'sends');
+  const byVertical = new Map<string, number[]>(); // vertical -> positions in keep
+  sendRows.forEach((sr, k) => {
+    const v = verticals[sr] as string;
+    let list = byVertical.get(v);
+    if (!list) byVertical.set(v, (list = []));
+    list.push(k);
+  });
+  const column = (name: string) => numbersOf(trainingSet, name, 'training set');
+  return cross.names.map((name) => {
+    const out = new Float64Array(keep.length);
+    for (const [v, positions] of byVertical) {
+      const part = new Float64Array(positions.length);
+      cross.fill(
+        name,
+        v,
+        column,
+        positions.map((k) => keep[k] as number),
+        part,
+      );
+      positions.forEach((k, j) => {
+        out[k] = part[j] as number;
+      });
+    }
+    return { name, type: 'number' as const, numbers: out };
+  });
 }

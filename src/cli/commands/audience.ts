@@ -105,7 +105,7 @@ export const decisionDemoStage: DemoStage = {
       worldDir: state.worldDir,
       workDir: dir,
       definitionsPath: worldDefinitionsPath(),
-      gbdt: { trees: 40, maxDepth: 4 },
+      gbdt: { trees: 40 },
       maxCampaigns: 30,
     });
     return {
