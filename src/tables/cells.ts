@@ -1,3 +1,5 @@
+import { plainDecimal } from './decimal-scan.js';
+
 /**
  * The one rule for what a CSV cell means, shared by model train/score/eval and the monitor: missing-value tokens,
  * numbers (with infinities), booleans, ISO dates and text. Documented in docs/model.md, "Reading tables".
@@ -114,6 +116,16 @@ export class CellReader {
     }
     this.value = Number.NaN;
     return 'text';
+  }
+
+  /**
+   * `number(text.slice(start, end))` when that cell is a plain decimal (the common cell), read from the characters
+   * without the slice; NaN when it is anything else (empty, a token, an infinity, text, more than 15 significant
+   * digits...), and then the caller asks `number` or `classify` with the cell. Always NaN when a missing-value token
+   * is itself a number (the token must win).
+   */
+  plainNumberAt(text: string, start: number, end: number): number {
+    return this.#numericToken ? Number.NaN : plainDecimal(text, start, end);
   }
 
   /** A cell of a numeric column: its number (infinities, true/false as 1/0, dates as epoch ms); NaN otherwise. */
