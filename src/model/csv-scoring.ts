@@ -41,7 +41,11 @@ export interface Chunk {
   readonly rows: number;
   /** Column-major, `rows` per feature, in the artifact's column order. */
   readonly values: Float32Array;
-  readonly raws: string[];
+  /** Each record as in the file (no line end): `rawBytes[i]` from `rawStart[i]` to `rawEnd[i]`. */
+  readonly rawBytes: Buffer[];
+  readonly rawStart: Int32Array;
+  readonly rawEnd: Int32Array;
+  /** Each record's fields (with `keepFields`). */
   readonly fields: string[][] | null;
 }
 
@@ -80,6 +84,8 @@ export class CsvChunkReader {
   readonly #specs: readonly ArtifactColumn[];
   readonly #vocab: (Map<string, number> | null)[];
   readonly #matched: ({ readonly names: string[]; readonly codes: number[] } | null)[];
+  /** 1 for a numeric feature read while scanning (not when the separator can be part of a number, as `.` or `e`). */
+  readonly #numericInPass: Uint8Array;
   readonly #span = emptySpan();
   readonly #textAsMissing: Float64Array;
   readonly #textExample: (string | undefined)[];
@@ -122,6 +128,8 @@ export class CsvChunkReader {
           }
       return { names, codes: ids };
     });
+    const sepInNumbers = /[0-9+\-.eE]/.test(reader.sep);
+    this.#numericInPass = Uint8Array.from(this.#vocab, (v) => (v === null && !sepInNumbers ? 1 : 0));
     this.#textAsMissing = new Float64Array(specs.length);
     this.#textExample = specs.map(() => undefined);
   }
@@ -134,20 +142,27 @@ export class CsvChunkReader {
     const cap = this.#chunkRows;
     const index = this.#index;
     let values = new Float32Array(nf * cap);
-    const raws: string[] = [];
+    // the records' own bytes (the blocks are never reused) rather than strings: no text object per row kept
+    const rawBytes: Buffer[] = [];
+    const rawStart = new Int32Array(cap);
+    const rawEnd = new Int32Array(cap);
     const fields: string[][] | null = this.#keepFields ? [] : null;
     let r = 0;
     for (; r < cap; r++) {
       if (!reader.advance(span)) break;
       if (span.fields === null && this.#fromCharacters) {
         this.#scan(span, values, r);
-        raws.push(span.text.slice(span.start, span.end));
+        if (span.bytes) {
+          rawBytes.push(span.bytes);
+          rawStart[r] = span.start + span.byteDelta;
+          rawEnd[r] = span.end + span.byteDelta;
+        } else this.#keepRaw(span.text.slice(span.start, span.end), r, rawBytes, rawEnd);
         continue;
       }
       const raw = span.fields ? span.text : span.text.slice(span.start, span.end);
       const f = span.fields ?? raw.split(reader.sep);
       if (f.length !== reader.columns.length) throw reader.fieldCountError(span.line, raw, f.length);
-      raws.push(raw);
+      this.#keepRaw(raw, r, rawBytes, rawEnd);
       fields?.push(f);
       for (let j = 0; j < nf; j++) values[j * cap + r] = this.#cellValue(j, f[index[j] as number] as string);
     }
@@ -157,7 +172,13 @@ export class CsvChunkReader {
       for (let j = 0; j < nf; j++) compact.set(values.subarray(j * cap, j * cap + r), j * r);
       values = compact;
     }
-    return { rows: r, values, raws, fields };
+    return { rows: r, values, rawBytes, rawStart, rawEnd, fields };
+  }
+
+  #keepRaw(raw: string, r: number, rawBytes: Buffer[], rawEnd: Int32Array): void {
+    const bytes = Buffer.from(raw, 'utf8');
+    rawBytes.push(bytes);
+    rawEnd[r] = bytes.length;
   }
 
   /** One line per numeric model column that had text cells (read as missing). */
@@ -172,19 +193,35 @@ export class CsvChunkReader {
     return notes;
   }
 
-  /** Row `r` of the chunk from a record without quotes, its fields found by the separator's character code. */
+  /**
+   * Row `r` of the chunk from a record without quotes: one pass over its characters, a numeric cell read as it is
+   * scanned (its number ends at the separator) and any other cell found by the separator and read by `#valueAt`.
+   */
   #scan(span: CsvSpan, values: Float32Array, r: number): void {
     const { text, end } = span;
     const sep = this.#sepCode;
     const featureOf = this.#featureOf;
+    const numeric = this.#numericInPass;
+    const cells = this.#cells;
     const ncols = featureOf.length;
     const cap = this.#chunkRows;
     let col = 0;
     let a = span.start;
-    for (let i = a; ; i++) {
-      if (i < end && text.charCodeAt(i) !== sep) continue;
-      if (col < ncols) {
-        const j = featureOf[col] as number;
+    for (;;) {
+      const j = col < ncols ? (featureOf[col] as number) : -1;
+      let i = a;
+      if (j >= 0 && numeric[j] === 1) {
+        const v = cells.plainNumberAt(text, a, end);
+        i = cells.stop;
+        if (i === end || text.charCodeAt(i) === sep) {
+          if (Number.isNaN(v)) values[j * cap + r] = this.#cellValue(j, text.slice(a, i));
+          else values[j * cap + r] = v;
+        } else {
+          while (i < end && text.charCodeAt(i) !== sep) i++;
+          values[j * cap + r] = this.#cellValue(j, text.slice(a, i));
+        }
+      } else {
+        while (i < end && text.charCodeAt(i) !== sep) i++;
         if (j >= 0) values[j * cap + r] = this.#valueAt(j, text, a, i);
       }
       col++;
@@ -206,7 +243,7 @@ export class CsvChunkReader {
       }
     } else {
       const v = this.#cells.plainNumberAt(text, a, b);
-      if (!Number.isNaN(v)) return v;
+      if (!Number.isNaN(v) && this.#cells.stop === b) return v;
     }
     return this.#cellValue(j, text.slice(a, b));
   }
@@ -262,6 +299,9 @@ async function scoreWithReader(
   const parquetRows: { fields: string[][]; scores: Float64Array[] } = { fields: [], scores: [] };
   const sep = reader.sep;
   const lineEnd = reader.lineEnd;
+  const sepBytes = Buffer.from(sep, 'utf8');
+  const endBytes = Buffer.from(lineEnd, 'utf8');
+  let outBuf = Buffer.allocUnsafe(0);
   let pool: ScorerPool | null = null;
   let rows = 0;
   let sum = 0;
@@ -269,9 +309,11 @@ async function scoreWithReader(
     rows += chunk.rows;
     for (let i = 0; i < chunk.rows; i++) sum += scores[i] as number;
     if (out !== null) {
-      const lines = new Array<string>(chunk.rows);
-      for (let i = 0; i < chunk.rows; i++) lines[i] = `${chunk.raws[i]}${sep}${scores[i]}${lineEnd}`;
-      writeSync(out, lines.join(''));
+      const n = writeScoredLines(chunk, scores, sepBytes, endBytes, outBuf);
+      if (n < 0) {
+        outBuf = Buffer.allocUnsafe(-n);
+        writeSync(out, outBuf, 0, writeScoredLines(chunk, scores, sepBytes, endBytes, outBuf));
+      } else writeSync(out, outBuf, 0, n);
     } else {
       parquetRows.fields.push(...(chunk.fields as string[][]));
       parquetRows.scores.push(scores);
@@ -303,6 +345,29 @@ async function scoreWithReader(
   if (options.outFormat === 'parquet') await writeTextParquet(reader.columns, parquetRows, options);
   const notes = chunks.notes();
   return { rows, meanScore: sum / rows, notes };
+}
+
+/**
+ * Writes a chunk's records as they were, each with the separator, its score (`String(score)`, as the text output
+ * always wrote it) and the line end, into `out`; the byte count, or minus the size needed when `out` is too small.
+ * Copying the records' bytes costs about 0.6x joining template strings and writing the text (measured at 300K rows).
+ */
+function writeScoredLines(chunk: Chunk, scores: Float64Array, sepBytes: Buffer, endBytes: Buffer, out: Buffer): number {
+  const { rawBytes, rawStart, rawEnd } = chunk;
+  // a score is at most 24 characters ("-1.2345678901234567e-308")
+  let need = 0;
+  for (let i = 0; i < chunk.rows; i++) need += (rawEnd[i] as number) - (rawStart[i] as number);
+  need += chunk.rows * (sepBytes.length + 24 + endBytes.length);
+  if (need > out.length) return -need;
+  let o = 0;
+  for (let i = 0; i < chunk.rows; i++) {
+    o += (rawBytes[i] as Buffer).copy(out, o, rawStart[i], rawEnd[i]);
+    for (let k = 0; k < sepBytes.length; k++) out[o++] = sepBytes[k] as number;
+    const t = String(scores[i]);
+    for (let k = 0; k < t.length; k++) out[o++] = t.charCodeAt(k);
+    for (let k = 0; k < endBytes.length; k++) out[o++] = endBytes[k] as number;
+  }
+  return o;
 }
 
 function csvField(text: string, sep: string): string {

@@ -37,10 +37,16 @@ export interface CsvSpan {
   /** 1-based line of the file where the record starts. */
   line: number;
   fields: string[] | null;
+  /**
+   * The file's bytes holding the record when its text is ASCII (then text index i is `bytes[i + byteDelta]`, so a
+   * copy of the record can be written from the bytes without encoding the text again); null otherwise.
+   */
+  bytes: Buffer | null;
+  byteDelta: number;
 }
 
 export function emptySpan(): CsvSpan {
-  return { text: '', start: 0, end: 0, line: 0, fields: null };
+  return { text: '', start: 0, end: 0, line: 0, fields: null, bytes: null, byteDelta: 0 };
 }
 
 const BLOCK_BYTES = 8 << 20;
@@ -140,6 +146,7 @@ export class CsvReader {
       span.end = pending.raw.length;
       span.line = pending.line;
       span.fields = pending.fields;
+      span.bytes = null;
       return true;
     }
     for (;;) {
@@ -253,6 +260,8 @@ export class CsvReader {
         span.end = end;
         span.line = line;
         span.fields = null;
+        span.bytes = this.#textAscii ? this.#buf : null;
+        span.byteDelta = this.#textFrom;
         return true;
       }
       const rec = this.#parseQuoted(start);
@@ -262,6 +271,7 @@ export class CsvReader {
       span.end = rec.raw.length;
       span.line = rec.line;
       span.fields = rec.fields;
+      span.bytes = null;
       return true;
     }
   }

@@ -25,4 +25,4 @@ export {
   readCsvTable,
   type TableReadOptions,
 } from './csv-table.js';
-export { EXACT_DIGITS, plainDecimal } from './decimal-scan.js';
+export { plainDecimal } from './decimal-scan.js';
