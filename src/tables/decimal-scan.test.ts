@@ -11,7 +11,9 @@ function randomDecimal(rng: Rng): string {
   const int = digits(rng, rng.int(rng.next() < 0.2 ? 21 : 8));
   const frac = rng.next() < 0.7 ? `.${digits(rng, rng.int(rng.next() < 0.2 ? 21 : 8))}` : '';
   const exp =
-    rng.next() < 0.3 ? `${rng.next() < 0.5 ? 'e' : 'E'}${['', '-', '+'][rng.int(3)]}${digits(rng, 1 + rng.int(3))}` : '';
+    rng.next() < 0.3
+      ? `${rng.next() < 0.5 ? 'e' : 'E'}${['', '-', '+'][rng.int(3)]}${digits(rng, 1 + rng.int(3))}`
+      : '';
   return `${sign}${int}${frac}${exp}`;
 }
 
