@@ -141,13 +141,7 @@ export class CsvReader {
     const pending = this.#pending;
     if (pending) {
       this.#pending = null;
-      span.text = pending.raw;
-      span.start = 0;
-      span.end = pending.raw.length;
-      span.line = pending.line;
-      span.fields = pending.fields;
-      span.bytes = null;
-      return true;
+      return spanOfRecord(span, pending);
     }
     for (;;) {
       const found = this.#tryParse(span);
@@ -265,14 +259,7 @@ export class CsvReader {
         return true;
       }
       const rec = this.#parseQuoted(start);
-      if (rec === undefined) return undefined;
-      span.text = rec.raw;
-      span.start = 0;
-      span.end = rec.raw.length;
-      span.line = rec.line;
-      span.fields = rec.fields;
-      span.bytes = null;
-      return true;
+      return rec === undefined ? undefined : spanOfRecord(span, rec);
     }
   }
 
@@ -338,6 +325,17 @@ export class CsvReader {
     this.#line += newlines + 1;
     return { fields, raw, line };
   }
+}
+
+/** `span` set to a record already split (its text is the raw record). */
+function spanOfRecord(span: CsvSpan, rec: CsvRecord): true {
+  span.text = rec.raw;
+  span.start = 0;
+  span.end = rec.raw.length;
+  span.line = rec.line;
+  span.fields = rec.fields;
+  span.bytes = null;
+  return true;
 }
 
 /** Whether text[start, end) is only white space (the blank lines that are skipped). */
