@@ -65,6 +65,8 @@ interface RandomCsv {
   readonly text: string;
   readonly sep: string;
   readonly naValues: readonly string[];
+  /** Small blocks for some files: records and characters cut across blocks. */
+  readonly blockBytes?: number;
 }
 
 function randomCsv(seed: number): RandomCsv {
@@ -85,11 +87,13 @@ function randomCsv(seed: number): RandomCsv {
     if (rng.next() < 0.02) lines.push(rng.next() < 0.5 ? '' : '  ');
   }
   const end = crlf ? '\r\n' : '\n';
-  return { text: lines.join(end) + (rng.next() < 0.8 ? end : ''), sep, naValues };
+  const blockBytes = rng.next() < 0.5 ? 1 + rng.int(300) : undefined;
+  const bom = rng.next() < 0.2 ? '\ufeff' : '';
+  return { text: bom + lines.join(end) + (rng.next() < 0.8 ? end : ''), sep, naValues, blockBytes };
 }
 
 function readAll(path: string, csv: RandomCsv, fromCharacters: boolean): { chunks: Chunk[]; notes: string[] } {
-  const reader = new CsvReader(path, { sep: csv.sep });
+  const reader = new CsvReader(path, { sep: csv.sep, blockBytes: csv.blockBytes });
   try {
     const chunks: Chunk[] = [];
     const r = new CsvChunkReader(reader, SPECS, { naValues: csv.naValues, fromCharacters, chunkRows: 37 });

@@ -15,6 +15,8 @@ export interface CsvReadOptions {
   readonly sep?: string;
   /** false: the first line is data and columns are named c1..cN. Default true. */
   readonly header?: boolean;
+  /** Bytes read at a time (default 8 MB); small values let tests cut records and characters across blocks. */
+  readonly blockBytes?: number;
 }
 
 export interface CsvRecord {
@@ -85,6 +87,7 @@ export class CsvReader {
   #pos = 0;
   #line = 1;
   #eof = false;
+  readonly #blockBytes: number;
   #pending: CsvRecord | null = null;
   #closed = false;
   /** Index of the next `"` at or after #pos in #text (2^32 - 1 when none): found once per quote, not per line. */
@@ -93,6 +96,7 @@ export class CsvReader {
 
   constructor(path: string, options: CsvReadOptions = {}) {
     this.path = path;
+    this.#blockBytes = options.blockBytes ?? BLOCK_BYTES;
     if (!existsSync(path) || !statSync(path).isFile()) throw new NotFoundError(`data file ${path} does not exist`);
     if (statSync(path).size === 0)
       throw new InvalidInputError(`data file ${path} is empty (0 bytes); expected a header row and data rows`);
@@ -167,9 +171,9 @@ export class CsvReader {
   #fill(): boolean {
     if (this.#eof || this.#fd === null) return false;
     const keep = this.#buf.subarray(this.#byteOfPos());
-    const buf = Buffer.allocUnsafe(keep.length + BLOCK_BYTES);
+    const buf = Buffer.allocUnsafe(keep.length + this.#blockBytes);
     keep.copy(buf, 0);
-    const n = readSync(this.#fd, buf, keep.length, BLOCK_BYTES, null);
+    const n = readSync(this.#fd, buf, keep.length, this.#blockBytes, null);
     if (n === 0) this.#eof = true;
     this.#bufOffset += this.#buf.length - keep.length;
     this.#take(buf.subarray(0, keep.length + n));
