@@ -1,7 +1,15 @@
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { describeError, InvalidInputError } from '../core/index.js';
-import { CellReader, CsvReader, DEFAULT_NA_VALUES, type TableReadOptions } from '../tables/index.js';
-import type { ModelArtifact } from './artifact.js';
+import {
+  CellReader,
+  CsvReader,
+  type CsvSpan,
+  categoryOf,
+  DEFAULT_NA_VALUES,
+  emptySpan,
+  type TableReadOptions,
+} from '../tables/index.js';
+import type { ArtifactColumn, ModelArtifact } from './artifact.js';
 import type { CompiledModel } from './compile-model.js';
 import { withConnection } from './duckdb-table-io.js';
 import { ScorerPool } from './scorer-pool.js';
@@ -14,6 +22,7 @@ import { ScorerPool } from './scorer-pool.js';
 
 /** Rows per scoring chunk: at least SCORER_POOL_MIN_ROWS, so a file that fills one is worth the pool. */
 export const SCORE_CHUNK_ROWS = 65_536;
+const EARLY_POOL_BYTES = 8 << 20;
 
 export interface CsvScoreOptions extends Pick<TableReadOptions, 'sep' | 'header' | 'naValues'> {
   readonly data: string;
@@ -31,11 +40,233 @@ export interface CsvScoreResult {
   readonly notes: readonly string[];
 }
 
-interface Chunk {
+export interface Chunk {
   readonly rows: number;
+  /** Column-major, `rows` per feature, in the artifact's column order. */
   readonly values: Float32Array;
-  readonly raws: string[];
+  /** Each record as in the file (no line end): `rawBytes[i]` from `rawStart[i]` to `rawEnd[i]`. */
+  readonly rawBytes: Buffer[];
+  readonly rawStart: Int32Array;
+  readonly rawEnd: Int32Array;
+  /** Each record's fields (with `keepFields`). */
   readonly fields: string[][] | null;
+}
+
+export interface CsvChunkReaderOptions {
+  readonly naValues?: readonly string[] | undefined;
+  /** Keep every record's fields (the Parquet output writes them). */
+  readonly keepFields?: boolean;
+  /** false: every record through `CsvReader.next`'s split fields (the reference the character path is tested on). */
+  readonly fromCharacters?: boolean;
+  readonly chunkRows?: number;
+}
+
+/** Vocabulary names that are their own category key, matched against a cell's characters without slicing it. */
+const MAX_MATCHED_NAMES = 32;
+
+/**
+ * A CSV's records as the model's column-major Float32 chunks. A record without quotes is read from its characters:
+ * the fields are found by scanning for the separator, numbers are read in place by the cell rule's plain-decimal
+ * path (CellReader.plainNumberAt), categories by comparing the characters with the vocabulary, and only the other
+ * cells (tokens, infinities, text, spaces, long numbers) are sliced out and given to the cell rule, so the values are
+ * those of the split path. Splitting every line into strings and `Number()` per cell was 10 us of a row's 11 us
+ * (cpu profile, 300K rows of 22 fields); on the characters it is about 1 us (bench/model.ts --cli-scoring-only).
+ */
+export class CsvChunkReader {
+  readonly #reader: CsvReader;
+  readonly #cells: CellReader;
+  readonly #nf: number;
+  readonly #chunkRows: number;
+  readonly #keepFields: boolean;
+  readonly #fromCharacters: boolean;
+  readonly #sepCode: number;
+  /** File column of each feature. */
+  readonly #index: Int32Array;
+  /** Feature read from each file column, -1 for a column the model does not use. */
+  readonly #featureOf: Int32Array;
+  readonly #specs: readonly ArtifactColumn[];
+  readonly #vocab: (Map<string, number> | null)[];
+  readonly #matched: ({ readonly names: string[]; readonly codes: number[] } | null)[];
+  /** 1 for a numeric feature read while scanning (not when the separator can be part of a number, as `.` or `e`). */
+  readonly #numericInPass: Uint8Array;
+  readonly #span = emptySpan();
+  readonly #textAsMissing: Float64Array;
+  readonly #textExample: (string | undefined)[];
+
+  constructor(reader: CsvReader, specs: readonly ArtifactColumn[], options: CsvChunkReaderOptions = {}) {
+    this.#reader = reader;
+    this.#specs = specs;
+    this.#cells = new CellReader(options.naValues ?? DEFAULT_NA_VALUES);
+    this.#nf = specs.length;
+    this.#chunkRows = options.chunkRows ?? SCORE_CHUNK_ROWS;
+    this.#keepFields = options.keepFields ?? false;
+    this.#sepCode = reader.sep.charCodeAt(0);
+    this.#index = Int32Array.from(specs, (spec) => {
+      const i = reader.columns.indexOf(spec.name);
+      if (i < 0)
+        throw new InvalidInputError(
+          `feature column "${spec.name}" is not in ${reader.path}; columns are: ${reader.columns.map((c) => JSON.stringify(c)).join(', ')}`,
+        );
+      return i;
+    });
+    this.#featureOf = new Int32Array(reader.columns.length).fill(-1);
+    let shared = false;
+    this.#index.forEach((c, j) => {
+      if ((this.#featureOf[c] as number) >= 0) shared = true;
+      this.#featureOf[c] = j;
+    });
+    this.#fromCharacters = (options.fromCharacters ?? true) && !this.#keepFields && !shared;
+    this.#vocab = specs.map((s) =>
+      s.kind === 'categorical' && s.vocabulary ? new Map(s.vocabulary.map((t, i) => [t, i])) : null,
+    );
+    this.#matched = this.#vocab.map((codes) => {
+      if (!codes) return null;
+      const names: string[] = [];
+      const ids: number[] = [];
+      if (codes.size <= MAX_MATCHED_NAMES)
+        for (const [name, code] of codes)
+          if (categoryOf(this.#cells, name) === name) {
+            names.push(name);
+            ids.push(code);
+          }
+      return { names, codes: ids };
+    });
+    const sepInNumbers = /[0-9+\-.eE]/.test(reader.sep);
+    this.#numericInPass = Uint8Array.from(this.#vocab, (v) => (v === null && !sepInNumbers ? 1 : 0));
+    this.#textAsMissing = new Float64Array(specs.length);
+    this.#textExample = specs.map(() => undefined);
+  }
+
+  /** The next chunk of at most `chunkRows` rows, null at the end. */
+  read(): Chunk | null {
+    const reader = this.#reader;
+    const span = this.#span;
+    const nf = this.#nf;
+    const cap = this.#chunkRows;
+    const index = this.#index;
+    let values = new Float32Array(nf * cap);
+    // the records' own bytes (the blocks are never reused) rather than strings: no text object per row kept
+    const rawBytes: Buffer[] = [];
+    const rawStart = new Int32Array(cap);
+    const rawEnd = new Int32Array(cap);
+    const fields: string[][] | null = this.#keepFields ? [] : null;
+    let r = 0;
+    for (; r < cap; r++) {
+      if (!reader.advance(span)) break;
+      if (span.fields === null && this.#fromCharacters) {
+        this.#scan(span, values, r);
+        if (span.bytes) {
+          rawBytes.push(span.bytes);
+          rawStart[r] = span.start + span.byteDelta;
+          rawEnd[r] = span.end + span.byteDelta;
+        } else this.#keepRaw(span.text.slice(span.start, span.end), r, rawBytes, rawEnd);
+        continue;
+      }
+      const raw = span.fields ? span.text : span.text.slice(span.start, span.end);
+      const f = span.fields ?? raw.split(reader.sep);
+      if (f.length !== reader.columns.length) throw reader.fieldCountError(span.line, raw, f.length);
+      this.#keepRaw(raw, r, rawBytes, rawEnd);
+      fields?.push(f);
+      for (let j = 0; j < nf; j++) values[j * cap + r] = this.#cellValue(j, f[index[j] as number] as string);
+    }
+    if (r === 0) return null;
+    if (r < cap) {
+      const compact = new Float32Array(nf * r);
+      for (let j = 0; j < nf; j++) compact.set(values.subarray(j * cap, j * cap + r), j * r);
+      values = compact;
+    }
+    return { rows: r, values, rawBytes, rawStart, rawEnd, fields };
+  }
+
+  #keepRaw(raw: string, r: number, rawBytes: Buffer[], rawEnd: Int32Array): void {
+    const bytes = Buffer.from(raw, 'utf8');
+    rawBytes.push(bytes);
+    rawEnd[r] = bytes.length;
+  }
+
+  /** One line per numeric model column that had text cells (read as missing). */
+  notes(): string[] {
+    const notes: string[] = [];
+    this.#specs.forEach((s, j) => {
+      if ((this.#textAsMissing[j] as number) > 0)
+        notes.push(
+          `column ${JSON.stringify(s.name)}: ${this.#textAsMissing[j]} text cells (e.g. ${JSON.stringify(this.#textExample[j])}) in a numeric model column read as missing`,
+        );
+    });
+    return notes;
+  }
+
+  /**
+   * Row `r` of the chunk from a record without quotes: one pass over its characters, a numeric cell read as it is
+   * scanned (its number ends at the separator) and any other cell found by the separator and read by `#valueAt`.
+   */
+  #scan(span: CsvSpan, values: Float32Array, r: number): void {
+    const { text, end } = span;
+    const sep = this.#sepCode;
+    const featureOf = this.#featureOf;
+    const numeric = this.#numericInPass;
+    const cells = this.#cells;
+    const ncols = featureOf.length;
+    const cap = this.#chunkRows;
+    let col = 0;
+    let a = span.start;
+    for (;;) {
+      const j = col < ncols ? (featureOf[col] as number) : -1;
+      let i = a;
+      if (j >= 0 && numeric[j] === 1) {
+        const v = cells.plainNumberAt(text, a, end);
+        i = cells.stop;
+        if (i === end || text.charCodeAt(i) === sep) {
+          if (Number.isNaN(v)) values[j * cap + r] = this.#cellValue(j, text.slice(a, i));
+          else values[j * cap + r] = v;
+        } else {
+          while (i < end && text.charCodeAt(i) !== sep) i++;
+          values[j * cap + r] = this.#cellValue(j, text.slice(a, i));
+        }
+      } else {
+        while (i < end && text.charCodeAt(i) !== sep) i++;
+        if (j >= 0) values[j * cap + r] = this.#valueAt(j, text, a, i);
+      }
+      col++;
+      if (i >= end) break;
+      a = i + 1;
+    }
+    if (col !== ncols) throw this.#reader.fieldCountError(span.line, text.slice(span.start, end), col);
+  }
+
+  /** Feature j's value of the cell text[a, b): `#cellValue` of the sliced cell, without the slice when it can. */
+  #valueAt(j: number, text: string, a: number, b: number): number {
+    const matched = this.#matched[j];
+    if (matched) {
+      const names = matched.names;
+      const len = b - a;
+      for (let k = 0; k < names.length; k++) {
+        const name = names[k] as string;
+        if (name.length === len && text.startsWith(name, a)) return matched.codes[k] as number;
+      }
+    } else {
+      const v = this.#cells.plainNumberAt(text, a, b);
+      if (!Number.isNaN(v) && this.#cells.stop === b) return v;
+    }
+    return this.#cellValue(j, text.slice(a, b));
+  }
+
+  /** Feature j's value of a cell by the cell rule: a category code (-1 unknown, NaN missing) or a number. */
+  #cellValue(j: number, cell: string): number {
+    const cells = this.#cells;
+    const codes = this.#vocab[j];
+    if (codes) {
+      const k = cells.classify(cell);
+      if (k === 'missing') return Number.NaN;
+      return codes.get(k === 'number' || k === 'infinity' ? String(cells.value) : cell) ?? -1;
+    }
+    const v = cells.number(cell);
+    if (Number.isNaN(v) && !cells.isMissing(cell)) {
+      this.#textAsMissing[j] = (this.#textAsMissing[j] as number) + 1;
+      this.#textExample[j] ??= cell;
+    }
+    return v;
+  }
 }
 
 export async function scoreCsvFile(
@@ -57,70 +288,23 @@ async function scoreWithReader(
   model: CompiledModel,
   options: CsvScoreOptions,
 ): Promise<CsvScoreResult> {
-  const specs = artifact.header.columns;
-  const index = specs.map((spec) => {
-    const i = reader.columns.indexOf(spec.name);
-    if (i < 0)
-      throw new InvalidInputError(
-        `feature column "${spec.name}" is not in ${options.data}; columns are: ${reader.columns.map((c) => JSON.stringify(c)).join(', ')}`,
-      );
-    return i;
+  const chunks = new CsvChunkReader(reader, artifact.header.columns, {
+    naValues: options.naValues,
+    keepFields: options.outFormat === 'parquet',
   });
   if (reader.columns.includes(options.scoreColumn))
     throw new InvalidInputError(
       `${options.data} already has a column "${options.scoreColumn}"; drop it before scoring (the scored copy keeps every input column)`,
     );
-  const cells = new CellReader(options.naValues ?? DEFAULT_NA_VALUES);
-  const vocab = specs.map((s) =>
-    s.kind === 'categorical' && s.vocabulary ? new Map(s.vocabulary.map((t, i) => [t, i])) : null,
-  );
-  const textAsMissing = new Float64Array(specs.length);
-  const textExample: (string | undefined)[] = specs.map(() => undefined);
-  const keepFields = options.outFormat === 'parquet';
-  const nf = specs.length;
-
-  const readChunk = (): Chunk | null => {
-    let values = new Float32Array(nf * SCORE_CHUNK_ROWS);
-    const raws: string[] = [];
-    const fields: string[][] | null = keepFields ? [] : null;
-    let r = 0;
-    for (; r < SCORE_CHUNK_ROWS; r++) {
-      const rec = reader.next();
-      if (!rec) break;
-      raws.push(rec.raw);
-      fields?.push(rec.fields);
-      const f = rec.fields;
-      for (let j = 0; j < nf; j++) {
-        const cell = f[index[j] as number] as string;
-        const codes = vocab[j];
-        let v: number;
-        if (codes) {
-          const k = cells.classify(cell);
-          if (k === 'missing') v = Number.NaN;
-          else v = codes.get(k === 'number' || k === 'infinity' ? String(cells.value) : cell) ?? -1;
-        } else {
-          v = cells.number(cell);
-          if (Number.isNaN(v) && !cells.isMissing(cell)) {
-            textAsMissing[j] = (textAsMissing[j] as number) + 1;
-            textExample[j] ??= cell;
-          }
-        }
-        values[j * SCORE_CHUNK_ROWS + r] = v;
-      }
-    }
-    if (r === 0) return null;
-    if (r < SCORE_CHUNK_ROWS) {
-      const compact = new Float32Array(nf * r);
-      for (let j = 0; j < nf; j++) compact.set(values.subarray(j * SCORE_CHUNK_ROWS, j * SCORE_CHUNK_ROWS + r), j * r);
-      values = compact;
-    }
-    return { rows: r, values, raws, fields };
-  };
+  const readChunk = (): Chunk | null => chunks.read();
 
   const out = options.outFormat === 'csv' ? openSync(options.out, 'w') : null;
   const parquetRows: { fields: string[][]; scores: Float64Array[] } = { fields: [], scores: [] };
   const sep = reader.sep;
   const lineEnd = reader.lineEnd;
+  const sepBytes = Buffer.from(sep, 'utf8');
+  const endBytes = Buffer.from(lineEnd, 'utf8');
+  let outBuf = Buffer.allocUnsafe(0);
   let pool: ScorerPool | null = null;
   let rows = 0;
   let sum = 0;
@@ -136,9 +320,11 @@ async function scoreWithReader(
     }
     for (let i = 0; i < chunk.rows; i++) sum += scores[i] as number;
     if (out !== null) {
-      const lines = new Array<string>(chunk.rows);
-      for (let i = 0; i < chunk.rows; i++) lines[i] = `${chunk.raws[i]}${sep}${scores[i]}${lineEnd}`;
-      writeSync(out, lines.join(''));
+      const n = writeScoredLines(chunk, scores, sepBytes, endBytes, outBuf);
+      if (n < 0) {
+        outBuf = Buffer.allocUnsafe(-n);
+        writeSync(out, outBuf, 0, writeScoredLines(chunk, scores, sepBytes, endBytes, outBuf));
+      } else writeSync(out, outBuf, 0, n);
     } else {
       parquetRows.fields.push(...(chunk.fields as string[][]));
       parquetRows.scores.push(scores);
@@ -148,13 +334,14 @@ async function scoreWithReader(
     if (out !== null && reader.headerRaw !== null)
       writeSync(out, `${reader.headerRaw}${sep}${csvField(options.scoreColumn, sep)}${lineEnd}`);
     let pending: { chunk: Chunk; scores: Promise<Float64Array> } | null = null;
+    const poolable = options.threads > 1 && artifact.header.modelKind !== 'logistic-regression';
+    // a file of at least one block most likely fills a chunk: the workers start while the first chunk is parsed
+    // (2 workers took 3.1 s to their first score under tsx at load 16; 300K rows with --threads 2: 10.0 -> 9.3 s
+    // there); a pool scores a short chunk on this thread, so the scores are the same either way
+    if (poolable && statSync(options.data).size >= EARLY_POOL_BYTES)
+      pool = ScorerPool.fromArtifact(artifact, { threads: options.threads });
     for (let chunk = readChunk(); chunk; chunk = readChunk()) {
-      if (
-        !pool &&
-        chunk.rows === SCORE_CHUNK_ROWS &&
-        options.threads > 1 &&
-        artifact.header.modelKind !== 'logistic-regression'
-      )
+      if (!pool && poolable && chunk.rows === SCORE_CHUNK_ROWS)
         pool = ScorerPool.fromArtifact(artifact, { threads: options.threads });
       const scores = pool ? pool.predict(chunk) : Promise.resolve(model.predict(chunk));
       // the workers score this chunk while the main thread writes the previous one and parses the next
@@ -168,14 +355,31 @@ async function scoreWithReader(
   }
   if (rows === 0) throw new InvalidInputError(`${options.data} has a header but no rows; nothing to score`);
   if (options.outFormat === 'parquet') await writeTextParquet(reader.columns, parquetRows, options);
-  const notes: string[] = [];
-  specs.forEach((s, j) => {
-    if ((textAsMissing[j] as number) > 0)
-      notes.push(
-        `column ${JSON.stringify(s.name)}: ${textAsMissing[j]} text cells (e.g. ${JSON.stringify(textExample[j])}) in a numeric model column read as missing`,
-      );
-  });
+  const notes = chunks.notes();
   return { rows, meanScore: sum / rows, notes };
+}
+
+/**
+ * Writes a chunk's records as they were, each with the separator, its score (`String(score)`, as the text output
+ * always wrote it) and the line end, into `out`; the byte count, or minus the size needed when `out` is too small.
+ * Copying the records' bytes costs about 0.6x joining template strings and writing the text (measured at 300K rows).
+ */
+function writeScoredLines(chunk: Chunk, scores: Float64Array, sepBytes: Buffer, endBytes: Buffer, out: Buffer): number {
+  const { rawBytes, rawStart, rawEnd } = chunk;
+  // a score is at most 24 characters ("-1.2345678901234567e-308")
+  let need = 0;
+  for (let i = 0; i < chunk.rows; i++) need += (rawEnd[i] as number) - (rawStart[i] as number);
+  need += chunk.rows * (sepBytes.length + 24 + endBytes.length);
+  if (need > out.length) return -need;
+  let o = 0;
+  for (let i = 0; i < chunk.rows; i++) {
+    o += (rawBytes[i] as Buffer).copy(out, o, rawStart[i], rawEnd[i]);
+    for (let k = 0; k < sepBytes.length; k++) out[o++] = sepBytes[k] as number;
+    const t = String(scores[i]);
+    for (let k = 0; k < t.length; k++) out[o++] = t.charCodeAt(k);
+    for (let k = 0; k < endBytes.length; k++) out[o++] = endBytes[k] as number;
+  }
+  return o;
 }
 
 function csvField(text: string, sep: string): string {

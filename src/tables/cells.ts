@@ -1,3 +1,5 @@
+import { DecimalPrefix } from './decimal-scan.js';
+
 /**
  * The one rule for what a CSV cell means, shared by model train/score/eval and the monitor: missing-value tokens,
  * numbers (with infinities), booleans, ISO dates and text. Documented in docs/model.md, "Reading tables".
@@ -59,6 +61,7 @@ export class CellReader {
 
   /** Some token is itself a number (say -999): then the token test must come before the number test. */
   readonly #numericToken: boolean;
+  readonly #prefix = new DecimalPrefix();
 
   constructor(naValues: readonly string[] = DEFAULT_NA_VALUES) {
     this.#na = new Set(naValues);
@@ -114,6 +117,25 @@ export class CellReader {
     }
     this.value = Number.NaN;
     return 'text';
+  }
+
+  /** Where the number read by the last `plainNumberAt` stopped (see DecimalPrefix). */
+  get stop(): number {
+    return this.#prefix.stop;
+  }
+
+  /**
+   * The plain decimal at the start of `text[start, limit)` read from the characters, with `stop` after it: when
+   * `stop` is at the cell's end this is `number(cell)` without slicing the cell out (the common cell). NaN when it is
+   * anything else (empty, a token, an infinity, text, digits of 2^53 or more...), and then the caller asks
+   * `number` or `classify` with the cell. Always NaN when a missing-value token is itself a number (the token wins).
+   */
+  plainNumberAt(text: string, start: number, limit: number): number {
+    if (this.#numericToken) {
+      this.#prefix.stop = start;
+      return Number.NaN;
+    }
+    return this.#prefix.read(text, start, limit);
   }
 
   /** A cell of a numeric column: its number (infinities, true/false as 1/0, dates as epoch ms); NaN otherwise. */

@@ -11,6 +11,8 @@ export {
   CsvReader,
   type CsvReadOptions,
   type CsvRecord,
+  type CsvSpan,
+  emptySpan,
   normalizeSeparator,
   SEPARATOR_CANDIDATES,
 } from './csv-reader.js';
@@ -23,3 +25,4 @@ export {
   readCsvTable,
   type TableReadOptions,
 } from './csv-table.js';
+export { plainDecimal } from './decimal-scan.js';
