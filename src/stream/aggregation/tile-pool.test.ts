@@ -33,7 +33,10 @@ const maskOf = (pool: TilePool, h: number) =>
 
 function initialSlots(): number[] {
   const words = new Array<number>(group.width).fill(0);
-  for (const slot of group.slots) SLOT_INIT[slot.kind].forEach((w, k) => (words[slot.offset + k] = w));
+  for (const slot of group.slots) {
+    const init = SLOT_INIT[slot.kind];
+    for (let k = 0; k < init.length; k++) words[slot.offset + k] = init[k] as number;
+  }
   return words;
 }
 
