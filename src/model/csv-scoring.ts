@@ -315,7 +315,8 @@ async function scoreWithReader(
   const emit = (chunk: Chunk, scores: Float64Array): void => {
     rows += chunk.rows;
     if (progress) {
-      for (const raw of chunk.raws) bytesDone += raw.length + lineEnd.length;
+      for (let i = 0; i < chunk.rows; i++)
+        bytesDone += (chunk.rawEnd[i] as number) - (chunk.rawStart[i] as number) + endBytes.length;
       progress(bytesDone, bytesTotal);
     }
     for (let i = 0; i < chunk.rows; i++) sum += scores[i] as number;
