@@ -7,15 +7,21 @@
 //   npm run mutation -- --mutate src/model/metrics.ts        (Stryker's own flag; overrides this list)
 // Concurrency (default 2, the machine is shared): STRYKER_CONCURRENCY=1 npm run mutation
 //
-// Test selection: only the unit tests listed in vitest.mutation.config.ts are run, and vitest's related mode narrows
-// them to the files that import the mutated one; per-test coverage then runs only the tests that reach each mutant.
-// Target: >= 90% mutation score on each file; equivalent survivors are to be listed with why next to this file (not
-// done yet: see issue 15). A static mutant that makes a module throw on import is reported as Survived, not Killed
-// (the file collects no tests).
+// Test selection: only the unit tests vitest.mutation.config.ts lists for the mutated files run (MUTATE narrows
+// them; with `--mutate` instead, all listed tests run). vitest's related mode is off: it followed imports into the
+// integration suites. Per-test coverage then runs only the tests that reach each mutant.
+// Target: >= 90% mutation score on each file; equivalent survivors are listed below with why. A static mutant that
+// makes a module throw on import is reported as Survived, not Killed (the file collects no tests).
 // Measured: ttl-rule.ts 100% (30 of 30, 3 min); contracts.ts required-fields table (lines 74-95) 16 of 16;
 // drift-stats.ts quantileSorted (lines 132-144) 24 of 25. Equivalent survivors:
 // - drift-stats.ts `if (n === 1)` -> `if (false)` in quantileSorted: with one element the q = 1 branch right after
 //   it already returns sorted[0], so no input can tell them apart.
+// - delayed-labels.ts:80 and :100 `i < n` -> `i <= n`: index n reads undefined (a Map key undefined no outcome id
+//   equals; a send time undefined fails `s + windowMs <= asOfMs`), so nothing changes.
+// - delayed-labels.ts:84 `k < m` -> `k <= m`: the columns are checked to be m long, so kind[m] is undefined, not a goal.
+// - delayed-labels.ts:89 `i === undefined` -> `false`: an unknown send gives delay NaN (neither late nor within the
+//   window) and firstOutcome[undefined] is undefined, so the outcome is dropped all the same.
+// - delayed-labels.ts:96 `t < cur` -> `t <= cur`: on a tie it overwrites the first outcome with the same time.
 
 const CORE_RULE_FILES = [
   'src/features/ttl-rule.ts',
@@ -32,7 +38,7 @@ const selected = process.env.MUTATE?.trim();
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
-  vitest: { configFile: 'vitest.mutation.config.ts', related: true },
+  vitest: { configFile: 'vitest.mutation.config.ts', related: false },
   mutate: selected ? selected.split(',').map((f) => f.trim()) : CORE_RULE_FILES,
   coverageAnalysis: 'perTest',
   concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
