@@ -9,7 +9,11 @@ import base from './vitest.config.js';
  */
 export const MUTATION_TESTS: Readonly<Record<string, readonly string[]>> = {
   'src/features/ttl-rule.ts': ['src/features/ttl-rule*.test.ts', 'src/features/pit-semantics.test.ts'],
-  'src/features/pit-sql.ts': ['src/features/pit-sql*.test.ts', 'src/features/pit-semantics.test.ts'],
+  'src/features/pit-sql.ts': [
+    'src/features/pit-sql*.test.ts',
+    'src/features/pit-semantics.test.ts',
+    'src/features/pit-options.test.ts',
+  ],
   'src/stream/contracts.ts': ['src/stream/contracts*.test.ts'],
   'src/model/delayed-labels.ts': ['src/model/delayed-labels*.test.ts'],
   'src/model/metrics.ts': ['src/model/metrics*.test.ts'],
