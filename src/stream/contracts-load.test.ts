@@ -31,7 +31,11 @@ describe('contract module', () => {
     expect(STREAM_EVENT_TYPES).toHaveLength(13);
     for (const type of STREAM_EVENT_TYPES) {
       const minimal = Object.fromEntries(requiredFields(type).map((f) => [f, sample[f]]));
-      const message = { ...minimal, event_type: type, ...('channel' in minimal ? { channel: channelOf(type) } : {}) };
+      const message: Record<string, unknown> = {
+        ...minimal,
+        event_type: type,
+        ...('channel' in minimal ? { channel: channelOf(type) } : {}),
+      };
       expect(passesContractFastPath(type, message), type).toBe(true);
       const { user_id: _, ...withoutUser } = message;
       expect(passesContractFastPath(type, withoutUser), `${type} without user_id`).toBe(false);
