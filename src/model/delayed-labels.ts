@@ -71,12 +71,17 @@ export function buildDelayedLabels(
   const policy = options.immature ?? 'exclude';
   const n = sends.sendId.length;
   if (sends.sendTs.length !== n) throw new InvalidInputError(`sends has ${n} ids and ${sends.sendTs.length} times`);
+  const m = outcomes.sendId.length;
+  if (outcomes.kind.length !== m || outcomes.outcomeTs.length !== m)
+    throw new InvalidInputError(
+      `outcomes has ${m} send ids, ${outcomes.kind.length} kinds and ${outcomes.outcomeTs.length} times`,
+    );
   const index = new Map<string, number>();
   for (let i = 0; i < n; i++) index.set(sends.sendId[i] as string, i);
   // first visible outcome of the goal per send, within the window
   const firstOutcome = new Float64Array(n).fill(Number.NaN);
   let late = 0;
-  for (let k = 0; k < outcomes.sendId.length; k++) {
+  for (let k = 0; k < m; k++) {
     if (outcomes.kind[k] !== goal) continue;
     const t = outcomes.outcomeTs[k] as number;
     if (!(t <= asOfMs)) continue;

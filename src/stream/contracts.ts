@@ -512,6 +512,8 @@ function expectedOf(issue: z.core.$ZodIssue): string {
       return issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`;
     case 'too_small':
       return issue.origin === 'string' ? 'a non-empty string' : `a number >= ${String(issue.minimum)}`;
+    case 'too_big':
+      return `a number <= ${String(issue.maximum)}`;
     case 'invalid_value':
       return issue.values.length === 1
         ? JSON.stringify(issue.values[0])
@@ -530,6 +532,8 @@ function expectedJsonType(issue: z.core.$ZodIssue, value: unknown): string | und
       return issue.expected === 'int' ? 'number' : issue.expected;
     case 'too_small':
       return issue.origin === 'string' ? 'string' : 'number';
+    case 'too_big':
+      return 'number';
     case 'invalid_value':
       return typeof issue.values[0];
     case 'invalid_union':
