@@ -303,16 +303,17 @@ describe('point-in-time plan through DuckDB', () => {
     });
   });
 
-  it('refuses to zip stages that are not in label order (labels stored out of label_row order)', async () => {
+  it('joins every label to its own match row whatever order the tables are stored in, and refuses a lost row', async () => {
     await withStore('adnova-pit-sql-align-', MIXED, async (store) => {
+      // labels stored against their label_row order: a positional zip would pair u2's label with u1's match
       await store.offline.execute(
-        "CREATE TABLE shuffled AS SELECT * FROM (VALUES (1::BIGINT, 5::BIGINT, 'u2', 'c1'), (0::BIGINT, 5::BIGINT, 'u1', 'c1')) t(label_row, __t, user_id, campaign_id)",
+        "CREATE TABLE shuffled AS SELECT * FROM (VALUES (1::BIGINT, 5::BIGINT, 'u2', 'c1', 3), (0::BIGINT, 5::BIGINT, 'u1', 'c1', 4)) t(label_row, __t, user_id, campaign_id, hour)",
       );
       const plan = buildPitPlan(
         {
           layout: store.layout('mixed'),
           labelsTable: 'shuffled',
-          labelColumns: [],
+          labelColumns: ['user_id'],
           scans: new Map(),
           minTs: 5,
           maxTs: 5,
@@ -320,10 +321,19 @@ describe('point-in-time plan through DuckDB', () => {
         },
         'shuf_',
       );
-      for (const s of plan.stages.slice(0, -1)) await store.offline.execute(`CREATE TABLE ${s.table} AS ${s.select}`);
+      for (const s of plan.stages) await store.offline.execute(`CREATE TABLE ${s.table} AS ${s.select}`);
+      const rows = await store.offline.query(`SELECT label_row, user_id FROM (${plan.output}) ORDER BY label_row`);
+      expect(rows.map((r) => [Number(r['label_row']), r['user_id']])).toEqual([
+        [0, 'u1'],
+        [1, 'u2'],
+      ]);
+      // a match stage that lost a label's row must fail loudly, not read that label as defaults
       const zip = plan.stages.at(-1) as { table: string; select: string };
+      const match = plan.stages.find((s) => /_m0$/.test(s.table)) as { table: string };
+      await store.offline.execute(`DELETE FROM ${match.table} WHERE __v0_l = 1`);
+      await store.offline.execute(`DROP TABLE ${zip.table}`);
       await expect(store.offline.execute(`CREATE TABLE ${zip.table} AS ${zip.select}`)).rejects.toThrow(
-        'point-in-time stages are misaligned',
+        'point-in-time stages lost a label row',
       );
     });
   });
