@@ -50,9 +50,14 @@ describe('upperBound: the number of elements <= x in a sorted array', () => {
   });
 });
 
-describe('ksTwoSample refuses an empty sample', () => {
-  it('either side', () => {
+describe('ksTwoSample at the ends', () => {
+  it('refuses an empty sample, either side', () => {
     expect(() => ksTwoSample([], [1, 2])).toThrow(RangeError);
     expect(() => ksTwoSample([1, 2], [])).toThrow('ksTwoSample needs two non-empty samples');
+  });
+
+  it('identical samples of one size: statistic 0 and p-value 1 (scipy 1.10 ks_2samp gives the same)', () => {
+    expect(ksTwoSample([1, 2, 3], [1, 2, 3])).toEqual({ statistic: 0, pvalue: 1, mode: 'exact' });
+    expect(ksTwoSample([1, 1, 2], [1, 1, 2])).toEqual({ statistic: 0, pvalue: 1, mode: 'exact' });
   });
 });
