@@ -16,6 +16,31 @@
 // drift-stats.ts quantileSorted (lines 132-144) 24 of 25. Equivalent survivors:
 // - drift-stats.ts `if (n === 1)` -> `if (false)` in quantileSorted: with one element the q = 1 branch right after
 //   it already returns sorted[0], so no input can tell them apart.
+// - metrics.ts:41, 81, 156, 169 `<` -> `<=` on a loop bound: the extra pass touches index n, which a typed array
+//   ignores on write and reads as undefined (`undefined === 1` and `undefined > 0` are false): nothing changes.
+// - metrics.ts:58, 91 tie-group `i < n` -> `true` / `<=`: past the end scores[order[n]] is undefined, never `=== s`,
+//   so the group ends at the same row. metrics.ts:172 `i < n` -> `true` / `<=`: the same (k > n only for f > 1).
+// - metrics.ts:69 rocAuc's NaN guard (`false`, `&&`, either side `false`): with tp or fp = 0 (weights >= 0) every
+//   term of area has a zero factor (dfp, or tp + dtp / 2), so area / (tp * fp) is 0 / 0 = NaN, as the guard returns.
+// - metrics.ts:176, 177, 198 `x > 0 ?` -> `true` / `>=` (lift, capture, positive rate): when x is 0 the numerator
+//   is 0 too (no positives, no rows), so the division is the NaN the guard returns.
+// - drift-stats.ts:57 `i < n1 || j < n2` -> `&&` or either side `false`: the walk stops once one sample is used up;
+//   after that the ECDF difference moves monotonically to 0 and never beats the extremes already seen, and the final
+//   0 only counts through Math.max(-minS, 0) and `negMin > maxS`, where it gives the same d.
+// - drift-stats.ts:58, 105 `i < n1 ? a[i] : +Inf` -> `true` / `<=`: a[n1] is undefined and `undefined <= vb` is
+//   false, so v = vb as with +Inf (the loop only runs while b has values). :60, 107 `va <= vb` -> `<`: on a tie v
+//   is the same value. :61, 62, 109, 110 `i < n1 &&` -> `true` / `<=`: a[n1] is undefined, never `=== v`.
+// - drift-stats.ts:64, 65, 68 `>` -> `>=`, `<` -> `<=`: on equality the same value is kept.
+// - drift-stats.ts:78 `prob >= 0` -> `true`: the exact recursions multiply and average non-negative terms, so prob
+//   is never below 0, and NaN still fails `prob <= 1`.
+// - drift-stats.ts:151 `out.length === 0 ||` -> `false ||`: out[-1] is undefined, which `e !== ...` passes too.
+// - drift-stats.ts:159 binOf `k < edges.length` -> `true` / `<=`: edges[length] is undefined, `undefined < x` false.
+// - drift-stats.ts:210 relEntr `y > 0` -> `true` / `>=`: with x > 0, y = (x + other share) / 2 > 0 already. :211
+//   `x === 0 && y >= 0` (`true`, `||`, either side `true`): reached only with x = 0 (shares are >= 0; x > 0
+//   returned above) and y >= 0, so it is always true.
+// - drift-stats.ts:254 `c < k` -> `c <= k`: ref[k] + cur[k] is NaN, not > 0.
+// - drift-stats.ts:275 Benjamini-Hochberg tie-break `x - y` -> `x + y`: tied p-values get the same adjusted value
+//   in any order (the step-up minimum from the higher rank covers the lower), and different p-values still sort.
 
 const CORE_RULE_FILES = [
   'src/features/ttl-rule.ts',
