@@ -108,6 +108,10 @@ describe('isotonic map: interpolation between knots, exact at the knots, clipped
     expect(calibrateAll(map, probs, out)).toBe(out);
     expect(Array.from(out)).toEqual([calibrate(map, 0.3), 0.975, 0.1]);
     expect(Array.from(calibrateAll({ method: 'none' }, probs))).toEqual([0.3, 0.6, 0.1]);
+    // a longer buffer: only the first probs.length entries are written
+    const longer = new Float64Array(5).fill(-1);
+    calibrateAll(map, probs, longer);
+    expect(Array.from(longer.subarray(3))).toEqual([-1, -1]);
   });
 
   it('empty or misaligned rows are refused, naming both lengths', () => {

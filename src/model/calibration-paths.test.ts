@@ -83,6 +83,20 @@ describe('Platt scaling: smoothed targets, the stationary point, the map', () =>
     }
   });
 
+  it('one positive (or one negative) among many: still a finite stationary point', () => {
+    const probs = [0.05, 0.1, 0.15, 0.2, 0.3, 0.35, 0.5, 0.6];
+    for (const labels of [
+      [0, 0, 0, 0, 0, 1, 0, 0],
+      [1, 1, 0, 1, 1, 1, 1, 1],
+    ]) {
+      const cal = fitPlatt(probs, labels);
+      if (cal.method !== 'platt') throw new Error('expected platt');
+      expect(Number.isFinite(cal.a) && Number.isFinite(cal.b)).toBe(true);
+      const g = plattGradient(probs, labels, cal.a, cal.b);
+      expect(Math.abs(g.ga) + Math.abs(g.gb)).toBeLessThan(1e-8);
+    }
+  });
+
   it('separable rows get a finite slope (the smoothing bounds it); a single class gets b from its smoothed rate', () => {
     const probs = [0.1, 0.2, 0.3, 0.7, 0.8, 0.9];
     const labels = [0, 0, 0, 1, 1, 1];
@@ -193,9 +207,25 @@ describe('chooseCalibration', () => {
       rankingLosers: [],
     });
     // a fold of only positives is one class too
-    expect(chooseCalibration([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0, 1, 1, 1, 0, 1]).method).toBe('none');
+    expect(chooseCalibration([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0, 1, 1, 1, 0, 1]).crossFittedLogLoss).toEqual({
+      none: Number.NaN,
+      platt: Number.NaN,
+      isotonic: Number.NaN,
+    });
     // both folds with both classes can be cross-fitted
     expect(chooseCalibration([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0, 0, 1, 1, 1, 0]).crossFittedLogLoss.none).not.toBeNaN();
+  });
+
+  it('a tie in log loss goes to the simpler candidate', () => {
+    // both folds are [0, 0.5, 0.5, 1] with labels [0, 0, 1, 1]: isotonic fits exactly the raw scores, so it ties
+    // with none (and Platt's smoothed targets do worse)
+    const p = [0, 0, 0.5, 0.5, 0.5, 0.5, 1, 1];
+    const y = [0, 0, 0, 0, 1, 1, 1, 1];
+    const c = chooseCalibration(p, y);
+    expect(c.crossFittedLogLoss.isotonic).toBe(c.crossFittedLogLoss.none);
+    expect(c.crossFittedLogLoss.platt).toBeGreaterThan(c.crossFittedLogLoss.none);
+    expect(c.rankingLosers).toEqual([]);
+    expect(c.method).toBe('none');
   });
 
   it('isotonic wins a step the sigmoid cannot follow, on a few thousand rows', () => {
@@ -261,6 +291,15 @@ describe('fitGuardedCalibration', () => {
       expect(g.fitted.logLoss).toBeLessThan(before.logLoss);
       expect(g.warnings).toEqual([]);
     }
+  });
+
+  it('a map no worse than none is kept: equal log loss is enough', () => {
+    // isotonic on scores that are already its own fit: the same probabilities, the same log loss and AUC
+    const g = fitGuardedCalibration('isotonic', [0, 0.5, 0.5, 1], [0, 0, 1, 1]);
+    expect(g.fitted.logLoss).toBe(g.before.logLoss);
+    expect(g.fitted.rocAuc).toBe(g.before.rocAuc);
+    expect(g.calibration).toEqual({ method: 'isotonic', x: [0, 0.5, 1], y: [0, 0.5, 1] });
+    expect(g.warnings).toEqual([]);
   });
 
   it('a map that ties up the ranking is dropped with the ROC AUC warning, even when it lowers log loss', () => {
