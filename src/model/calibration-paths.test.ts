@@ -217,10 +217,12 @@ describe('chooseCalibration', () => {
   });
 
   it('a tie in log loss goes to the simpler candidate', () => {
-    // both folds are [0, 0.5, 0.5, 1] with labels [0, 0, 1, 1]: isotonic fits exactly the raw scores, so it ties
-    // with none (and Platt's smoothed targets do worse)
-    const p = [0, 0, 0.5, 0.5, 0.5, 0.5, 1, 1];
-    const y = [0, 0, 0, 0, 1, 1, 1, 1];
+    // both folds are copies of [0, 0.5, 0.5, 1] with labels [0, 0, 1, 1]: isotonic fits exactly the raw scores, so
+    // it ties with none (and Platt's smoothed targets do worse). 8 copies: on 8 rows alone a raw AUC of 0.875 is not
+    // 2 null standard errors above chance, which leaves isotonic out before any tie
+    const p = Array.from({ length: 8 }, () => [0, 0, 0.5, 0.5, 0.5, 0.5, 1, 1]).flat();
+    const y = Array.from({ length: 8 }, () => [0, 0, 0, 0, 1, 1, 1, 1]).flat();
+    expect(chooseCalibration(p.slice(0, 8), y.slice(0, 8)).rankingLosers).toEqual(['isotonic']);
     const c = chooseCalibration(p, y);
     expect(c.crossFittedLogLoss.isotonic).toBe(c.crossFittedLogLoss.none);
     expect(c.crossFittedLogLoss.platt).toBeGreaterThan(c.crossFittedLogLoss.none);
@@ -346,7 +348,8 @@ describe('fitGuardedCalibration', () => {
       'platt calibration came out with slope 0.0000 on its 8 rows (the model ranks them backwards: drift or leakage?); kept none',
     ]);
     const c = chooseCalibration(p, y);
-    expect(c.rankingLosers).toEqual(['platt']);
+    // and isotonic is out too: the raw scores rank nothing (AUC 0.5), there is no ranking for it to keep
+    expect(c.rankingLosers).toEqual(['platt', 'isotonic']);
     expect(c.crossFittedLogLoss.platt).toBeLessThan(c.crossFittedLogLoss.none);
   });
 
