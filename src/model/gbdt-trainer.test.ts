@@ -172,7 +172,7 @@ describe('trainGbdt', () => {
   });
 
   it('trains the same trees with the WebAssembly row loops as with the JavaScript ones', () => {
-    // missing values, categories, depth-limited and leaf-wise growth, row and column sampling, a validation set
+    // missing values, categories, depth-limited and leaf-wise growth, row and column sampling, weights, validation
     const n = 3000;
     const nf = 8;
     const rng = new Rng(31);
@@ -197,13 +197,16 @@ describe('trainGbdt', () => {
     ];
     const wasm = (globalThis as { WebAssembly?: unknown }).WebAssembly;
     expect(wasm).toBeDefined();
-    for (const p of cases) {
-      const fast = trainGbdt(m, y, p, { featureKinds: kinds, validation: valid });
+    const weights = Float64Array.from({ length: n }, (_, r) => 0.5 + (r % 7) / 3);
+    for (const [i, p] of cases.entries()) {
+      // the last case weighted
+      const options = { featureKinds: kinds, validation: valid, ...(i === cases.length - 1 ? { weights } : {}) };
+      const fast = trainGbdt(m, y, p, options);
       let plain: ReturnType<typeof trainGbdt>;
       // the trainer's fallback where WebAssembly is unavailable
       (globalThis as { WebAssembly?: unknown }).WebAssembly = undefined;
       try {
-        plain = trainGbdt(m, y, p, { featureKinds: kinds, validation: valid });
+        plain = trainGbdt(m, y, p, options);
       } finally {
         (globalThis as { WebAssembly?: unknown }).WebAssembly = wasm;
       }

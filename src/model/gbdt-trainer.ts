@@ -215,7 +215,13 @@ export function trainGbdt(
   const nBins = Int32Array.from(bins.features, (f) => binCount(f));
   const layout = histogramLayout(nBins);
   // one thread: the row loops run in WebAssembly over arrays in its memory (null: the JavaScript loops below)
-  const wasm = useHelper ? null : TrainingKernels.create(layout, n, maxLiveHistograms(p));
+  const wasm = useHelper
+    ? null
+    : TrainingKernels.create(layout, { n, nf, maxNodes: maxTreeNodes(p), weighted: w !== null }, maxLiveHistograms(p));
+  if (wasm) {
+    wasm.y.set(y);
+    if (w) wasm.w?.set(w);
+  }
   let binned = binRowMajor(bins, matrix);
   if (useHelper) binned = toShared(binned, (b) => new Uint8Array(b));
   else if (wasm) {
@@ -258,11 +264,11 @@ export function trainGbdt(
   }
   if (p.earlyStoppingRounds > 0 && !valid) throw new InvalidInputError('earlyStoppingRounds needs a validation set');
 
-  const margin = new Float64Array(n).fill(baseMargin);
+  const margin = (wasm?.margin ?? new Float64Array(n)).fill(baseMargin);
   // exp(-margin) per row, updated by multiplying with exp(-leaf value) (one exp per leaf instead of one per row
   // and tree: Math.exp was 10 of the 12 ns per row of the gradient pass). Relative drift after T trees is at most
   // about T ulps, far below the histogram's rounding; out-of-range values are recomputed from the margin.
-  const expNeg = new Float64Array(n).fill(Math.exp(-baseMargin));
+  const expNeg = (wasm?.expNeg ?? new Float64Array(n)).fill(Math.exp(-baseMargin));
   // the leaf (node id) of each row in the last tree: its value is added in the next gradient pass, which reads
   // rows in order, instead of row by row in each leaf's range (scattered loads and stores)
   const leafNode = wasm?.leafNode ?? new Int32Array(n);
@@ -404,9 +410,11 @@ export function trainGbdt(
 
   try {
     for (let t = 0; t < p.trees; t++) {
-      if (pendingValue && pendingExp)
-        updateAndComputeGradients(margin, expNeg, leafNode, pendingValue, pendingExp, y, w, gh, sums);
-      else computeGradients(expNeg, y, w, gh, sums);
+      if (!wasm?.gradients(pendingValue, pendingExp, sums)) {
+        if (pendingValue && pendingExp)
+          updateAndComputeGradients(margin, expNeg, leafNode, pendingValue, pendingExp, y, w, gh, sums);
+        else computeGradients(expNeg, y, w, gh, sums);
+      }
       // rows of this tree
       let count = 0;
       if (p.subsample < 1) {
@@ -748,6 +756,12 @@ function transposeBins(binned: Uint8Array, n: number, nf: number, out: Uint8Arra
     for (let r = 0, k = f; r < n; r++, k += nf) out[dst + r] = binned[k] as number;
   }
   return out;
+}
+
+/** The most nodes a tree can have: a full tree of the depth limit, or twice the leaf limit (leaf-wise). */
+function maxTreeNodes(p: GbdtParams): number {
+  const byDepth = p.maxDepth > 0 ? 2 ** (Math.min(p.maxDepth, 20) + 1) : Number.POSITIVE_INFINITY;
+  return Math.min(byDepth, p.growth === 'leafwise' ? 2 * p.maxLeaves : byDepth, 1 << 16);
 }
 
 /** Histograms alive at once: the leaves of the widest level (depth-wise) or of the tree (leaf-wise), and two. */

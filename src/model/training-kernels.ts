@@ -29,6 +29,19 @@ type PartitionFn = (
   column: number,
   mask: number,
 ) => number;
+type GradientsFn = (
+  margin: number,
+  expNeg: number,
+  leafNode: number,
+  value: number,
+  expValue: number,
+  y: number,
+  w: number,
+  gh: number,
+  sums: number,
+  n: number,
+  update: number,
+) => void;
 type AssignFn = (
   leafNode: number,
   rowIdx: number,
@@ -39,6 +52,14 @@ type AssignFn = (
   left: number,
   right: number,
 ) => void;
+
+/** What the memory holds: rows, features, the largest tree (nodes) and whether rows have weights. */
+export interface KernelSize {
+  readonly n: number;
+  readonly nf: number;
+  readonly maxNodes: number;
+  readonly weighted: boolean;
+}
 
 const modules = new Map<string, object>();
 /** Compiled modules kept for reuse (one per table shape, as the JS kernels). */
@@ -61,6 +82,11 @@ export class TrainingKernels {
   readonly gh: Float64Array;
   /** 256 bytes: 1 where a bin goes left in the split being applied. */
   readonly mask: Uint8Array;
+  /** Margin, exp(-margin), label and weight per row (weights only when `weighted`). */
+  readonly margin: Float64Array;
+  readonly expNeg: Float64Array;
+  readonly y: Uint8Array;
+  readonly w: Float64Array | null;
   /** Zeroed histograms in the memory, for the trainer's pool (each `layout[nf]` doubles). */
   readonly slots: Float64Array[];
   readonly #buffer: ArrayBuffer;
@@ -70,15 +96,20 @@ export class TrainingKernels {
   readonly #histAll: HistogramFn;
   readonly #partition: PartitionFn;
   readonly #assign: AssignFn;
+  readonly #gradients: GradientsFn;
+  /** A tree's leaf values and their exp(-value), up to `#maxNodes` nodes; the sums of a gradient pass. */
+  readonly #value: Float64Array;
+  readonly #expValue: Float64Array;
+  readonly #sums: Float64Array;
 
   private constructor(
     buffer: ArrayBuffer,
     exports: Record<string, unknown>,
-    n: number,
-    nf: number,
+    size: KernelSize,
     histDoubles: number,
     slots: number,
   ) {
+    const { n, nf, maxNodes, weighted } = size;
     this.#buffer = buffer;
     this.#n = n;
     let at = 0;
@@ -96,28 +127,46 @@ export class TrainingKernels {
     this.mask = new Uint8Array(buffer, take(256), 256);
     this.binned = new Uint8Array(buffer, take(n * nf), n * nf);
     this.binnedCols = new Uint8Array(buffer, take(n * nf), n * nf);
+    this.margin = new Float64Array(buffer, take(8 * n), n);
+    this.expNeg = new Float64Array(buffer, take(8 * n), n);
+    this.w = weighted ? new Float64Array(buffer, take(8 * n), n) : null;
+    this.y = new Uint8Array(buffer, take(n), n);
+    this.#value = new Float64Array(buffer, take(8 * maxNodes), maxNodes);
+    this.#expValue = new Float64Array(buffer, take(8 * maxNodes), maxNodes);
+    this.#sums = new Float64Array(buffer, take(16), 2);
     this.#hist = exports.hist as HistogramFn;
     this.#histAll = exports.histAll as HistogramFn;
     this.#partition = exports.partition as PartitionFn;
     this.#assign = exports.assign as AssignFn;
+    this.#gradients = exports.gradients as GradientsFn;
   }
 
-  /** Kernels for `n` rows with histograms in `layout` and up to `maxSlots` histograms in the memory, or null. */
-  static create(layout: Int32Array, n: number, maxSlots: number): TrainingKernels | null {
+  /** Kernels for `size` with histograms in `layout` and up to `maxSlots` histograms in the memory, or null. */
+  static create(layout: Int32Array, size: KernelSize, maxSlots: number): TrainingKernels | null {
     const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     const nf = layout.length - 1;
-    if (!api || nf > MAX_FEATURES || n === 0) return null;
+    const { n, maxNodes, weighted } = size;
+    if (!api || nf > MAX_FEATURES || n === 0 || nf !== size.nf) return null;
     const histDoubles = layout[nf] as number;
     const histBytes = 16 * Math.ceil((8 * histDoubles) / 16);
     const slots = Math.max(0, Math.min(maxSlots, Math.floor(MAX_SLOT_BYTES / histBytes)));
     const row = (bytes: number): number => 16 * Math.ceil(bytes / 16);
-    const total = row(16 * n) + histBytes * (slots + 1) + 3 * row(4 * n) + 256 + 2 * row(n * nf);
+    const total =
+      row(16 * n) +
+      histBytes * (slots + 1) +
+      3 * row(4 * n) +
+      256 +
+      2 * row(n * nf) +
+      (weighted ? 3 : 2) * row(8 * n) +
+      row(n) +
+      2 * row(8 * maxNodes) +
+      16;
     if (total > MAX_MEMORY_BYTES) return null;
     try {
       const module = kernelModule(api, layout);
       const memory = new api.Memory({ initial: Math.ceil(total / 65_536) });
-      const instance = new api.Instance(module, { e: { m: memory } });
-      return new TrainingKernels(memory.buffer, instance.exports, n, nf, histDoubles, slots);
+      const instance = new api.Instance(module, { e: { m: memory, exp: Math.exp } });
+      return new TrainingKernels(memory.buffer, instance.exports, size, histDoubles, slots);
     } catch {
       return null;
     }
@@ -139,6 +188,36 @@ export class TrainingKernels {
     const s = this.#scratchHist.fill(0);
     fn(s.byteOffset, b, r, g, begin, end);
     for (let k = 0; k < s.length; k++) hist[k] = (hist[k] as number) + (s[k] as number);
+  }
+
+  /**
+   * Gradients and hessians of every row into `gh` (log loss), their sums returned in `sums`; with a tree's leaf
+   * `value`s (by `leafNode`) and their exp(-value), first adds each row's leaf value to `margin` and multiplies
+   * `expNeg` (recomputed from the margin outside 1e-300..1e300), as the trainer's updateAndComputeGradients.
+   * False (nothing done) when the tree has more nodes than the memory holds.
+   */
+  gradients(value: Float64Array | null, expValue: Float64Array | null, sums: Float64Array): boolean {
+    if (value && (value.length > this.#value.length || !expValue)) return false;
+    if (value && expValue) {
+      this.#value.set(value);
+      this.#expValue.set(expValue);
+    }
+    this.#gradients(
+      this.margin.byteOffset,
+      this.expNeg.byteOffset,
+      this.leafNode.byteOffset,
+      this.#value.byteOffset,
+      this.#expValue.byteOffset,
+      this.y.byteOffset,
+      this.w ? this.w.byteOffset : 0,
+      this.gh.byteOffset,
+      this.#sums.byteOffset,
+      this.#n,
+      value ? 1 : 0,
+    );
+    sums[0] = this.#sums[0] as number;
+    sums[1] = this.#sums[1] as number;
+    return true;
   }
 
   /** Stable partition of `rowIdx[begin, end)` on `mask` of `feature`'s bins: left rows first; the left count. */
@@ -223,6 +302,18 @@ const store32 = (offset: number): number[] => [0x36, 2, ...uleb(offset)];
 const loadF64 = (offset: number): number[] => [0x2b, 3, ...uleb(offset)];
 const storeF64 = (offset: number): number[] => [0x39, 3, ...uleb(offset)];
 const MEMORY_COPY = [0xfc, 0x0a, 0x00, 0x00];
+const F64_SUB = 0xa1;
+const F64_MUL = 0xa2;
+const F64_DIV = 0xa3;
+const F64_MAX = 0xa5;
+const F64_NEG = 0x9a;
+const F64_LT = 0x63;
+const F64_GT = 0x64;
+const F64_FROM_U32 = 0xb8;
+const AND = 0x71;
+const EQZ = 0x45;
+const NE = 0x47;
+const c64 = (v: number): number[] => [0x44, ...new Uint8Array(Float64Array.of(v).buffer)];
 /** `for (i = from; i < to; i++) body` with i, from, to locals. */
 const loopRows = (i: number, from: number, to: number, body: number[]): number[] => [
   ...get(from),
@@ -374,6 +465,143 @@ export function trainingModuleBytes(layout: Int32Array): Uint8Array {
       ...store32(0),
     ]),
   );
+  // params 0 margin, 1 expNeg, 2 leafNode, 3 value, 4 expValue, 5 y, 6 w (0: none), 7 gh, 8 sums, 9 n, 10 update;
+  // locals 11 i, 12 leaf, 13 a (i32), 14 m, 15 e, 16 pr, 17 wi, 18 g, 19 h, 20 G, 21 H (f64). Same operations in the
+  // same order as updateAndComputeGradients / computeGradients (a weight of 1 multiplies exactly).
+  const rowAddress = (base: number, shift: number): number[] => [...get(base), ...get(11), ...c32(shift), SHL, ADD];
+  const gradientsBody = funcBody(
+    [
+      [3, I32],
+      [8, F64],
+    ],
+    [
+      ...c32(0),
+      ...set(11),
+      0x02,
+      0x40,
+      0x03,
+      0x40,
+      ...get(11),
+      ...get(9),
+      GE_U,
+      0x0d,
+      1,
+      ...get(10),
+      0x04,
+      0x40,
+      ...rowAddress(2, 2),
+      ...load32(0),
+      ...set(12),
+      ...rowAddress(0, 3),
+      ...tee(13),
+      ...get(13),
+      ...loadF64(0),
+      ...get(3),
+      ...get(12),
+      ...c32(3),
+      SHL,
+      ADD,
+      ...loadF64(0),
+      F64_ADD,
+      ...tee(14),
+      ...storeF64(0),
+      ...rowAddress(1, 3),
+      ...tee(13),
+      ...loadF64(0),
+      ...get(4),
+      ...get(12),
+      ...c32(3),
+      SHL,
+      ADD,
+      ...loadF64(0),
+      F64_MUL,
+      ...tee(15),
+      ...c64(1e-300),
+      F64_GT,
+      ...get(15),
+      ...c64(1e300),
+      F64_LT,
+      AND,
+      EQZ,
+      0x04,
+      0x40,
+      ...get(14),
+      F64_NEG,
+      0x10,
+      0,
+      ...set(15),
+      0x0b,
+      ...get(13),
+      ...get(15),
+      ...storeF64(0),
+      0x05,
+      ...rowAddress(1, 3),
+      ...loadF64(0),
+      ...set(15),
+      0x0b,
+      ...c64(1),
+      ...c64(1),
+      ...get(15),
+      F64_ADD,
+      F64_DIV,
+      ...set(16),
+      ...rowAddress(6, 3),
+      ...loadF64(0),
+      ...c64(1),
+      ...get(6),
+      ...c32(0),
+      NE,
+      SELECT,
+      ...set(17),
+      ...get(17),
+      ...get(16),
+      ...rowAddress(5, 0),
+      ...load8(0),
+      F64_FROM_U32,
+      F64_SUB,
+      F64_MUL,
+      ...set(18),
+      ...get(17),
+      ...get(16),
+      F64_MUL,
+      ...c64(1),
+      ...get(16),
+      F64_SUB,
+      F64_MUL,
+      ...c64(1e-16),
+      F64_MAX,
+      ...set(19),
+      ...rowAddress(7, 4),
+      ...tee(13),
+      ...get(18),
+      ...storeF64(0),
+      ...get(13),
+      ...get(19),
+      ...storeF64(8),
+      ...get(20),
+      ...get(18),
+      F64_ADD,
+      ...set(20),
+      ...get(21),
+      ...get(19),
+      F64_ADD,
+      ...set(21),
+      ...get(11),
+      ...c32(1),
+      ADD,
+      ...set(11),
+      0x0c,
+      0,
+      0x0b,
+      0x0b,
+      ...get(8),
+      ...get(20),
+      ...storeF64(0),
+      ...get(8),
+      ...get(21),
+      ...storeF64(8),
+    ],
+  );
   const fnType = (params: number, result: boolean): number[] => [
     0x60,
     ...uleb(params),
@@ -390,16 +618,29 @@ export function trainingModuleBytes(layout: Int32Array): Uint8Array {
     0,
     0,
     0,
-    ...section(1, [3, ...fnType(6, false), ...fnType(6, true), ...fnType(8, false)]),
-    ...section(2, [1, ...wasmName('e'), ...wasmName('m'), 2, 0, 0]),
-    ...section(3, [4, 0, 0, 1, 2]),
-    ...section(7, [
-      4,
-      ...exportFn('hist', 0),
-      ...exportFn('histAll', 1),
-      ...exportFn('partition', 2),
-      ...exportFn('assign', 3),
+    // types: 0 histograms, 1 partition, 2 assign, 3 gradients, 4 exp; function 0 is the imported Math.exp
+    ...section(1, [
+      5,
+      ...fnType(6, false),
+      ...fnType(6, true),
+      ...fnType(8, false),
+      ...fnType(11, false),
+      0x60,
+      1,
+      F64,
+      1,
+      F64,
     ]),
-    ...section(10, [4, ...histBody(true), ...histBody(false), ...partitionBody, ...assignBody]),
+    ...section(2, [2, ...wasmName('e'), ...wasmName('m'), 2, 0, 0, ...wasmName('e'), ...wasmName('exp'), 0, 4]),
+    ...section(3, [5, 0, 0, 1, 2, 3]),
+    ...section(7, [
+      5,
+      ...exportFn('hist', 1),
+      ...exportFn('histAll', 2),
+      ...exportFn('partition', 3),
+      ...exportFn('assign', 4),
+      ...exportFn('gradients', 5),
+    ]),
+    ...section(10, [5, ...histBody(true), ...histBody(false), ...partitionBody, ...assignBody, ...gradientsBody]),
   ]);
 }
