@@ -279,13 +279,14 @@ export function trainGbdt(
   const rng = new Rng(p.seed);
   const rowIdx = useHelper ? new Uint32Array(new SharedArrayBuffer(4 * n)) : (wasm?.rowIdx ?? new Uint32Array(n));
   const helper = useHelper ? new HistogramHelper(binned, gh, rowIdx, layout) : null;
-  const kernel = fullHistogramKernel(layout);
-  const allRowsKernel = fullHistogramKernel(layout, false);
+  // the JavaScript kernels only without the WebAssembly ones (compiled per layout on first use)
+  const kernel = wasm ? null : fullHistogramKernel(layout);
+  const allRowsKernel = wasm ? null : fullHistogramKernel(layout, false);
   const build = (hist: Float64Array, begin: number, end: number, features: Int32Array, full: boolean): void => {
     if (full && wasm) {
       // a root on all rows: rowIdx is the identity
       wasm.histogram(hist, begin, end, !(begin === 0 && end === n));
-    } else if (full && !helper && begin === 0 && end === n) {
+    } else if (full && allRowsKernel && !helper && begin === 0 && end === n) {
       // a root on all rows: rowIdx is the identity
       allRowsKernel(hist, binned, rowIdx, 0, n, gh);
     } else if (helper && end - begin >= MIN_ROWS_FOR_HELPER) {
@@ -784,9 +785,9 @@ function buildHistogram(
   gh: Float64Array,
   features: Int32Array,
   full: boolean,
-  kernel: FullHistogramKernel,
+  kernel: FullHistogramKernel | null,
 ): void {
-  if (full) {
+  if (full && kernel) {
     kernel(hist, binned, rowIdx, begin, end, gh);
     return;
   }
@@ -898,8 +899,13 @@ function findBestSplit(
       let gl = 0;
       let hl = 0;
       for (let b = 0; b < nb - 1; b++) {
-        gl += hist[base + 2 * b] as number;
-        hl += hist[base + 2 * b + 1] as number;
+        const gb = hist[base + 2 * b] as number;
+        const hb = hist[base + 2 * b + 1] as number;
+        // an empty bin repeats the previous bin's candidates (same sums, same gains: never strictly better), and
+        // deep nodes leave most of a fine feature's bins empty; bin 0 is always tried
+        if (gb === 0 && hb === 0 && b > 0) continue;
+        gl += gb;
+        hl += hb;
         // missing goes right
         let hr = H - hl;
         if (hl >= mcw && hr >= mcw) {
