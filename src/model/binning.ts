@@ -119,14 +119,30 @@ function fitNumeric(name: string, col: Float32Array, maxBins: number, rng: Rng):
   return { name, kind: 'numeric', cuts: Float32Array.from(cuts), categories: new Int32Array(0) };
 }
 
+/** Codes below this are counted in an array (a Map per value was most of fitting a categorical column). */
+const DENSE_CODES = 65_536;
+
 function fitCategorical(name: string, col: Float32Array, maxBins: number): FeatureBins {
   const freq = new Map<number, number>();
+  let max = -1;
+  for (let i = 0; i < col.length; i++) {
+    const v = col[i] as number;
+    if (v > max && v < DENSE_CODES) max = v;
+  }
+  const dense = new Int32Array(Math.floor(max) + 1);
   for (let i = 0; i < col.length; i++) {
     const v = col[i] as number;
     if (Number.isNaN(v) || v < 0 || !Number.isInteger(v)) continue;
-    freq.set(v, (freq.get(v) ?? 0) + 1);
+    if (v <= max) dense[v] = (dense[v] as number) + 1;
+    else freq.set(v, (freq.get(v) ?? 0) + 1);
   }
-  const ranked = [...freq.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const entries: Array<[number, number]> = [];
+  for (let code = 0; code < dense.length; code++) {
+    const c = dense[code] as number;
+    if (c > 0) entries.push([code, c]);
+  }
+  entries.push(...freq.entries());
+  const ranked = entries.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   // one bin stays free for "other"
   const kept = ranked.slice(0, maxBins - 1).map(([code]) => code);
   return { name, kind: 'categorical', cuts: new Float32Array(0), categories: Int32Array.from(kept) };

@@ -171,6 +171,52 @@ describe('trainGbdt', () => {
     }
   });
 
+  it('trains the same trees with the WebAssembly row loops as with the JavaScript ones', () => {
+    // missing values, categories, depth-limited and leaf-wise growth, row and column sampling, weights, validation
+    const n = 3000;
+    const nf = 8;
+    const rng = new Rng(31);
+    const values = new Float32Array(n * nf);
+    const kinds: FeatureKind[] = [];
+    for (let c = 0; c < nf; c++) {
+      kinds.push(c % 3 === 1 ? 'categorical' : 'numeric');
+      for (let r = 0; r < n; r++)
+        values[c * n + r] = rng.next() < 0.08 ? Number.NaN : c % 3 === 1 ? rng.int(4 + 3 * c) : rng.next();
+    }
+    const y = Uint8Array.from({ length: n }, (_, r) => {
+      const v = (c: number): number =>
+        Number.isNaN(values[c * n + r] as number) ? 0.3 : (values[c * n + r] as number);
+      return rng.next() < 1 / (1 + Math.exp(-(3 * v(0) - 1.5 + (v(1) % 2 === 0 ? 0.8 : -0.6) + v(2) * v(3)))) ? 1 : 0;
+    });
+    const m: ModelMatrix = { rows: n, columns: Array.from({ length: nf }, (_, i) => `x${i}`), values };
+    const valid = { matrix: m, labels: y };
+    const cases: Array<Partial<GbdtParams>> = [
+      { trees: 12, maxDepth: 5 },
+      { trees: 8, growth: 'leafwise', maxDepth: 0, maxLeaves: 24 },
+      { trees: 8, maxDepth: 4, subsample: 0.7, colsampleByTree: 0.6, seed: 5 },
+    ];
+    const wasm = (globalThis as { WebAssembly?: unknown }).WebAssembly;
+    expect(wasm).toBeDefined();
+    const weights = Float64Array.from({ length: n }, (_, r) => 0.5 + (r % 7) / 3);
+    for (const [i, p] of cases.entries()) {
+      // the last case weighted
+      const options = { featureKinds: kinds, validation: valid, ...(i === cases.length - 1 ? { weights } : {}) };
+      const fast = trainGbdt(m, y, p, options);
+      let plain: ReturnType<typeof trainGbdt>;
+      // the trainer's fallback where WebAssembly is unavailable
+      (globalThis as { WebAssembly?: unknown }).WebAssembly = undefined;
+      try {
+        plain = trainGbdt(m, y, p, options);
+      } finally {
+        (globalThis as { WebAssembly?: unknown }).WebAssembly = wasm;
+      }
+      expect(fast.ensemble.trees.length).toBeGreaterThan(0);
+      expect(JSON.stringify(fast.ensemble)).toBe(JSON.stringify(plain.ensemble));
+      expect(Array.from(fast.trainMargins)).toEqual(Array.from(plain.trainMargins));
+      expect(fast.history.validLogLoss).toEqual(plain.history.validLogLoss);
+    }
+  });
+
   it('splits a categorical feature at the best prefix of its categories ordered by g / (h + catSmooth)', () => {
     // 12 categories (insertion-sorted) and 80 (the sort above INSERTION_SORT_MAX), with tied ratios: the root split
     // must be the reference's (all categories' sums, sorted, every prefix tried, the first best kept)

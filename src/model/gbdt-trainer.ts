@@ -17,6 +17,7 @@ import {
   toShared,
 } from './histogram-workers.js';
 import type { FeatureKind, ModelMatrix } from './model-matrix.js';
+import { TrainingKernels } from './training-kernels.js';
 import { inCategorySet, type Tree, TreeBuilder, type TreeEnsemble } from './tree-ensemble.js';
 
 export { GROWTH_POLICIES };
@@ -213,14 +214,27 @@ export function trainGbdt(
     fitBins(matrix, { maxBins: p.maxBins, categorical: kinds.map((k) => k === 'categorical'), seed: p.seed });
   // two threads pay off only when a node's rows are many; the helper reads shared memory
   const useHelper = p.threads > 1 && n * nf >= GBDT_MIN_CELLS_FOR_THREADS;
-  const binned = useHelper ? toShared(binRowMajor(bins, matrix), (b) => new Uint8Array(b)) : binRowMajor(bins, matrix);
-  // column-major copy for partitioning: a node's rows read one feature, from a column that stays in cache
   const nBins = Int32Array.from(bins.features, (f) => binCount(f));
+  const layout = histogramLayout(nBins);
+  // one thread: the row loops run in WebAssembly over arrays in its memory (null: the JavaScript loops below)
+  const wasm = useHelper
+    ? null
+    : TrainingKernels.create(layout, { n, nf, maxNodes: maxTreeNodes(p), weighted: w !== null }, maxLiveHistograms(p));
+  if (wasm) {
+    wasm.y.set(y);
+    if (w) wasm.w?.set(w);
+  }
+  let binned = binRowMajor(bins, matrix);
+  if (useHelper) binned = toShared(binned, (b) => new Uint8Array(b));
+  else if (wasm) {
+    wasm.binned.set(binned);
+    binned = wasm.binned;
+  }
   // inside the trainer a missing value is bin nBins[f] (the slot after the feature's value bins): histograms take
   // only the slots their features use (histogramLayout)
   recodeMissing(binned, n, nBins);
-  const layout = histogramLayout(nBins);
-  const binnedCols = transposeBins(binned, n, nf);
+  // column-major copy for partitioning: a node's rows read one feature, from a column that stays in cache
+  const binnedCols = transposeBins(binned, n, nf, wasm?.binnedCols ?? new Uint8Array(n * nf));
 
   let sw = 0;
   let swy = 0;
@@ -252,25 +266,29 @@ export function trainGbdt(
   }
   if (p.earlyStoppingRounds > 0 && !valid) throw new InvalidInputError('earlyStoppingRounds needs a validation set');
 
-  const margin = new Float64Array(n).fill(baseMargin);
+  const margin = (wasm?.margin ?? new Float64Array(n)).fill(baseMargin);
   // exp(-margin) per row, updated by multiplying with exp(-leaf value) (one exp per leaf instead of one per row
   // and tree: Math.exp was 10 of the 12 ns per row of the gradient pass). Relative drift after T trees is at most
   // about T ulps, far below the histogram's rounding; out-of-range values are recomputed from the margin.
-  const expNeg = new Float64Array(n).fill(Math.exp(-baseMargin));
+  const expNeg = (wasm?.expNeg ?? new Float64Array(n)).fill(Math.exp(-baseMargin));
   // the leaf (node id) of each row in the last tree: its value is added in the next gradient pass, which reads
   // rows in order, instead of row by row in each leaf's range (scattered loads and stores)
-  const leafNode = new Int32Array(n);
+  const leafNode = wasm?.leafNode ?? new Int32Array(n);
   let pendingValue: Float64Array | null = null;
   let pendingExp: Float64Array | null = null;
   // gradient and hessian interleaved: one cache line per row in the histogram loop
-  const gh = useHelper ? new Float64Array(new SharedArrayBuffer(16 * n)) : new Float64Array(2 * n);
+  const gh = useHelper ? new Float64Array(new SharedArrayBuffer(16 * n)) : (wasm?.gh ?? new Float64Array(2 * n));
   const rng = new Rng(p.seed);
-  const rowIdx = useHelper ? new Uint32Array(new SharedArrayBuffer(4 * n)) : new Uint32Array(n);
+  const rowIdx = useHelper ? new Uint32Array(new SharedArrayBuffer(4 * n)) : (wasm?.rowIdx ?? new Uint32Array(n));
   const helper = useHelper ? new HistogramHelper(binned, gh, rowIdx, layout) : null;
-  const kernel = fullHistogramKernel(layout);
-  const allRowsKernel = fullHistogramKernel(layout, false);
+  // the JavaScript kernels only without the WebAssembly ones (compiled per layout on first use)
+  const kernel = wasm ? null : fullHistogramKernel(layout);
+  const allRowsKernel = wasm ? null : fullHistogramKernel(layout, false);
   const build = (hist: Float64Array, begin: number, end: number, features: Int32Array, full: boolean): void => {
-    if (full && !helper && begin === 0 && end === n) {
+    if (full && wasm) {
+      // a root on all rows: rowIdx is the identity
+      wasm.histogram(hist, begin, end, !(begin === 0 && end === n));
+    } else if (full && allRowsKernel && !helper && begin === 0 && end === n) {
       // a root on all rows: rowIdx is the identity
       allRowsKernel(hist, binned, rowIdx, 0, n, gh);
     } else if (helper && end - begin >= MIN_ROWS_FOR_HELPER) {
@@ -280,8 +298,9 @@ export function trainGbdt(
       helper.finish(hist, features, full);
     } else buildHistogram(hist, binned, layout, rowIdx, begin, end, gh, features, full, kernel);
   };
-  const scratch = new Uint32Array(n);
-  const pool: Float64Array[] = [];
+  const scratch = wasm?.scratch ?? new Uint32Array(n);
+  // histograms in the WebAssembly memory first, then ordinary arrays (built in a scratch slot and copied)
+  const pool: Float64Array[] = wasm ? [...wasm.slots] : [];
   const takeHist = (): Float64Array => pool.pop()?.fill(0) ?? new Float64Array(layout[nf] as number);
   const giveHist = (h: Float64Array | null): void => {
     if (h) pool.push(h);
@@ -298,7 +317,7 @@ export function trainGbdt(
   const identity = new Uint32Array(p.subsample < 1 ? 0 : n);
   for (let i = 0; i < identity.length; i++) identity[i] = i;
   const sums = new Float64Array(2);
-  const splitMask = new Uint8Array(256);
+  const splitMask = wasm?.mask ?? new Uint8Array(256);
 
   // the tree being grown; the closures below are made once per training, not per tree (closures made in the loop
   // cost an allocation each, and under tsx's keep-names a defineProperty each)
@@ -336,13 +355,16 @@ export function trainGbdt(
     const column = binnedCols.subarray(s.feature * n, (s.feature + 1) * n);
     if (p.maxDepth > 0 && leaf.depth + 1 >= p.maxDepth) {
       // children at the depth limit are leaves: record each row's leaf in place of a partition
-      assignSplitLeaves(leafNode, rowIdx, leaf.begin, leaf.end, column, mask, lNode, rNode);
+      if (wasm) wasm.assign(leaf.begin, leaf.end, s.feature, lNode, rNode);
+      else assignSplitLeaves(leafNode, rowIdx, leaf.begin, leaf.end, column, mask, lNode, rNode);
       giveHist(leaf.hist);
       leaf.hist = null;
       return [doneLeaf(lNode, leaf, gl, hl), doneLeaf(rNode, leaf, gr, hr)];
     }
     // stable partition of the leaf's rows: left rows first
-    const nl = partitionRows(rowIdx, scratch, leaf.begin, leaf.end, column, mask);
+    const nl = wasm
+      ? wasm.partition(leaf.begin, leaf.end, s.feature)
+      : partitionRows(rowIdx, scratch, leaf.begin, leaf.end, column, mask);
     const nr = leaf.end - leaf.begin - nl;
     const left: Leaf = {
       node: lNode,
@@ -391,9 +413,11 @@ export function trainGbdt(
 
   try {
     for (let t = 0; t < p.trees; t++) {
-      if (pendingValue && pendingExp)
-        updateAndComputeGradients(margin, expNeg, leafNode, pendingValue, pendingExp, y, w, gh, sums);
-      else computeGradients(expNeg, y, w, gh, sums);
+      if (!wasm?.gradients(pendingValue, pendingExp, sums)) {
+        if (pendingValue && pendingExp)
+          updateAndComputeGradients(margin, expNeg, leafNode, pendingValue, pendingExp, y, w, gh, sums);
+        else computeGradients(expNeg, y, w, gh, sums);
+      }
       // rows of this tree
       let count = 0;
       if (p.subsample < 1) {
@@ -729,14 +753,25 @@ function recodeMissing(binned: Uint8Array, n: number, nBins: Int32Array): void {
   }
 }
 
-/** Column-major copy (`[f * n + r]`) of row-major bins. */
-function transposeBins(binned: Uint8Array, n: number, nf: number): Uint8Array {
-  const out = new Uint8Array(n * nf);
+/** Column-major copy (`[f * n + r]`) of row-major bins, into `out`. */
+function transposeBins(binned: Uint8Array, n: number, nf: number, out: Uint8Array): Uint8Array {
   for (let f = 0; f < nf; f++) {
     const dst = f * n;
     for (let r = 0, k = f; r < n; r++, k += nf) out[dst + r] = binned[k] as number;
   }
   return out;
+}
+
+/** The most nodes a tree can have: a full tree of the depth limit, or twice the leaf limit (leaf-wise). */
+function maxTreeNodes(p: GbdtParams): number {
+  const byDepth = p.maxDepth > 0 ? 2 ** (Math.min(p.maxDepth, 20) + 1) : Number.POSITIVE_INFINITY;
+  return Math.min(byDepth, p.growth === 'leafwise' ? 2 * p.maxLeaves : byDepth, 1 << 16);
+}
+
+/** Histograms alive at once: the leaves of the widest level (depth-wise) or of the tree (leaf-wise), and two. */
+function maxLiveHistograms(p: GbdtParams): number {
+  const byDepth = p.maxDepth > 0 ? 2 ** Math.min(p.maxDepth, 20) : Number.POSITIVE_INFINITY;
+  return Math.min(byDepth, p.growth === 'leafwise' ? p.maxLeaves : byDepth) + 2;
 }
 
 function leafValue(g: number, h: number, p: GbdtParams): number {
@@ -753,9 +788,9 @@ function buildHistogram(
   gh: Float64Array,
   features: Int32Array,
   full: boolean,
-  kernel: FullHistogramKernel,
+  kernel: FullHistogramKernel | null,
 ): void {
-  if (full) {
+  if (full && kernel) {
     kernel(hist, binned, rowIdx, begin, end, gh);
     return;
   }
@@ -867,8 +902,13 @@ function findBestSplit(
       let gl = 0;
       let hl = 0;
       for (let b = 0; b < nb - 1; b++) {
-        gl += hist[base + 2 * b] as number;
-        hl += hist[base + 2 * b + 1] as number;
+        const gb = hist[base + 2 * b] as number;
+        const hb = hist[base + 2 * b + 1] as number;
+        // an empty bin repeats the previous bin's candidates (same sums, same gains: never strictly better), and
+        // deep nodes leave most of a fine feature's bins empty; bin 0 is always tried
+        if (gb === 0 && hb === 0 && b > 0) continue;
+        gl += gb;
+        hl += hb;
         // missing goes right
         let hr = H - hl;
         if (hl >= mcw && hr >= mcw) {
