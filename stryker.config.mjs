@@ -105,7 +105,12 @@
 // - calibration.ts:129 isotonic sort tie-break `i - j` -> `i + j` and :156 `>` -> `>=` (pooling equal blocks):
 //   only the order of a pooled mean's sums changes, at most the last bit of a fitted value.
 // - calibration.ts:263, 334 `>=` -> `>` at exactly raw AUC - CALIBRATION_AUC_TOLERANCE: no input with that exact
-//   tie was constructed.
+//   tie was constructed (after auto's isotonic ranking rule landed, the same mutant is at :282).
+// - calibration.ts:278 (auto's isotonic ranking rule) `positives + negatives + 1` -> `- 1` in the null standard
+//   error: the threshold moves by a factor sqrt((n - 1) / (n + 1)), under 0.1% of 2 SEs above 0.5 for a few
+//   hundred rows, so only a raw AUC in that sliver tells them apart; :279 `>` -> `>=`: only a raw AUC exactly at
+//   the threshold does. Measured on the rule's lines (calibration.ts:195-300, 2026-12-06, load ~18): 94.92% (108
+//   killed, 4 timeout, 6 survived: these two, :282, and the equivalent :195 and :243 above).
 
 const CORE_RULE_FILES = [
   'src/features/ttl-rule.ts',
