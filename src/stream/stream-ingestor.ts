@@ -100,9 +100,9 @@ export interface StreamIngestorOptions {
   readonly allowedLatenessMs?: number;
   /** An event time this far after its arrival time is a producer clock error: dead-lettered. Default 5 minutes. */
   readonly maxFutureSkewMs?: number;
-  /** Messages per pull. Default 1,000. */
+  /** Messages per pull. Default DEFAULT_INGEST_PULL_MESSAGES (1,000). */
   readonly pullMax?: number;
-  /** Flush (write features, save state, ack) after this many messages... Default 5,000. */
+  /** Flush (write features, save state, ack) after this many messages... Default DEFAULT_FLUSH_EVERY_MESSAGES (5,000). */
   readonly flushEveryMessages?: number;
   /** ...or this long after the first unflushed message. Default 1,000 ms. */
   readonly flushIntervalMs?: number;
@@ -158,6 +158,15 @@ export interface IngestStats {
 }
 
 export const DEFAULT_CHECKPOINT_EVERY_MESSAGES = 50_000;
+/**
+ * Messages the ingestor asks for per pull: a busy stream is drained in batches of this many (a bare
+ * `BusConsumer.pull()` without maxMessages takes DEFAULT_PULL_MAX_MESSAGES, 256, a bus-level default).
+ */
+export const DEFAULT_INGEST_PULL_MESSAGES = 1000;
+/** Messages after which the ingestor flushes, whatever the interval. */
+export const DEFAULT_FLUSH_EVERY_MESSAGES = 5000;
+/** Most time between checkpoints (state saved, messages acknowledged). */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5000;
 
 /**
  * What acknowledging a message needs (topic and position; the rest kept for the record), without its payload:
@@ -187,8 +196,8 @@ export function checkpointEveryOf(
 ): number {
   const every = options.checkpointEveryMessages ?? DEFAULT_CHECKPOINT_EVERY_MESSAGES;
   if (maxUnacked === undefined) return every;
-  const pull = options.pullMax ?? 1000;
-  const margin = (options.flushEveryMessages ?? 5000) + 2 * pull;
+  const pull = options.pullMax ?? DEFAULT_INGEST_PULL_MESSAGES;
+  const margin = (options.flushEveryMessages ?? DEFAULT_FLUSH_EVERY_MESSAGES) + 2 * pull;
   return Math.max(1, Math.min(every, Math.max(pull, maxUnacked - margin)));
 }
 
@@ -331,7 +340,7 @@ export class StreamIngestor {
       !(maxRejected === Number.POSITIVE_INFINITY || (Number.isInteger(maxRejected) && maxRejected >= 0))
     )
       throw new InvalidInputError(`maxRejectedEventIds must be an integer >= 0 or Infinity, got ${maxRejected}`);
-    const interval = options.checkpointIntervalMs ?? 5000;
+    const interval = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     if (!(Number.isFinite(interval) && interval >= 0))
       throw new InvalidInputError(`checkpointIntervalMs must be a number >= 0, got ${interval}`);
     if (options.ackWaitMs !== undefined && options.ackWaitMs <= interval)
@@ -356,10 +365,11 @@ export class StreamIngestor {
     }
     const next = this.#nextPull;
     this.#nextPull = undefined;
-    const messages = await (next ?? this.#consumer.pull({ maxMessages: this.#o.pullMax ?? 1000, waitMs }));
+    const messages = await (next ??
+      this.#consumer.pull({ maxMessages: this.#o.pullMax ?? DEFAULT_INGEST_PULL_MESSAGES, waitMs }));
     if (messages.length > 0) {
       // a busy stream: ask for the next batch now, so the broker sends it while this one is processed
-      const prefetch = this.#consumer.pull({ maxMessages: this.#o.pullMax ?? 1000, waitMs });
+      const prefetch = this.#consumer.pull({ maxMessages: this.#o.pullMax ?? DEFAULT_INGEST_PULL_MESSAGES, waitMs });
       prefetch.catch(() => {}); // rethrown where it is awaited
       this.#nextPull = prefetch;
       this.process(messages);
@@ -561,7 +571,7 @@ export class StreamIngestor {
   #flushDue(): boolean {
     if (this.#retryFlush) return true;
     if (this.#pending.length === 0) return false;
-    if (this.#pending.length >= (this.#o.flushEveryMessages ?? 5000)) return true;
+    if (this.#pending.length >= (this.#o.flushEveryMessages ?? DEFAULT_FLUSH_EVERY_MESSAGES)) return true;
     return this.#clock.now() - this.#firstPendingAt >= (this.#o.flushIntervalMs ?? 1000);
   }
 
@@ -589,7 +599,7 @@ export class StreamIngestor {
     const now = this.#clock.now();
     return (
       this.#unacked.length + this.#pending.length >= this.#checkpointEvery ||
-      now - this.#lastCheckpointAt >= (this.#o.checkpointIntervalMs ?? 5000) ||
+      now - this.#lastCheckpointAt >= (this.#o.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS) ||
       now < this.#lastCheckpointAt
     );
   }

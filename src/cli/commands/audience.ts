@@ -6,6 +6,7 @@ import { InvalidInputError } from '../../core/errors.js';
 import type { CaptureFigures, WorldEvaluation } from '../../decision/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { openFraction, positiveInt } from '../options.js';
 import { startProgress } from '../progress.js';
 import { worldDefinitionsPath } from './features.js';
 
@@ -57,15 +58,9 @@ export function registerAudienceCommands(program: Command, io: CliIo): void {
         trees: string;
         json?: boolean;
       }) => {
-        const fraction = Number(opts.trainFraction);
-        if (!(fraction > 0 && fraction < 1))
-          throw new InvalidInputError(`--train-fraction must be a number between 0 and 1, got "${opts.trainFraction}"`);
-        const max = opts.maxCampaigns === undefined ? undefined : Number(opts.maxCampaigns);
-        if (max !== undefined && !(Number.isInteger(max) && max > 0))
-          throw new InvalidInputError(`--max-campaigns must be a positive integer, got "${opts.maxCampaigns}"`);
-        const trees = Number(opts.trees);
-        if (!(Number.isInteger(trees) && trees > 0))
-          throw new InvalidInputError(`--trees must be a positive integer, got "${opts.trees}"`);
+        const fraction = openFraction('train-fraction', opts.trainFraction) as number;
+        const max = positiveInt('max-campaigns', opts.maxCampaigns);
+        const trees = positiveInt('trees', opts.trees) as number;
         const { evaluateOnWorld } = await import('../../decision/index.js');
         const temp = opts.workDir === undefined;
         const workDir = temp ? mkdtempSync(join(resolve('.'), '.adnova-evaluate-')) : resolve(opts.workDir as string);

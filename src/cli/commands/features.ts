@@ -11,6 +11,7 @@ import { DEFINITION_KINDS } from '../../features/choices.js';
 import type { DefinitionKind, FeatureStore, OnlineStore } from '../../features/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { positiveInt } from '../options.js';
 import { startProgress } from '../progress.js';
 
 interface StoreOptions {
@@ -55,13 +56,6 @@ export function timeOption(name: string, text: string | undefined, fallback?: nu
   if (Number.isNaN(ms))
     throw new InvalidInputError(`--${name} expects an ISO-8601 time or epoch milliseconds, got "${text}"`);
   return ms;
-}
-
-export function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidInputError(`--${name} expects a positive integer, got "${text}"`);
-  return n;
 }
 
 /** Registers `adnova features ...`: definitions, offline/online stores, training sets and consistency checks. */
@@ -186,7 +180,9 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
         cmd: Command,
       ) => {
         const lookbackMs =
-          opts.lookbackDays === undefined ? undefined : positiveInt('lookback-days', opts.lookbackDays, 1) * 86_400_000;
+          opts.lookbackDays === undefined
+            ? undefined
+            : (positiveInt('lookback-days', opts.lookbackDays) ?? 1) * 86_400_000;
         const progress = startProgress(io, 'training set (stages)', { json: opts.json === true });
         const res = await withStore(cmd, opts, (store) =>
           store.trainingSet({
@@ -239,8 +235,8 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
     .action(
       async (opts: StoreOptions & { service: string; at: string; sample: string; seed: string }, cmd: Command) => {
         const atMs = timeOption('at', opts.at);
-        const sample = positiveInt('sample', opts.sample, 100);
-        const seed = positiveInt('seed', opts.seed, 1);
+        const sample = positiveInt('sample', opts.sample) ?? 100;
+        const seed = positiveInt('seed', opts.seed) ?? 1;
         const report = await withStore(cmd, opts, (store) =>
           store.parity({ service: opts.service, atMs, sample, seed }),
         );
@@ -263,7 +259,7 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
     .option('--at <time>', 'as of this instant (default now)')
     .option('--sample <n>', 'online entities to look at per view where the store samples (Redis)', '10000')
     .action(async (opts: StoreOptions & { at?: string; sample: string }, cmd: Command) => {
-      const sample = positiveInt('sample', opts.sample, 10_000);
+      const sample = positiveInt('sample', opts.sample) ?? 10_000;
       const report = await withStore(cmd, opts, (store) =>
         store.freshness(timeOption('at', opts.at, Date.now()), { sample }),
       );

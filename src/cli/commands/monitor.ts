@@ -15,6 +15,7 @@ import type {
 } from '../../monitor/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { positiveInt, share } from '../options.js';
 import { startProgress } from '../progress.js';
 import { addTableOptions, type TableCliOptions, tableReadOptions } from './table-options.js';
 
@@ -45,21 +46,6 @@ const listOption = (value: string | undefined): string[] =>
         .split(',')
         .map((x) => x.trim())
         .filter((x) => x !== '');
-
-function positiveInt(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidInputError(`${flag} expects a positive integer, got "${value}"`);
-  return n;
-}
-
-function shareOption(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 1)
-    throw new InvalidInputError(`${flag} expects a number in [0, 1], got "${value}"`);
-  return n;
-}
 
 function readJsonFile(path: string, what: string): unknown {
   if (!existsSync(path)) throw new InvalidInputError(`${what}: ${path} does not exist`);
@@ -182,7 +168,7 @@ async function driftAgainstModelCommand(opts: DriftCliOptions, io: CliIo): Promi
         `${flag} does not apply against --model DIR alone (the model fixes the columns, their kinds and their weights); give --reference FILE or --reference-profile FILE with it`,
       );
   }
-  const driftShare = shareOption(opts.driftShare, '--drift-share');
+  const driftShare = share('drift-share', opts.driftShare);
   const progress = startProgress(io, 'drift (steps)', { json: opts.json === true });
   const run = await driftAgainstModel({
     model: opts.model as string,
@@ -379,8 +365,8 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
           )
         : undefined;
       const importance = await loadImportance(opts);
-      const driftShare = shareOption(opts.driftShare, '--drift-share');
-      const chunkRows = positiveInt(opts.chunkRows, '--chunk-rows');
+      const driftShare = share('drift-share', opts.driftShare);
+      const chunkRows = positiveInt('chunk-rows', opts.chunkRows);
       if (opts.chunkCol && chunkRows) throw new InvalidInputError('give --chunk-rows or --chunk-col, not both');
       if (opts.chunkCol && !opts.learnThresholds) throw new InvalidInputError('--chunk-col needs --learn-thresholds');
       if (opts.positive !== undefined && opts.labelCol === undefined)
@@ -462,7 +448,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
           json?: boolean;
         },
       ) => {
-        const threshold = shareOption(opts.threshold, '--threshold') as number;
+        const threshold = share('threshold', opts.threshold) as number;
         const { estimatePerformance, readTable } = await import('../../monitor/index.js');
         const table = await readTable(opts.data, { ...tableReadOptions(opts), onNote: (n) => io.err(n) });
         const scores = numericColumnOf(table, opts.scoreCol, '--score-col');
@@ -525,7 +511,7 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
           json?: boolean;
         },
       ) => {
-        const chunkRows = positiveInt(opts.chunkRows, '--chunk-rows');
+        const chunkRows = positiveInt('chunk-rows', opts.chunkRows);
         if (opts.chunkCol && chunkRows) throw new InvalidInputError('give --chunk-rows or --chunk-col, not both');
         if (opts.chunkCol && !opts.learnThresholds) throw new InvalidInputError('--chunk-col needs --learn-thresholds');
         if (opts.learnThresholds && !chunkRows && !opts.chunkCol)

@@ -6,7 +6,8 @@ import type { AdnovaConfig, MetricsRegistry } from '../../core/index.js';
 import type { EventBus, ReplayParityResult } from '../../stream/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
-import { onlineStoreFor, positiveInt, timeOption, worldDefinitionsPath } from './features.js';
+import { positiveInt } from '../options.js';
+import { onlineStoreFor, timeOption, worldDefinitionsPath } from './features.js';
 
 const BUS_CHOICES = ['memory', 'redis', 'nats'] as const;
 
@@ -126,7 +127,7 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
       const { createEventBus } = await streamModules();
       const config = busConfig(await configOf(cmd), opts.bus);
       const allowed = await latenessMs(opts.lateness);
-      const checkpoints = positiveInt('checkpoints', opts.checkpoints, 7);
+      const checkpoints = positiveInt('checkpoints', opts.checkpoints) ?? 7;
       const bus = await createEventBus(config);
       let result: Awaited<ReturnType<typeof worldStreamParity>>;
       try {
@@ -297,7 +298,7 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
           dirtyFeed: new BusDirtyUserFeed(bus),
           ...(allowed !== undefined ? { allowedLatenessMs: allowed } : {}),
         });
-        const idle = opts.idleExit === undefined ? undefined : positiveInt('idle-exit', opts.idleExit, 1) * 1000;
+        const idle = opts.idleExit === undefined ? undefined : (positiveInt('idle-exit', opts.idleExit) ?? 1) * 1000;
         const stats = idle === undefined ? await ingestor.run(controller.signal) : await ingestor.runUntilIdle(idle);
         await ingestor.close();
         const summary = {

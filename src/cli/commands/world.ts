@@ -7,25 +7,11 @@ import { InvalidInputError } from '../../core/errors.js';
 import type { ReplayTarget, WorldManifest } from '../../world/index.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
+import { finiteNumber, nonNegativeInt } from '../options.js';
 import { startProgress } from '../progress.js';
 
 const IMPORT_SOURCES = ['hillstrom', 'online-retail'] as const;
 const REPLAY_TARGETS = ['stdout', 'file', 'memory', 'redis', 'nats'] as const;
-
-function intOption(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim()))
-    throw new InvalidInputError(`--${name} expects a non-negative integer, got "${text}"`);
-  return Number(text);
-}
-
-function numberOption(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v))
-    throw new InvalidInputError(`--${name} expects a number, got "${text}"`);
-  return v;
-}
 
 function requireOption(name: string, value: string | undefined): string {
   if (value === undefined || value === '') throw new InvalidInputError(`--${name} is required`);
@@ -86,22 +72,22 @@ export function registerWorldCommands(program: Command, io: CliIo): void {
         if (Number.isNaN(startTs))
           throw new InvalidInputError(`--start expects an ISO date or epoch ms, got "${start}"`);
       }
-      const days = intOption('days', opts['days'] as string) as number;
+      const days = nonNegativeInt('days', opts['days'] as string) as number;
       const { generateWorld, parseScenarios } = await import('../../world/index.js');
       const progress = startProgress(io, 'world', { json: opts['json'] === true });
       const began = performance.now();
       const out = requireOption('out', opts['out'] as string);
       const manifest = await generateWorld({
         outDir: out,
-        users: intOption('users', opts['users'] as string),
+        users: nonNegativeInt('users', opts['users'] as string),
         days,
-        seed: intOption('seed', opts['seed'] as string),
+        seed: nonNegativeInt('seed', opts['seed'] as string),
         scenarios: parseScenarios(opts['scenario'] as string),
-        features: intOption('features', opts['features'] as string),
+        features: nonNegativeInt('features', opts['features'] as string),
         startTs,
-        driftDay: intOption('drift-day', opts['driftDay'] as string | undefined),
-        campaignsPerDay: intOption('campaigns-per-day', opts['campaignsPerDay'] as string | undefined),
-        defectShare: numberOption('defect-share', opts['defectShare'] as string),
+        driftDay: nonNegativeInt('drift-day', opts['driftDay'] as string | undefined),
+        campaignsPerDay: nonNegativeInt('campaigns-per-day', opts['campaignsPerDay'] as string | undefined),
+        defectShare: finiteNumber('defect-share', opts['defectShare'] as string),
         overwrite: opts['overwrite'] === true,
         onProgress: (done) => progress.onProgress(done, days),
       }).finally(() => progress.stop());
@@ -149,8 +135,8 @@ export function registerWorldCommands(program: Command, io: CliIo): void {
             '--to memory: the memory bus lives inside one process, so a replay into it ends with the command; `adnova stream parity --bus memory` replays and ingests in one process. Use --to redis or --to nats to feed `adnova stream run`',
           );
         }
-        const speed = numberOption('speed', opts.speed);
-        const limit = intOption('limit', opts.limit);
+        const speed = finiteNumber('speed', opts.speed);
+        const limit = nonNegativeInt('limit', opts.limit);
         const { replayEvents } = await import('../../world/index.js');
         if (opts.to === 'redis' || opts.to === 'nats') {
           const [{ loadConfig }, { BusReplayTarget, createEventBus }] = await Promise.all([
