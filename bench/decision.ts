@@ -50,19 +50,10 @@ import {
 } from '../src/features/index.js';
 import { importedModelArtifact } from '../src/model/index.js';
 import { type Tree, TreeBuilder } from '../src/model/tree-ensemble.js';
-import { machineLine } from './lib.js';
+import { cliArgs, machineLine, median } from './lib.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(`--${name}`);
-const num = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const { flag, num } = cliArgs();
 const quick = flag('quick');
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-};
 const quantile = (sorted: Float64Array, q: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits });

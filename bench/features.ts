@@ -34,14 +34,9 @@ import {
   ttlMsOf,
 } from '../src/features/index.js';
 import { readPlanOf } from '../src/features/online-store.js';
-import { machineLine } from './lib.js';
+import { cliArgs, machineLine } from './lib.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(`--${name}`);
-const num = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const { flag, num } = cliArgs();
 const quick = flag('quick');
 
 function quantile(sorted: Float64Array, q: number): number {

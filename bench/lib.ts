@@ -28,3 +28,20 @@ export function reachable(url: string, defaultPort: number): Promise<boolean> {
     socket.connect(Number(parsed.port || defaultPort), parsed.hostname || '127.0.0.1', () => done(true));
   });
 }
+
+/** `--name` flags and `--name N` numbers of this process's command line. */
+export function cliArgs(argv: readonly string[] = process.argv.slice(2)) {
+  return {
+    flag: (name: string): boolean => argv.includes(`--${name}`),
+    num: (name: string, fallback: number): number => {
+      const i = argv.indexOf(`--${name}`);
+      return i >= 0 ? Number(argv[i + 1]) : fallback;
+    },
+  };
+}
+
+/** The middle value (the upper one of an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}

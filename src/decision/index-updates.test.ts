@@ -153,8 +153,10 @@ describe('SegmentIndexUpdater: the segment index kept current by the stream', ()
     expect(members(index, campaign('email'))).toEqual(['u0', 'u1']);
     expect(updater.afterSnapshot(T0 - 3_600_000)).toBe(1);
     expect(members(index, campaign('email'))).toEqual(['u0']);
-    // a snapshot taken after the unsubscribe already knows it: nothing to apply again
+    expect(updater.pendingUnsubscribes).toBe(1);
+    // a snapshot taken after the unsubscribe already knows it: nothing to apply again, and it is forgotten
     expect(updater.afterSnapshot(T0)).toBe(0);
+    expect(updater.pendingUnsubscribes).toBe(0);
     await ingestor.close();
   });
 });

@@ -19,7 +19,8 @@ export interface IndexUpdateStats {
  * its channel's consent bitmap before the event is acknowledged, so the next decision cannot reach them.
  *
  * A batch snapshot older than an unsubscribe would grant the consent back when it is loaded: `afterSnapshot(ts)`
- * applies again every unsubscribe this updater saw after the snapshot's time. Applying an event twice (a
+ * applies again every unsubscribe this updater saw after the snapshot's time, and forgets the older ones (the
+ * snapshot has them), so the log holds only what no snapshot has caught up with. Applying an event twice (a
  * redelivery) changes nothing.
  */
 export class SegmentIndexUpdater implements StreamEventObserver {
@@ -69,7 +70,14 @@ export class SegmentIndexUpdater implements StreamEventObserver {
         if (ts > snapshotTs) {
           this.index.remove(INDEX_KEYS.consent(channel), dense);
           n++;
-        }
+        } else byUser.delete(dense); // the snapshot knows it: no later (newer) snapshot can grant it back
+    return n;
+  }
+
+  /** Unsubscribes remembered for `afterSnapshot`: those newer than the last snapshot applied. */
+  get pendingUnsubscribes(): number {
+    let n = 0;
+    for (const byUser of this.#unsubscribed.values()) n += byUser.size;
     return n;
   }
 }

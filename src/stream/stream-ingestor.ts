@@ -472,10 +472,8 @@ export class StreamIngestor {
         this.aggregator.prefetchUsers(userIds);
         for (let i = start; i < end; i++) {
           const result = results[i - start];
-          this.#processOne(messages[i]!, result, now, skew, outcomes);
-          // a producer clock error is a dead letter for observers too; a late event is still a user's act
-          if (observer !== undefined && result?.ok === true && result.event.eventTs <= result.event.arrivalTs + skew)
-            observed.push(result.event);
+          const taken = this.#processOne(messages[i]!, result, now, skew, outcomes);
+          if (observer !== undefined && taken !== undefined) observed.push(taken);
         }
       }
       if (observer !== undefined && observed.length > 0) observer.observe(observed);
@@ -497,7 +495,9 @@ export class StreamIngestor {
     now: number,
     skew: number,
     outcomes: Float64Array,
-  ): void {
+  ): StreamEvent | undefined {
+    // returns the event when it is a user's act the observers see (accepted, duplicate or late; a producer clock
+    // error or an invalid message is a dead letter for them too)
     this.#pending.push(ackHandle(m));
     this.stats.received++;
     if (result === undefined) {
@@ -511,14 +511,14 @@ export class StreamIngestor {
         schemaVersion: `envelope@${EVENT_CONTRACT_VERSION}`,
         source: this.topic,
       });
-      return;
+      return undefined;
     }
     if (!result.ok) {
       this.stats.invalid++;
       this.#deadLetters.push(toDeadLetter(result, this.topic));
       const id = (result.message as { event_id?: unknown } | undefined)?.event_id;
       if (id !== undefined && id !== null) this.#reject(String(id));
-      return;
+      return undefined;
     }
     this.stats.valid++;
     const e = result.event;
@@ -532,7 +532,7 @@ export class StreamIngestor {
         source: this.topic,
       });
       this.stats.invalid++;
-      return;
+      return undefined;
     }
     const outcome = this.aggregator.ingest(e);
     if (outcome === 'accepted') {
@@ -555,6 +555,7 @@ export class StreamIngestor {
         source: this.topic,
       });
     }
+    return e;
   }
 
   /** Remembers a rejected id, newest last in the Set's order, forgetting the oldest past the bound. */
