@@ -60,3 +60,4 @@ export {
 } from './metrics.js';
 export { Rng } from './random.js';
 export { backoffMs, sleep } from './retry.js';
+export { NO_TOMBSTONES, type TombstoneCheck } from './tombstones.js';
