@@ -399,7 +399,7 @@ async function scenarioBench(): Promise<void> {
         );
       }
       if (scenario === 'mix-shift' || scenario === 'baseline') {
-        const sends = await (await import('../src/monitor/index.js')).readTable(join(dir, 'sends.parquet'));
+        const sends = await (await import('../src/monitor/index.js')).readColumnTable(join(dir, 'sends.parquet'));
         const byDay = rowsByDay(sends, 'send_ts', startTs);
         const names = ['channel', 'vertical', 'goal', 'selection'];
         const ref = takeRows(sends, concatRows(byDay.slice(0, TRAINING_DAYS)), names);
@@ -420,9 +420,9 @@ async function scenarioBench(): Promise<void> {
           await cbpeOnWorld(dir, scenario, startTs, cbpeLines, world, source);
       }
       if (scenario === 'schema-change' || scenario === 'baseline') {
-        const { readTable } = await import('../src/monitor/index.js');
+        const { readColumnTable } = await import('../src/monitor/index.js');
         const names = ['event_type', 'platform', 'category', 'amount', 'quantity', 'channel', 'schema_version'];
-        const events = await readTable(join(dir, 'events.parquet'));
+        const events = await readColumnTable(join(dir, 'events.parquet'));
         const byDay = rowsByDay(events, 'event_ts', startTs);
         const ref = takeRows(events, concatRows(byDay.slice(0, TRAINING_DAYS)), names);
         const moved = moves.filter((m) => m.startsWith('events.')).map((m) => m.slice(7).split(' ')[0] as string);
@@ -540,11 +540,11 @@ async function cbpeOnWorld(
   world: typeof import('../src/world/index.js'),
   source: 'truth' | 'model',
 ): Promise<void> {
-  const { readTable, estimatePerformance } = await import('../src/monitor/index.js');
-  const sends = await readTable(join(dir, 'sends.parquet'), { categorical: [] });
-  const truth = await readTable(join(dir, 'ground_truth.parquet'));
-  const outcomes = await readTable(join(dir, 'outcomes.parquet'));
-  const users = await readTable(join(dir, 'users.parquet'));
+  const { readColumnTable, estimatePerformance } = await import('../src/monitor/index.js');
+  const sends = await readColumnTable(join(dir, 'sends.parquet'), { categorical: [] });
+  const truth = await readColumnTable(join(dir, 'ground_truth.parquet'));
+  const outcomes = await readColumnTable(join(dir, 'outcomes.parquet'));
+  const users = await readColumnTable(join(dir, 'users.parquet'));
   const str = (t: ColumnTable, name: string): (string | null)[] => {
     const c = t.columns.find((x) => x.name === name);
     if (c?.kind !== 'categorical') throw new Error(`no text column ${name}`);

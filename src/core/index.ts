@@ -61,3 +61,13 @@ export {
 export { Rng } from './random.js';
 export { backoffMs, sleep } from './retry.js';
 export { NO_TOMBSTONES, type TombstoneCheck } from './tombstones.js';
+export {
+  AGE_BANDS,
+  type AgeBand,
+  CHANNELS,
+  type Channel,
+  GOALS,
+  type Goal,
+  PLATFORMS,
+  type Platform,
+} from './vocabulary.js';

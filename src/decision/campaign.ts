@@ -1,17 +1,17 @@
 import { z } from 'zod';
-import { parseTimestampMs } from '../core/index.js';
+import { AGE_BANDS, CHANNELS, GOALS, PLATFORMS, parseTimestampMs } from '../core/index.js';
 import { CampaignSpecError, type CampaignSpecProblem } from './errors.js';
 
-/** Closed sets a campaign is written in. They match the World's vocabulary (src/world/schema.ts). */
-export const CAMPAIGN_CHANNELS = ['email', 'push', 'in_app'] as const;
+/** Closed sets a campaign is written in: the system's vocabularies (src/core/vocabulary.ts), under a campaign's names. */
+export const CAMPAIGN_CHANNELS = CHANNELS;
 export type CampaignChannel = (typeof CAMPAIGN_CHANNELS)[number];
-export const CAMPAIGN_GOALS = ['open', 'click', 'convert'] as const;
+export const CAMPAIGN_GOALS = GOALS;
 export type CampaignGoal = (typeof CAMPAIGN_GOALS)[number];
 export const CAMPAIGN_STATUSES = ['active', 'paused'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
-export const TARGET_PLATFORMS = ['ios', 'android', 'web'] as const;
+export const TARGET_PLATFORMS = PLATFORMS;
 export type TargetPlatform = (typeof TARGET_PLATFORMS)[number];
-export const TARGET_AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'] as const;
+export const TARGET_AGE_BANDS = AGE_BANDS;
 export type TargetAgeBand = (typeof TARGET_AGE_BANDS)[number];
 export const PREDICATE_OPS = ['>', '>=', '<', '<=', '==', '!='] as const;
 export type PredicateOp = (typeof PREDICATE_OPS)[number];

@@ -71,7 +71,7 @@ export {
   DEFINITION_KINDS,
   type DefinitionKind,
   FeatureRegistry,
-  type RegistryEntry,
+  type DefinitionEntry,
 } from './registry.js';
 export { compileExpressionJs, compileExpressionSql, parseExpression } from './transform-expression.js';
 export { NO_TTL_MS, ttlStatus, ttlStatusSql } from './ttl-rule.js';

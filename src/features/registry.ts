@@ -16,7 +16,7 @@ export { DEFINITION_KINDS };
 export type DefinitionKind = (typeof DEFINITION_KINDS)[number];
 type AnyDef = EntityDef | FeatureViewDef | TransformDef | FeatureServiceDef;
 
-export interface RegistryEntry {
+export interface DefinitionEntry {
   readonly kind: DefinitionKind;
   readonly name: string;
   /** Entities are unversioned (always 1). */
@@ -41,7 +41,7 @@ export interface ApplyOutcome {
 interface RegistryFile {
   readonly format: 'adnova-feature-registry';
   readonly formatVersion: 1;
-  readonly entries: RegistryEntry[];
+  readonly entries: DefinitionEntry[];
 }
 
 /**
@@ -51,9 +51,9 @@ interface RegistryFile {
  */
 export class FeatureRegistry {
   readonly path: string;
-  #entries: RegistryEntry[];
+  #entries: DefinitionEntry[];
 
-  private constructor(path: string, entries: RegistryEntry[]) {
+  private constructor(path: string, entries: DefinitionEntry[]) {
     this.path = path;
     this.#entries = entries;
   }
@@ -78,7 +78,7 @@ export class FeatureRegistry {
 
   /** Latest version (latest revision) of everything registered. */
   current(): FeatureDefinitions {
-    const latest = new Map<string, RegistryEntry>();
+    const latest = new Map<string, DefinitionEntry>();
     for (const e of this.#entries) {
       const key = `${e.kind}:${e.name}`;
       const prev = latest.get(key);
@@ -90,11 +90,11 @@ export class FeatureRegistry {
     return { entities: of('entity'), views: of('view'), transforms: of('transform'), services: of('service') };
   }
 
-  entries(): readonly RegistryEntry[] {
+  entries(): readonly DefinitionEntry[] {
     return this.#entries;
   }
 
-  history(kind: DefinitionKind, name: string): RegistryEntry[] {
+  history(kind: DefinitionKind, name: string): DefinitionEntry[] {
     const found = this.#entries.filter((e) => e.kind === kind && e.name === name);
     if (found.length === 0) throw new FeatureNotFoundError(`no ${kind} named "${name}" in the registry`);
     return found;
@@ -111,7 +111,7 @@ export class FeatureRegistry {
     };
     validateDefinitions(merged);
     const outcomes: ApplyOutcome[] = [];
-    const added: RegistryEntry[] = [];
+    const added: DefinitionEntry[] = [];
     const items: Array<[DefinitionKind, AnyDef]> = [
       ...defs.entities.map((d) => ['entity', d] as [DefinitionKind, AnyDef]),
       ...defs.views.map((d) => ['view', d] as [DefinitionKind, AnyDef]),
@@ -124,7 +124,7 @@ export class FeatureRegistry {
       const sameVersion = same.filter((e) => e.version === version);
       const latestOfVersion = sameVersion.at(-1);
       const newest = Math.max(0, ...same.map((e) => e.version));
-      const entry = (revision: number): RegistryEntry => ({
+      const entry = (revision: number): DefinitionEntry => ({
         kind,
         name: def.name,
         version,

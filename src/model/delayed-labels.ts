@@ -1,7 +1,6 @@
-import { InvalidInputError, MS_PER_DAY, MS_PER_HOUR } from '../core/index.js';
+import { GOALS, type Goal, InvalidInputError, MS_PER_DAY, MS_PER_HOUR } from '../core/index.js';
 
-export const GOALS = ['open', 'click', 'convert'] as const;
-export type Goal = (typeof GOALS)[number];
+export { GOALS, type Goal } from '../core/vocabulary.js';
 
 /**
  * Attribution windows per goal: an outcome counts for a send when it happens within the window after the send, and

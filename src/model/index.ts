@@ -110,7 +110,7 @@ export {
 } from './model-registry.js';
 export {
   buildReferenceProfile,
-  type FeatureProfile,
+  type ReferenceFeatureProfile,
   type ReferenceProfile,
   SCORE_PROFILE_BINS,
 } from './reference-profile.js';

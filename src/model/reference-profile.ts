@@ -5,7 +5,7 @@ import type { FeatureKind, ModelMatrix } from './model-matrix.js';
 export const SCORE_PROFILE_BINS = 20;
 const SCORE_QUANTILES = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99] as const;
 
-export interface FeatureProfile {
+export interface ReferenceFeatureProfile {
   readonly name: string;
   readonly kind: FeatureKind;
   /** Share of rows with a missing value. */
@@ -24,7 +24,7 @@ export interface FeatureProfile {
 /** The distributions serving traffic is compared against (the monitor reads this). */
 export interface ReferenceProfile {
   readonly rows: number;
-  readonly features: readonly FeatureProfile[];
+  readonly features: readonly ReferenceFeatureProfile[];
   readonly score: {
     readonly bins: number;
     /** Share of rows per equal-width score bin over [0, 1]. */
@@ -43,7 +43,7 @@ export function buildReferenceProfile(
 ): ReferenceProfile {
   const binned = binColumnMajor(bins, m);
   const n = m.rows;
-  const features = bins.features.map((fb: FeatureBins, c): FeatureProfile => {
+  const features = bins.features.map((fb: FeatureBins, c): ReferenceFeatureProfile => {
     const nb = binCount(fb);
     const counts = new Float64Array(nb);
     let missing = 0;

@@ -116,7 +116,13 @@ export {
 } from './profile.js';
 export { parseProfile, serializeProfile } from './profile-codec.js';
 export { computeSkew, type SkewFeatureResult, type SkewResult } from './skew.js';
-export { type ColumnSchema, openTable, type ReadTableOptions, readTable, type TableSource } from './table-reader.js';
+export {
+  type ColumnSchema,
+  openTable,
+  type ReadTableOptions,
+  readColumnTable,
+  type TableSource,
+} from './table-reader.js';
 export {
   type LabelCounts,
   type LabelDriftResult,

@@ -16,7 +16,7 @@ import {
   buildReferenceProfile,
   compileModel,
   loadArtifact,
-  type FeatureProfile as ModelFeatureProfile,
+  type ReferenceFeatureProfile,
   matrixFromTable,
   type ReferenceProfile,
   readTable,
@@ -76,7 +76,7 @@ function cellText(col: CurrentColumn, r: number): string | null {
  */
 function rawQuality(
   values: Float32Array,
-  rf: ModelFeatureProfile,
+  rf: ReferenceFeatureProfile,
   col: CurrentColumn,
   vocabulary: readonly string[] | undefined,
 ): QualityMeasures {
@@ -126,7 +126,7 @@ function rawQuality(
   };
 }
 
-function binLabels(f: ModelFeatureProfile): string[] {
+function binLabels(f: ReferenceFeatureProfile): string[] {
   if (f.kind === 'categorical') {
     const labels = (f.categories ?? []).map((c) => c.label ?? `code ${c.code}`);
     // the last bin holds categories outside the model's vocabulary; the bin number keeps labels unique
@@ -220,7 +220,7 @@ export async function driftAgainstModel(options: ModelDriftOptions): Promise<Mod
   const comparisons: FeatureComparison[] = [];
   reference.features.forEach((rf, i) => {
     if (skip.has(rf.name)) return;
-    const cf = current.features[i] as ModelFeatureProfile;
+    const cf = current.features[i] as ReferenceFeatureProfile;
     const c = compareBinned(
       rf.name,
       binLabels(rf),

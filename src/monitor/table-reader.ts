@@ -292,7 +292,7 @@ export async function openTable(
 }
 
 /** Reads a whole file (small and medium files; wide files should use openTable and readColumns in groups). */
-export async function readTable(
+export async function readColumnTable(
   path: string | readonly string[],
   options: ReadTableOptions = {},
 ): Promise<ColumnTable> {

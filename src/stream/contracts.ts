@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CHANNELS, PLATFORMS } from '../core/index.js';
 import type { DeadLetterInput } from './dead-letter.js';
 
 /**
@@ -40,8 +41,8 @@ export const STREAM_EVENT_TYPES = [
 ] as const;
 export type StreamEventType = (typeof STREAM_EVENT_TYPES)[number];
 
-export const STREAM_CHANNELS = ['email', 'push', 'in_app'] as const;
-export const STREAM_PLATFORMS = ['ios', 'android', 'web'] as const;
+export const STREAM_CHANNELS = CHANNELS;
+export const STREAM_PLATFORMS = PLATFORMS;
 
 /** The contract version this module validates against. */
 export const EVENT_CONTRACT_VERSION = 1;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../cli/test-io.js';
 import { Rng } from '../core/index.js';
 import { compileModel, loadArtifact, matrixFromTable, readTable as readModelTable } from '../model/index.js';
-import { openTable, readTable as readMonitorTable } from '../monitor/index.js';
+import { openTable, readColumnTable as readMonitorTable } from '../monitor/index.js';
 import { readCsvTable } from './index.js';
 
 let dir: string;

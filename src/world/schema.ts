@@ -34,12 +34,8 @@ export type TableName = (typeof TABLE_NAMES)[number];
 /** `data` tables are what a production system would see; `truth` tables are answer keys for evaluation only. */
 export type TableRole = 'data' | 'truth';
 
-export const CHANNELS = ['email', 'push', 'in_app'] as const;
-export type Channel = (typeof CHANNELS)[number];
-export const PLATFORMS = ['ios', 'android', 'web'] as const;
-export const AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'] as const;
-export const GOALS = ['open', 'click', 'convert'] as const;
-export type Goal = (typeof GOALS)[number];
+// the simulator writes the system's own vocabularies (src/core/vocabulary.ts)
+export { AGE_BANDS, CHANNELS, type Channel, GOALS, type Goal, PLATFORMS } from '../core/vocabulary.js';
 export const OUTCOME_KINDS = ['open', 'click', 'convert'] as const;
 export const PLAN_TIERS = ['free', 'plus', 'premium'] as const;
 export const SEGMENTS = ['all', 'high_value', 'cart_abandoner', 'new_user', 'lapsed'] as const;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openTable, readTable } from '../../src/monitor/index.js';
+import { openTable, readColumnTable } from '../../src/monitor/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'adnova-monitor-reader-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,7 +14,7 @@ describe('monitor table reader (DuckDB adapter)', () => {
       path,
       'x;flag;ts;city\n1.5;true;2026-03-02 00:00:00;Paris\n;false;;\n-2;true;2026-03-03 00:00:00;Lyon\n',
     );
-    const t = await readTable(path, { sep: ';' });
+    const t = await readColumnTable(path, { sep: ';' });
     expect(t.rows).toBe(3);
     const [x, flag, ts, city] = t.columns;
     expect(x?.kind === 'numeric' && Array.from(x.values)).toEqual([1.5, Number.NaN, -2]);

@@ -10,7 +10,7 @@ import type {
   FeatureDriftResult,
   LabelDriftReport,
   PerformanceEstimate,
-  readTable,
+  readColumnTable,
   SkewResult,
 } from '../../monitor/index.js';
 import type { DemoStage } from '../demo.js';
@@ -290,7 +290,7 @@ function skewJson(s: SkewResult): Record<string, unknown> {
   };
 }
 
-function numericColumnOf(table: Awaited<ReturnType<typeof readTable>>, name: string, flag: string): Float64Array {
+function numericColumnOf(table: Awaited<ReturnType<typeof readColumnTable>>, name: string, flag: string): Float64Array {
   const c = table.columns.find((x) => x.name === name);
   if (!c) {
     throw new InvalidInputError(
@@ -449,8 +449,8 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
         },
       ) => {
         const threshold = share('threshold', opts.threshold) as number;
-        const { estimatePerformance, readTable } = await import('../../monitor/index.js');
-        const table = await readTable(opts.data, { ...tableReadOptions(opts), onNote: (n) => io.err(n) });
+        const { estimatePerformance, readColumnTable } = await import('../../monitor/index.js');
+        const table = await readColumnTable(opts.data, { ...tableReadOptions(opts), onNote: (n) => io.err(n) });
         const scores = numericColumnOf(table, opts.scoreCol, '--score-col');
         const labels = opts.labelCol ? numericColumnOf(table, opts.labelCol, '--label-col') : undefined;
         const e = estimatePerformance(scores, labels, { threshold });
@@ -469,9 +469,9 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: TableCliOptions & { left: string; right: string; key: string; json?: boolean }) => {
       const readOpts = { ...tableReadOptions(opts), categorical: [opts.key], onNote: (n: string) => io.err(n) };
-      const { computeSkew, readTable } = await import('../../monitor/index.js');
-      const left = await readTable(opts.left, readOpts);
-      const right = await readTable(opts.right, readOpts);
+      const { computeSkew, readColumnTable } = await import('../../monitor/index.js');
+      const left = await readColumnTable(opts.left, readOpts);
+      const right = await readColumnTable(opts.right, readOpts);
       const s = computeSkew(left, right, opts.key);
       if (opts.json) {
         printJson(io, skewJson(s));
