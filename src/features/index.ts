@@ -69,9 +69,9 @@ export {
   type ApplyAction,
   type ApplyOutcome,
   DEFINITION_KINDS,
+  type DefinitionEntry,
   type DefinitionKind,
   FeatureRegistry,
-  type DefinitionEntry,
 } from './registry.js';
 export { compileExpressionJs, compileExpressionSql, parseExpression } from './transform-expression.js';
 export { NO_TTL_MS, ttlStatus, ttlStatusSql } from './ttl-rule.js';
