@@ -11,6 +11,14 @@ import {
   isValidEntityId,
 } from '../core/index.js';
 import { type FeatureViewDef, type ServiceLayout, storageKeyOf } from './definitions.js';
+import type {
+  LatestRowsChunk,
+  LatestRowsQuery,
+  OfflineRowBatch,
+  OfflineStore,
+  TrainingSetRequest,
+  TrainingSetResult,
+} from './offline-store.js';
 import {
   ageColumnOf,
   buildPitPlan,
@@ -28,14 +36,6 @@ import {
 /** Rows per row group of a training set file (also the unit its writer threads share). */
 const TRAINING_ROW_GROUP_ROWS = 100_000;
 
-/** Rows of one view to append: `values` is row-major (`values[row * features + k]`). */
-export interface OfflineRowBatch {
-  readonly entityIds: readonly string[];
-  readonly eventTs: Float64Array;
-  readonly createdTs: Float64Array;
-  readonly values: Float32Array;
-}
-
 export interface OfflineStoreOptions {
   /** The store directory; Parquet lives under `<dir>/offline/`. */
   readonly dir: string;
@@ -44,42 +44,11 @@ export interface OfflineStoreOptions {
   readonly threads?: number | undefined;
 }
 
-export interface TrainingSetRequest {
-  readonly layout: ServiceLayout;
-  readonly labelsPath: string;
-  readonly outPath: string;
-  /** Label timestamp column: epoch-ms integer or TIMESTAMP. */
-  readonly timestampColumn: string;
-  readonly joinKeyOf: (entity: string) => string;
-  /** Skip partitions older than each view's TTL plus this (see `PitQueryInput.lookbackMs`); default: read all. */
-  readonly lookbackMs?: number | undefined;
-  /** Only rows written by each label's time (`created_ts <= t`): see `PitQueryInput.knownAtLabelTime`. */
-  readonly knownAtLabelTime?: boolean | undefined;
-  /** Stages done and their number, after each: the labels' load, each point-in-time stage table, the COPY. */
-  readonly onProgress?: ((stagesDone: number, stagesTotal: number) => void) | undefined;
-}
-
-export interface TrainingSetResult {
-  readonly rows: number;
-  readonly columns: number;
-  readonly outPath: string;
-  readonly durationMs: number;
-}
-
-/** One entity's newest row of a view, as materialization reads them (chunked, row-major values). */
-export interface LatestRowsChunk extends OfflineRowBatch {}
-
-export interface LatestRowsQuery {
-  readonly asOfMs: number;
-  /** Only rows written after this `created_ts` (incremental materialization). */
-  readonly createdAfterMs?: number | undefined;
-}
-
 /**
  * The offline store: append-only Parquet files per view, partitioned by event day, queried by DuckDB. Training
  * sets stream from DuckDB straight to Parquet (COPY), never through JavaScript rows.
  */
-export class DuckDbOfflineStore {
+export class DuckDbOfflineStore implements OfflineStore {
   readonly dir: string;
   readonly offlineRoot: string;
   readonly #instance: DuckDBInstance;

@@ -10,9 +10,10 @@ import {
   ttlMsOf,
   withTransformInputs,
 } from './definitions.js';
-import { DuckDbOfflineStore, type OfflineRowBatch, type TrainingSetResult } from './duckdb-offline-store.js';
+import { DuckDbOfflineStore } from './duckdb-offline-store.js';
 import { FeatureNotFoundError } from './errors.js';
 import { MemoryOnlineStore } from './memory-online-store.js';
+import type { OfflineRowBatch, OfflineStore, TrainingSetResult } from './offline-store.js';
 import { fillRequestAndTransforms, type RequestData, readOnlineFeatures, truncateMatrix } from './online-features.js';
 import type { OnlineStore, OnlineViewRef, OnlineWriteBatch, OnlineWriteResult, ReadBuffers } from './online-store.js';
 import { type ApplyOutcome, FeatureRegistry } from './registry.js';
@@ -109,7 +110,7 @@ interface MaterializationMarks {
 export class FeatureStore {
   readonly dir: string;
   readonly registry: FeatureRegistry;
-  readonly offline: DuckDbOfflineStore;
+  readonly offline: OfflineStore;
   readonly online: OnlineStore;
   readonly clock: Clock;
   readonly #metrics: MetricsRegistry | undefined;
@@ -119,7 +120,7 @@ export class FeatureStore {
   private constructor(
     dir: string,
     registry: FeatureRegistry,
-    offline: DuckDbOfflineStore,
+    offline: OfflineStore,
     online: OnlineStore,
     clock: Clock,
     metrics?: MetricsRegistry,

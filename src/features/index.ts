@@ -36,12 +36,7 @@ export {
   loadDefinitionsFile,
   parseDefinitions,
 } from './definitions-file.js';
-export {
-  DuckDbOfflineStore,
-  type OfflineRowBatch,
-  type OfflineStoreOptions,
-  type TrainingSetResult,
-} from './duckdb-offline-store.js';
+export { DuckDbOfflineStore, type OfflineStoreOptions } from './duckdb-offline-store.js';
 export { FeatureDefinitionError, FeatureNotFoundError, IncompatibleChangeError } from './errors.js';
 export {
   FeatureStore,
@@ -54,6 +49,14 @@ export {
   type ParityReport,
 } from './feature-store.js';
 export { MemoryOnlineStore, type MemoryOnlineStoreOptions } from './memory-online-store.js';
+export type {
+  LatestRowsChunk,
+  LatestRowsQuery,
+  OfflineRowBatch,
+  OfflineStore,
+  TrainingSetRequest,
+  TrainingSetResult,
+} from './offline-store.js';
 export { type RequestData, readOnlineFeatures } from './online-features.js';
 export type {
   OnlineFreshness,
