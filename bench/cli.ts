@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { machineLine } from './lib.js';
+import { cliArgs, machineLine, median } from './lib.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../bin/adnova.js', import.meta.url));
@@ -22,16 +22,7 @@ const COMMANDS: readonly (readonly string[])[] = [
   ['monitor', 'drift', '--help'],
 ];
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
+const arg = cliArgs().num;
 
 /** Wall milliseconds of one whole process, start to exit. */
 function wallMs(args: readonly string[]): number {

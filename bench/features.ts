@@ -34,14 +34,10 @@ import {
   ttlMsOf,
 } from '../src/features/index.js';
 import { readPlanOf } from '../src/features/online-store.js';
-import { cliArgs, machineLine } from './lib.js';
+import { cliArgs, machineLine, quantile } from './lib.js';
 
 const { flag, num } = cliArgs();
 const quick = flag('quick');
-
-function quantile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
 
 function peakRssMb(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));

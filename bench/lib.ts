@@ -40,8 +40,16 @@ export function cliArgs(argv: readonly string[] = process.argv.slice(2)) {
   };
 }
 
-/** The middle value (the upper one of an even count). */
+/** The middle value (the mean of the two middle ones of an even count; NaN of none). */
 export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** The `q` quantile of sorted values by nearest rank (`sorted[floor(q * n)]`, clamped; NaN of none). */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }

@@ -46,7 +46,7 @@ import {
 } from '../src/model/index.js';
 import { type Tree, TreeBuilder } from '../src/model/tree-ensemble.js';
 import { generateWorld, importOnlineRetail } from '../src/world/index.js';
-import { machineLine } from './lib.js';
+import { cliArgs, machineLine, median } from './lib.js';
 import { bankLike, hillstromSample, type SmallTable, sessionsLike, tinyTable } from './small-tables.js';
 
 const PYTHON = pythonWithXgboost();
@@ -66,15 +66,7 @@ function pythonWithXgboost(): string {
   return '/usr/bin/python3';
 }
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-};
+const arg = cliArgs().num;
 
 interface XgbResult {
   trainSeconds: number;

@@ -34,17 +34,12 @@ import {
   serializeProfile,
 } from '../src/monitor/index.js';
 import { ScenarioEffects } from '../src/world/index.js';
-import { machineLine } from './lib.js';
+import { machineLine, median } from './lib.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const worldsAt = process.argv.indexOf('--worlds');
 const keptWorlds = worldsAt > 0 ? process.argv[worldsAt + 1] : undefined;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 function genGroup(rng: Rng, rows: number, from: number, count: number, shiftEvery = 0): ColumnTable {
   const columns: Column[] = [];

@@ -15,7 +15,7 @@ import type { BusMessage, EventBus } from '../src/stream/event-bus.js';
 import { MemoryEventBus } from '../src/stream/memory-event-bus.js';
 import { NatsEventBus } from '../src/stream/nats-event-bus.js';
 import { RedisStreamsEventBus } from '../src/stream/redis-streams-event-bus.js';
-import { machineLine, reachable } from './lib.js';
+import { machineLine, median, quantile, reachable } from './lib.js';
 
 const args = parseArgs(process.argv.slice(2));
 const EVENTS = Number(args['events'] ?? 50_000);
@@ -247,16 +247,6 @@ async function fixedRateLatency(
     await bus.deleteTopic(topic);
     await bus.close();
   }
-}
-
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 function fmt(n: number): string {

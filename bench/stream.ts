@@ -67,7 +67,7 @@ import {
   validateEnvelope,
   WindowAggregator,
 } from '../src/stream/index.js';
-import { machineLine, reachable } from './lib.js';
+import { machineLine, median, quantile, reachable } from './lib.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -231,16 +231,6 @@ function historicEnvelopes(n: number, users: number, seed: number): Envelope[] {
 }
 
 // --- helpers ---------------------------------------------------------------------------------------------------
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[h] as number) : ((s[h - 1] as number) + (s[h] as number)) / 2;
-}
-
-function quantile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
 const fmtK = (x: number) => `${(x / 1000).toFixed(1)}K`;
 const ratio = (x: number, target: number) => `${(x / target).toFixed(2)}x target`;
 
