@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../core/index.js';
-import { FeatureStore } from '../features/index.js';
+import { FeatureStore, worldDefinitionsPath } from '../features/index.js';
 import { generateWorld } from '../world/index.js';
-import { worldDefinitionsPath } from './commands/features.js';
 import { nonCamelKeys } from './json-keys.js';
 import { runCliCaptured } from './test-io.js';
 

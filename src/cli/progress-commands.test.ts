@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../core/index.js';
-import { FeatureStore } from '../features/index.js';
+import { FeatureStore, worldDefinitionsPath } from '../features/index.js';
 import { generateWorld } from '../world/index.js';
-import { worldDefinitionsPath } from './commands/features.js';
 import { fakeTerminal, runCliCaptured } from './test-io.js';
 
 // Each long command draws its bar on a terminal and clears it; without a terminal (tests, CI, pipes) or with --json

@@ -66,6 +66,7 @@ export type {
   OnlineWriteResult,
 } from './online-store.js';
 export { ReadBuffers } from './online-store.js';
+export { openOnlineStore } from './online-store-config.js';
 export { ageColumnOf, LABEL_ROW_COLUMN, statusColumnOf } from './pit-sql.js';
 export { RedisOnlineStore, type RedisOnlineStoreOptions } from './redis-online-store.js';
 export {
@@ -78,3 +79,4 @@ export {
 } from './registry.js';
 export { compileExpressionJs, compileExpressionSql, parseExpression } from './transform-expression.js';
 export { NO_TTL_MS, ttlStatus, ttlStatusSql } from './ttl-rule.js';
+export { worldDefinitionsPath } from './world-definitions.js';

@@ -133,3 +133,4 @@ export {
   labelsFromColumn,
   predictionDrift,
 } from './target-drift.js';
+export { type WorldSnapshotDrift, worldSnapshotDrift } from './world-snapshot-drift.js';

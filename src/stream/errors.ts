@@ -28,3 +28,20 @@ export class AggregatorStatePlanMismatchError extends AdnovaError {
     );
   }
 }
+
+/**
+ * A stream/batch parity check ran and found differences: a failure of the pipeline (exit 1), not bad usage.
+ * `details`: `mismatches` and `compared` values.
+ */
+export class ParityMismatchError extends AdnovaError {
+  readonly code = 'STREAM_PARITY_MISMATCH';
+
+  constructor(
+    readonly mismatches: number,
+    readonly compared: number,
+  ) {
+    super(`stream and batch aggregates differ in ${mismatches} of ${compared} values`, {
+      details: { mismatches, compared },
+    });
+  }
+}

@@ -79,7 +79,7 @@ export {
   batchAggregates,
   type OfflineSink,
 } from './duckdb-batch-aggregates.js';
-export { AggregatorStateCorruptError, AggregatorStatePlanMismatchError } from './errors.js';
+export { AggregatorStateCorruptError, AggregatorStatePlanMismatchError, ParityMismatchError } from './errors.js';
 export {
   type BusConsumer,
   type BusEventInput,
@@ -145,3 +145,4 @@ export {
   type StreamParityReport,
   sameFeatureValue,
 } from './stream-parity.js';
+export { worldStreamParity } from './world-parity.js';

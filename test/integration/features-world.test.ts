@@ -2,11 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { featuresDemoStage, worldDefinitionsPath } from '../../src/cli/commands/features.js';
+import { featuresDemoStage } from '../../src/cli/commands/features.js';
 import { runCli } from '../../src/cli/program.js';
 import { capturingIo } from '../../src/cli/test-io.js';
 import { defaultConfig, ManualClock, silentLogger, viewStatus } from '../../src/core/index.js';
-import { FeatureStore, loadDefinitionsFile, MemoryOnlineStore } from '../../src/features/index.js';
+import {
+  FeatureStore,
+  loadDefinitionsFile,
+  MemoryOnlineStore,
+  worldDefinitionsPath,
+} from '../../src/features/index.js';
 import { generateWorld, type WorldManifest } from '../../src/world/index.js';
 
 // A small simulated World: the feature store reads its nightly batch snapshots through the example YAML.

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { worldStreamParity } from '../../src/cli/commands/stream.js';
 import { runCliCaptured } from '../../src/cli/test-io.js';
 import { FeatureStore, loadDefinitionsFile, MemoryOnlineStore } from '../../src/features/index.js';
 import {
@@ -14,6 +13,7 @@ import {
   RedisStreamsEventBus,
   STREAM_EVENT_TYPES,
   sameFeatureValue,
+  worldStreamParity,
 } from '../../src/stream/index.js';
 import { readManifest, tableFiles } from '../../src/world/index.js';
 import { generateWorld } from '../../src/world/simulator.js';

@@ -4,11 +4,11 @@ import type { Command } from 'commander';
 // registering loads only import-free modules; each action imports the decision code it runs
 import { InvalidInputError } from '../../core/errors.js';
 import type { CaptureFigures, WorldEvaluation } from '../../decision/index.js';
+import { worldDefinitionsPath } from '../../features/world-definitions.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
 import { openFraction, positiveInt } from '../options.js';
 import { startProgress } from '../progress.js';
-import { worldDefinitionsPath } from './features.js';
 
 const pct = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 

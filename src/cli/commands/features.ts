@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 // registering the commands loads only import-free modules; each action imports the store code it runs
 import { isoUtc, ManualClock, parseTimestampMs } from '../../core/clock.js';
@@ -8,7 +7,8 @@ import { InvalidInputError } from '../../core/errors.js';
 import type { AdnovaConfig } from '../../core/index.js';
 import { Rng } from '../../core/random.js';
 import { DEFINITION_KINDS } from '../../features/choices.js';
-import type { DefinitionKind, FeatureStore, OnlineStore } from '../../features/index.js';
+import type { DefinitionKind, FeatureStore } from '../../features/index.js';
+import { worldDefinitionsPath } from '../../features/world-definitions.js';
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
 import { positiveInt } from '../options.js';
@@ -23,14 +23,6 @@ function storeDirOf(config: AdnovaConfig, opts: StoreOptions): string {
   return resolve(opts.store ?? join(config.storeDir, 'features'));
 }
 
-/** The online store the config names; the stream commands write the same one the feature commands read. */
-export async function onlineStoreFor(config: AdnovaConfig, dir: string): Promise<OnlineStore> {
-  const { MemoryOnlineStore, RedisOnlineStore } = await import('../../features/index.js');
-  return config.onlineStore.kind === 'redis'
-    ? new RedisOnlineStore({ url: config.redis.url, keyPrefix: `${config.redis.keyPrefix}features:` })
-    : new MemoryOnlineStore({ snapshotPath: join(dir, 'online-snapshot.json') });
-}
-
 async function withStore<T>(cmd: Command, opts: StoreOptions, fn: (store: FeatureStore) => Promise<T>): Promise<T> {
   const [{ loadConfig, MetricsRegistry }, { FeatureStore }] = await Promise.all([
     import('../../core/index.js'),
@@ -38,7 +30,7 @@ async function withStore<T>(cmd: Command, opts: StoreOptions, fn: (store: Featur
   ]);
   const { config } = loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config });
   const dir = storeDirOf(config, opts);
-  const online = await onlineStoreFor(config, dir);
+  const online = (await import('../../features/index.js')).openOnlineStore(config, dir);
   const store = await FeatureStore.open({ dir, online, metrics: new MetricsRegistry() });
   try {
     return await fn(store);
@@ -275,16 +267,6 @@ export function registerFeaturesCommands(program: Command, io: CliIo): void {
           );
         }
     });
-}
-
-/** The example definitions over a World directory, shipped with the module. */
-export function worldDefinitionsPath(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  const candidates = [
-    resolve(here, '../../features/examples/world-features.yaml'),
-    resolve(here, '../../../src/features/examples/world-features.yaml'),
-  ];
-  return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
 }
 
 /** The features stage of `adnova demo`: hand-built history, a training set, materialization and a parity check. */

@@ -540,59 +540,14 @@ export function registerMonitorCommands(program: Command, io: CliIo): void {
 }
 
 /** The monitor stage of `adnova demo`: a reference and a drifted window, profiled and compared (no services). */
-/** Columns of a batch snapshot that identify or date a row; they move every day by construction. */
-const SNAPSHOT_KEY_COLUMNS = new Set(['user_id', 'snapshot_date', 'event_ts', 'created_ts']);
-
-/**
- * Drift of the World's own warehouse snapshots: the day before the scenario's drift day (reference) against the
- * last day (current), features only. With `unit-change` the moved column should lead the list.
- */
-async function worldSnapshotDrift(worldDir: string, workDir: string): Promise<Record<string, unknown>> {
-  const [{ compareTables, detectDrift, openTable, renderDriftHtml }, { readManifest, tableFiles }] = await Promise.all([
-    import('../../monitor/index.js'),
-    import('../../world/index.js'),
-  ]);
-  const manifest = readManifest(worldDir);
-  const files = tableFiles(worldDir, manifest, 'batch');
-  const driftDay = Number(manifest.params['driftDay'] ?? Math.floor(files.length / 2));
-  const refIndex = Math.max(0, Math.min(files.length - 2, driftDay - 1));
-  const [reference, current] = [files[refIndex], files[files.length - 1]];
-  if (reference === undefined || current === undefined || reference === current) {
-    throw new InvalidInputError(`world ${worldDir} needs at least two batch snapshots, found ${files.length}`);
-  }
-  const ref = await openTable(reference);
-  const cur = await openTable(current);
-  try {
-    const names = ref.schema.map((c) => c.name).filter((n) => !SNAPSHOT_KEY_COLUMNS.has(n));
-    const comparisons = compareTables(await ref.readColumns(names), await cur.readColumns(names));
-    const result = detectDrift(comparisons, { reference: ref.rows, current: cur.rows });
-    writeFileSync(join(workDir, 'monitor-drift.html'), renderDriftHtml(result));
-    const drifted = result.features
-      .filter((f) => f.drifted)
-      .sort((a, b) => b.severity - a.severity)
-      .map((f) => f.comparison.name);
-    return {
-      source: 'world batch snapshots',
-      reference: manifest.dates[refIndex],
-      current: manifest.dates[files.length - 1],
-      scenarios: manifest.timeline.map((t) => `${t.scenario}@day${t.fromDay}`).join(','),
-      features: names.length,
-      drifted: drifted.slice(0, 5),
-      driftedCount: drifted.length,
-      datasetDrifted: result.drifted,
-      qualityAlarms: result.features.filter((f) => f.quality.issues.length > 0).map((f) => f.comparison.name),
-    };
-  } finally {
-    ref.close();
-    cur.close();
-  }
-}
-
 export const monitorDemoStage: DemoStage = {
   name: 'monitor',
   description: 'profile serving windows and detect drift',
   run: async ({ workDir, state }) => {
-    if (state.worldDir) return worldSnapshotDrift(state.worldDir, workDir);
+    if (state.worldDir) {
+      const { worldSnapshotDrift } = await import('../../monitor/index.js');
+      return worldSnapshotDrift(state.worldDir, join(workDir, 'monitor-drift.html'));
+    }
     const { driftFromFiles, parseProfile, profileFile, renderDriftHtml, serializeProfile } = await import(
       '../../monitor/index.js'
     );

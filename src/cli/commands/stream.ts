@@ -1,20 +1,19 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isoUtc, ManualClock } from '../../core/clock.js';
-import { AdnovaError, InvalidInputError } from '../../core/errors.js';
-import type { AdnovaConfig, MetricsRegistry } from '../../core/index.js';
-import type { EventBus, ReplayParityResult } from '../../stream/index.js';
+import { InvalidInputError } from '../../core/errors.js';
+import type { AdnovaConfig } from '../../core/index.js';
+import { worldDefinitionsPath } from '../../features/world-definitions.js';
+import type { ReplayParityResult, worldStreamParity } from '../../stream/index.js';
+
+type WorldStreamParity = typeof worldStreamParity;
+
 import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
 import { positiveInt } from '../options.js';
-import { onlineStoreFor, timeOption, worldDefinitionsPath } from './features.js';
+import { timeOption } from './features.js';
 
 const BUS_CHOICES = ['memory', 'redis', 'nats'] as const;
-
-/** The parity check ran and found differences: a failure (exit 1), not bad usage. */
-export class ParityMismatchError extends AdnovaError {
-  readonly code = 'STREAM_PARITY_MISMATCH';
-}
 
 /** What the stream commands run, imported when one runs: registering them loads none of it (bench/cli.ts). */
 async function streamModules() {
@@ -49,50 +48,6 @@ async function latenessMs(text: string | undefined): Promise<number | undefined>
   }
 }
 
-/** Replays a World through a bus, ingests it, and compares stream aggregates with DuckDB's; the parity command. */
-export async function worldStreamParity(options: {
-  readonly worldDir: string;
-  readonly bus: EventBus;
-  readonly definitionsPath?: string;
-  readonly views?: readonly string[];
-  readonly allowedLatenessMs?: number;
-  readonly checkpoints?: number;
-  readonly metrics?: MetricsRegistry;
-}): Promise<ReplayParityResult & { topic: string }> {
-  const {
-    compileAggregationPlan,
-    dailyCheckpoints,
-    loadDefinitionsFile,
-    MemoryDirtyUserFeed,
-    readManifest,
-    replayAndCompare,
-    replayEvents,
-    tableFiles,
-  } = await streamModules();
-  const manifest = readManifest(options.worldDir);
-  const plan = compileAggregationPlan(
-    loadDefinitionsFile(options.definitionsPath ?? worldDefinitionsPath()),
-    options.views,
-  );
-  const topic = `parity-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
-  try {
-    const result = await replayAndCompare({
-      bus: options.bus,
-      topic,
-      plan,
-      replay: (target) => replayEvents({ dir: options.worldDir, target }),
-      eventFiles: tableFiles(options.worldDir, manifest, 'events'),
-      checkpoints: dailyCheckpoints(manifest.startTs, manifest.endTs, options.checkpoints ?? 7),
-      dirtyFeed: new MemoryDirtyUserFeed(),
-      ...(options.allowedLatenessMs !== undefined ? { allowedLatenessMs: options.allowedLatenessMs } : {}),
-      ...(options.metrics ? { metrics: options.metrics } : {}),
-    });
-    return { ...result, topic };
-  } finally {
-    await options.bus.deleteTopic(topic).catch(() => {});
-  }
-}
-
 function parityLines(r: ReplayParityResult): string[] {
   const i = r.ingest;
   const lines = [
@@ -124,12 +79,12 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
     .option('--checkpoints <n>', 'compare at the last n day boundaries (default 7)')
     .option('--json', 'print the report as JSON')
     .action(async (opts, cmd: Command) => {
-      const { createEventBus } = await streamModules();
+      const { createEventBus, ParityMismatchError, worldStreamParity } = await streamModules();
       const config = busConfig(await configOf(cmd), opts.bus);
       const allowed = await latenessMs(opts.lateness);
       const checkpoints = positiveInt('checkpoints', opts.checkpoints) ?? 7;
       const bus = await createEventBus(config);
-      let result: Awaited<ReturnType<typeof worldStreamParity>>;
+      let result: Awaited<ReturnType<WorldStreamParity>>;
       try {
         result = await worldStreamParity({
           worldDir: resolve(opts.world),
@@ -145,9 +100,7 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
       if (opts.json) printJson(io, { bus: config.bus.kind, ...result });
       else for (const line of [`bus       ${config.bus.kind}`, ...parityLines(result)]) io.out(line);
       if (result.parity.mismatchCount > 0)
-        throw new ParityMismatchError(
-          `stream and batch aggregates differ in ${result.parity.mismatchCount} of ${result.parity.compared} values`,
-        );
+        throw new ParityMismatchError(result.parity.mismatchCount, result.parity.compared);
     });
 
   stream
@@ -194,7 +147,7 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
       const dir = resolve(opts.store ?? join(config.storeDir, 'features'));
       const store = await FeatureStore.open({
         dir,
-        online: await onlineStoreFor(config, dir),
+        online: (await import('../../features/index.js')).openOnlineStore(config, dir),
         metrics: new MetricsRegistry(),
       });
       try {
@@ -265,7 +218,7 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
       const dir = resolve(opts.store ?? join(config.storeDir, 'features'));
       const store = await FeatureStore.open({
         dir,
-        online: await onlineStoreFor(config, dir),
+        online: (await import('../../features/index.js')).openOnlineStore(config, dir),
         metrics: new MetricsRegistry(),
       });
       const bus = await createEventBus(config);
