@@ -7,6 +7,7 @@ import { describeError, exitCodeFor, isAdnovaError } from '../core/errors.js';
 import type { AdnovaConfig, loadConfig } from '../core/index.js';
 import { registerAudienceCommands } from './commands/audience.js';
 import { registerCampaignCommands } from './commands/campaign.js';
+import { registerDeployCommands } from './commands/deploy.js';
 import { registerFeaturesCommands } from './commands/features.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerMonitorCommands } from './commands/monitor.js';
@@ -84,6 +85,7 @@ export function buildProgram(io: CliIo, options: BuildProgramOptions = {}): Comm
   registerWorldCommands(program, io);
   registerFeaturesCommands(program, io);
   registerStreamCommands(program, io);
+  registerDeployCommands(program, io);
   registerCampaignCommands(program, io);
   registerAudienceCommands(program, io);
   registerModelCommands(program, io);

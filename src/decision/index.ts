@@ -32,6 +32,15 @@ export {
   decide,
 } from './decide.js';
 export {
+  Deployment,
+  type DeploymentLayout,
+  type DeploymentManifest,
+  deploymentLayout,
+  type OpenDeploymentOptions,
+  openDeployment,
+  readDeploymentManifest,
+} from './deployment.js';
+export {
   CampaignNotFoundError,
   CampaignSpecError,
   type CampaignSpecProblem,
@@ -76,6 +85,7 @@ export {
 } from './scoring.js';
 export { type Bitmap, INDEX_KEYS, type ReadonlyBitmap, SegmentIndex } from './segment-index.js';
 export { UserIndex } from './user-index.js';
+export { type DeployWorldOptions, deployWorld, type WorldDeployment } from './world-deployment.js';
 export {
   type CaptureFigures,
   evaluateOnWorld,

@@ -79,6 +79,31 @@ export class MemoryCapLedger implements CapLedger {
     const users = this.#users(channel, dayMs, true) as Map<string, number>;
     users.set(userId, (users.get(userId) ?? 0) + n);
   }
+
+  /** Forgets the days before `dayMs` (caps are per day: older counts never matter again). */
+  prune(beforeMs: number): void {
+    const first = Math.floor(beforeMs / MS_PER_DAY);
+    for (const day of this.#days.keys()) if (day < first) this.#days.delete(day);
+  }
+
+  /** Removes a user's counts (a privacy deletion). Returns the entries removed. */
+  removeUser(userId: string): number {
+    let n = 0;
+    for (const channels of this.#days.values()) for (const users of channels.values()) if (users.delete(userId)) n++;
+    return n;
+  }
+
+  /** Every count, for a snapshot: `[utcDay, channel, userId, count]`. */
+  *entries(): IterableIterator<[number, string, string, number]> {
+    for (const [day, channels] of this.#days)
+      for (const [channel, users] of channels) for (const [user, n] of users) yield [day, channel, user, n];
+  }
+
+  static fromEntries(entries: Iterable<readonly [number, string, string, number]>): MemoryCapLedger {
+    const ledger = new MemoryCapLedger();
+    for (const [day, channel, user, n] of entries) ledger.add(user, channel as CampaignChannel, day * MS_PER_DAY, n);
+    return ledger;
+  }
 }
 
 export const DEFAULT_CAPS_PER_DAY: Readonly<Record<CampaignChannel, number>> = { email: 3, push: 3, in_app: 3 };

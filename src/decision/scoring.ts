@@ -72,20 +72,29 @@ export class RegistryModelResolver implements ModelResolver {
   readonly #loaded = new Map<string, ScoringModel>();
   readonly #fallbackGoal: string | undefined;
   readonly #crossFeatures: CrossFeatures | null;
+  readonly #role: 'champion' | 'fallback';
 
-  /** `crossFeatures`: the definition the champions' training sets used for their (user, campaign) columns. */
-  constructor(registry: ModelRegistry, options: { fallbackGoal?: CampaignGoal; crossFeatures?: CrossFeatures } = {}) {
+  /**
+   * `crossFeatures`: the definition the champions' training sets used for their (user, campaign) columns. `role`:
+   * `fallback` resolves the models trained on batch-only features (served while the online store is down).
+   */
+  constructor(
+    registry: ModelRegistry,
+    options: { fallbackGoal?: CampaignGoal; crossFeatures?: CrossFeatures; role?: 'champion' | 'fallback' } = {},
+  ) {
     this.#registry = registry;
     this.#fallbackGoal = options.fallbackGoal;
     this.#crossFeatures = options.crossFeatures ?? null;
+    this.#role = options.role ?? 'champion';
   }
 
   forCampaign(c: Campaign): ScoringModel {
-    const champion = (goal: string) => this.#registry.list().find((m) => m.goal === goal && m.role === 'champion');
-    const entry = champion(c.goal) ?? (this.#fallbackGoal ? champion(this.#fallbackGoal) : undefined);
+    const role = this.#role;
+    const find = (goal: string) => this.#registry.list().find((m) => m.goal === goal && m.role === role);
+    const entry = find(c.goal) ?? (this.#fallbackGoal ? find(this.#fallbackGoal) : undefined);
     if (!entry)
       throw new ModelMissingError(
-        `campaign ${c.id}: no champion model for goal ${c.goal}${this.#fallbackGoal ? ` or ${this.#fallbackGoal}` : ''} in ${this.#registry.root}; promote one with \`adnova model promote\``,
+        `campaign ${c.id}: no ${role} model for goal ${c.goal}${this.#fallbackGoal ? ` or ${this.#fallbackGoal}` : ''} in ${this.#registry.root}; promote one with \`adnova model promote${role === 'fallback' ? ' --as fallback' : ''}\``,
       );
     let m = this.#loaded.get(entry.id);
     if (!m) {

@@ -137,4 +137,22 @@ describe('ModelRegistry', () => {
     expect(() => reg.promote('clicker@v9')).toThrow(NotFoundError);
     expect(reg.load(v2.id).trees.length).toBe(3);
   });
+
+  it('keeps a fallback per goal beside the champion, untouched by promotions and rollbacks', () => {
+    const d = dataset(800);
+    const reg = new ModelRegistry(join(dir, 'registry-fallback'));
+    const a = trainModel(d.matrix, d.labels, d.columns, { gbdt: { trees: 2 } }).artifact;
+    const champ = reg.register(a, 'opener', 'open');
+    const batch = reg.register(a, 'opener-batch', 'open');
+    reg.promote(champ.id);
+    expect(reg.current('open', 'fallback')).toBeNull();
+    expect(reg.promote(batch.id, 'fallback').previous).toBeNull();
+    expect(reg.list().map((e) => e.role)).toEqual(['champion', 'fallback']);
+    const next = reg.register(a, 'opener', 'open');
+    reg.promote(next.id);
+    expect(reg.current('open', 'fallback')?.id).toBe(batch.id);
+    reg.rollback('open');
+    expect(reg.current('open')?.id).toBe(champ.id);
+    expect(reg.current('open', 'fallback')?.id).toBe(batch.id);
+  });
 });

@@ -6,7 +6,8 @@ export const GROWTH_POLICIES = ['depthwise', 'leafwise'] as const;
 /** `auto` picks none, Platt or isotonic by cross-fitted log loss and ROC AUC (see `chooseCalibration`). */
 export const CALIBRATION_METHODS = ['none', 'isotonic', 'platt', 'auto'] as const;
 export const MODEL_IMPORT_FORMATS = ['xgboost-json', 'lightgbm-text'] as const;
-export const REGISTRY_ROLES = ['champion', 'challenger'] as const;
+/** champion: serves its goal; challenger: evaluated beside it; fallback: serves when the online store is down (batch-only features). */
+export const REGISTRY_ROLES = ['champion', 'challenger', 'fallback'] as const;
 /**
  * Batches below this many rows are scored on the calling thread. Measured with bench/model.ts --pool-sizes
  * (100 trees of depth 6 on 100 features, 2 workers against CompiledScorer on the calling thread, ordinary

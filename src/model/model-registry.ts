@@ -23,6 +23,8 @@ export interface RegistryEntry {
 interface GoalSlots {
   champion: string | null;
   challenger: string | null;
+  /** The model trained on batch-only features, for answers while the online store is unreachable. */
+  fallback?: string | null;
   /** Earlier champions, most recent last: what `rollback` returns to. */
   previousChampions: string[];
 }
@@ -101,7 +103,14 @@ export class ModelRegistry {
     const data = this.#read();
     return data.models.map((m) => {
       const slots = data.goals[m.goal];
-      const role = slots?.champion === m.id ? 'champion' : slots?.challenger === m.id ? 'challenger' : null;
+      const role =
+        slots?.champion === m.id
+          ? 'champion'
+          : slots?.challenger === m.id
+            ? 'challenger'
+            : slots?.fallback === m.id
+              ? 'fallback'
+              : null;
       return { ...m, role };
     });
   }
@@ -125,10 +134,10 @@ export class ModelRegistry {
     return join(this.root, this.getOrThrow(id).path);
   }
 
-  /** The champion (or challenger) of a goal, or null. */
+  /** The champion (or challenger, or fallback) of a goal, or null. */
   current(goal: string, role: RegistryRole = 'champion'): RegistryEntry | null {
     const data = this.#read();
-    const id = data.goals[goal]?.[role];
+    const id = data.goals[goal]?.[role] ?? null;
     return id ? (data.models.find((m) => m.id === id) ?? null) : null;
   }
 
@@ -137,8 +146,10 @@ export class ModelRegistry {
     const entry = this.getOrThrow(id);
     const data = this.#read();
     const slots = data.goals[entry.goal] ?? { champion: null, challenger: null, previousChampions: [] };
-    const previous = slots[role];
-    if (role === 'champion') {
+    const previous = slots[role] ?? null;
+    if (role === 'fallback') {
+      slots.fallback = id;
+    } else if (role === 'champion') {
       if (slots.champion && slots.champion !== id) slots.previousChampions.push(slots.champion);
       slots.champion = id;
       if (slots.challenger === id) slots.challenger = null;
