@@ -1,4 +1,9 @@
-import type { ProgressStream } from './progress.js';
+/** Where a bar is drawn: a terminal stream (process.stderr), or a fake one with `isTTY` in tests. */
+export interface ProgressStream {
+  write(chunk: string): boolean;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
 
 /** Where a command writes: injectable so tests can run the CLI in-process and read what it printed. */
 export interface CliIo {

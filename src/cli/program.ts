@@ -71,7 +71,7 @@ export function buildProgram(io: CliIo, options: BuildProgramOptions = {}): Comm
       const { config: cfg } = await loadEffectiveConfig(cmd);
       const [{ createLogger }, { formatDemoResults, runDemo }] = await Promise.all([
         import('../core/index.js'),
-        import('./demo.js'),
+        import('./demo/index.js'),
       ]);
       const logger = createLogger({ level: cfg.log.level === 'info' ? 'warn' : cfg.log.level });
       const workDir = resolve(join(cfg.storeDir, 'demo'));

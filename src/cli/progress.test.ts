@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CliIo } from './io.js';
-import { formatBytes, type ProgressStream, shouldShowProgress, startProgress } from './progress.js';
+import type { CliIo, ProgressStream } from './io.js';
+import { formatBytes, shouldShowProgress, startProgress } from './progress.js';
 import { fakeTerminal as fakeStream } from './test-io.js';
 
 const ioWith = (stream: ProgressStream | undefined, interactive = true): CliIo => ({

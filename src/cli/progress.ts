@@ -1,12 +1,5 @@
 import { createRequire } from 'node:module';
-import type { CliIo } from './io.js';
-
-/** Where a bar is drawn: a terminal stream (process.stderr), or a fake one with `isTTY` in tests. */
-export interface ProgressStream {
-  write(chunk: string): boolean;
-  readonly isTTY?: boolean;
-  readonly columns?: number;
-}
+import type { CliIo, ProgressStream } from './io.js';
 
 /**
  * A progress bar for one long step. Domain code receives `onProgress` as a plain callback option

@@ -1,6 +1,5 @@
-import type { CliIo } from './io.js';
+import type { CliIo, ProgressStream } from './io.js';
 import { runCli } from './program.js';
-import type { ProgressStream } from './progress.js';
 
 /** An in-memory CliIo for running the CLI in-process in tests. */
 export interface CapturingIo extends CliIo {

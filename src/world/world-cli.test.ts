@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { worldDemoStage } from '../cli/commands/world.js';
+import { worldDemoStage } from '../cli/demo/world.js';
 import { runCli } from '../cli/program.js';
 import { capturingIo } from '../cli/test-io.js';
 import { createLogger, defaultConfig } from '../core/index.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { featuresDemoStage } from '../../src/cli/commands/features.js';
+import { featuresDemoStage } from '../../src/cli/demo/features.js';
 import { runCli } from '../../src/cli/program.js';
 import { capturingIo } from '../../src/cli/test-io.js';
 import { defaultConfig, ManualClock, silentLogger, viewStatus } from '../../src/core/index.js';

@@ -1,11 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-// registering loads only import-free modules; each action imports the decision code it runs
-import { InvalidInputError } from '../../core/errors.js';
 import type { CaptureFigures, WorldEvaluation } from '../../decision/index.js';
 import { worldDefinitionsPath } from '../../features/world-definitions.js';
-import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
 import { openFraction, positiveInt } from '../options.js';
 import { startProgress } from '../progress.js';
@@ -86,30 +83,3 @@ export function registerAudienceCommands(program: Command, io: CliIo): void {
       },
     );
 }
-
-/** The demo's decision stage: the demo World's later campaigns decided and judged by its oracle. */
-export const decisionDemoStage: DemoStage = {
-  name: 'decision',
-  description: 'retrieve, score and apply policy for World campaigns; judge the audiences by the oracle',
-  run: async ({ workDir, state }) => {
-    if (!state.worldDir) throw new InvalidInputError('the decision stage needs the world stage first');
-    const { evaluateOnWorld } = await import('../../decision/index.js');
-    const dir = join(workDir, 'decision');
-    mkdirSync(dir, { recursive: true });
-    const r = await evaluateOnWorld({
-      worldDir: state.worldDir,
-      workDir: dir,
-      definitionsPath: worldDefinitionsPath(),
-      gbdt: { trees: 40 },
-      maxCampaigns: 30,
-    });
-    return {
-      campaigns: r.campaigns,
-      oracleCapture: Number(r.oracleCapture.toFixed(3)),
-      ruleCapture: Number(r.ruleCapture.toFixed(3)),
-      expectedOutcomes: Object.fromEntries(
-        Object.entries(r.expectedOutcomes).map(([k, v]) => [k, Number(v.toFixed(1))]),
-      ),
-    };
-  },
-};

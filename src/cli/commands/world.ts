@@ -1,11 +1,9 @@
 import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 // registering the commands loads only import-free modules; each action imports the world code it runs
 import { parseTimestampMs } from '../../core/clock.js';
 import { InvalidInputError } from '../../core/errors.js';
 import type { ReplayTarget, WorldManifest } from '../../world/index.js';
-import type { DemoStage } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
 import { finiteNumber, nonNegativeInt } from '../options.js';
 import { startProgress } from '../progress.js';
@@ -186,31 +184,3 @@ export function registerWorldCommands(program: Command, io: CliIo): void {
       else printSummary(io, summarize(m, opts.dir), false);
     });
 }
-
-/** The world stage of `adnova demo`: a small world with a unit change on day 5, so later stages see drift. */
-export const worldDemoStage: DemoStage | undefined = {
-  name: 'world',
-  description: 'simulate users, events, campaigns and outcomes',
-  run: async (ctx) => {
-    const dir = join(ctx.workDir, 'world');
-    const { generateWorld } = await import('../../world/index.js');
-    const manifest = await generateWorld({
-      outDir: dir,
-      users: 2000,
-      days: 7,
-      seed: 42,
-      features: 200,
-      scenarios: ['unit-change'],
-      driftDay: 5,
-      overwrite: true,
-    });
-    ctx.state.worldDir = dir;
-    return {
-      dir,
-      users: manifest.tables.users?.rows ?? 0,
-      events: manifest.tables.events?.rows ?? 0,
-      sends: manifest.tables.sends?.rows ?? 0,
-      scenario: 'unit-change@day5',
-    };
-  },
-};
