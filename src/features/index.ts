@@ -31,11 +31,7 @@ export {
   ttlMsOf,
   validateDefinitions,
 } from './definitions.js';
-export {
-  type DefinitionsFileFormat,
-  loadDefinitionsFile,
-  parseDefinitions,
-} from './definitions-file.js';
+export { type DefinitionsFileFormat, loadDefinitionsFile, parseDefinitions } from './definitions-file.js';
 export { DuckDbOfflineStore, type OfflineStoreOptions } from './duckdb-offline-store.js';
 export { FeatureDefinitionError, FeatureNotFoundError, IncompatibleChangeError } from './errors.js';
 export {
@@ -67,7 +63,7 @@ export type {
 } from './online-store.js';
 export { ReadBuffers } from './online-store.js';
 export { openOnlineStore } from './online-store-config.js';
-export { ageColumnOf, LABEL_ROW_COLUMN, statusColumnOf } from './pit-sql.js';
+export { ageColumnOf, statusColumnOf } from './pit-sql.js';
 export { RedisOnlineStore, type RedisOnlineStoreOptions } from './redis-online-store.js';
 export {
   type ApplyAction,
@@ -77,6 +73,4 @@ export {
   type DefinitionKind,
   FeatureRegistry,
 } from './registry.js';
-export { compileExpressionJs, compileExpressionSql, parseExpression } from './transform-expression.js';
-export { NO_TTL_MS, ttlStatus, ttlStatusSql } from './ttl-rule.js';
 export { worldDefinitionsPath } from './world-definitions.js';

@@ -1,6 +1,5 @@
 export {
   ARTIFACT_FORMAT,
-  ARTIFACT_FORMAT_VERSION,
   type ArtifactColumn,
   type ArtifactHeader,
   binsFromHeader,
@@ -15,28 +14,16 @@ export {
   type SplitSummary,
   saveArtifact,
 } from './artifact.js';
+export { type BinMapper, binColumnMajor, type FeatureBins } from './binning.js';
 export {
-  type BinMapper,
-  binColumnMajor,
-  binRowMajor,
-  type FeatureBins,
-  fitBins,
-  MAX_VALUE_BINS,
-  MISSING_BIN,
-} from './binning.js';
-export {
-  CALIBRATION_AUC_TOLERANCE,
   CALIBRATION_METHODS,
   type Calibration,
   type CalibrationChoice,
   type CalibrationMethod,
   calibrate,
   chooseCalibration,
-  distinctValues,
   fitCalibration,
   fitGuardedCalibration,
-  fitIsotonic,
-  fitPlatt,
   type GuardedCalibration,
 } from './calibration.js';
 export { CompiledModel, compileModel } from './compile-model.js';
@@ -84,9 +71,7 @@ export {
   type BinaryMetrics,
   binaryMetrics,
   brierScore,
-  ECE_BINS,
   expectedCalibrationError,
-  LIFT_FRACTIONS,
   type LiftAt,
   liftAt,
   logLoss,
@@ -102,23 +87,14 @@ export {
   type ModelMatrix,
   selectRows,
 } from './model-matrix.js';
-export {
-  ModelRegistry,
-  REGISTRY_ROLES,
-  type RegistryEntry,
-  type RegistryRole,
-} from './model-registry.js';
+export { ModelRegistry, REGISTRY_ROLES, type RegistryEntry, type RegistryRole } from './model-registry.js';
 export {
   buildReferenceProfile,
   type ReferenceFeatureProfile,
   type ReferenceProfile,
   SCORE_PROFILE_BINS,
 } from './reference-profile.js';
-export {
-  SCORER_POOL_MIN_ROWS,
-  ScorerPool,
-  type ScorerPoolOptions,
-} from './scorer-pool.js';
+export { SCORER_POOL_MIN_ROWS, ScorerPool, type ScorerPoolOptions } from './scorer-pool.js';
 export { buildSendTrainingSet, CAMPAIGN_FEATURES, type SendTrainingSet } from './send-training-set.js';
 export {
   evaluateModelOnTable,

@@ -6,7 +6,6 @@ export {
   type Column,
   type ColumnKind,
   type ColumnTable,
-  categoricalFromStrings,
   type NumericColumn,
   numericColumn,
   tableFromFeatureMatrix,
@@ -34,13 +33,10 @@ export {
   defaultDriftOptions,
   detectDrift,
   type FeatureDriftResult,
-  jsNoiseFloor,
   type LearnThresholdOptions,
   learnThresholds,
-  wassersteinNoiseFloor,
 } from './drift-detector.js';
 export {
-  checkSameSchema,
   compareTables,
   type DriftFilesOptions,
   type DriftReportJson,
@@ -48,45 +44,14 @@ export {
   driftFromFiles,
   driftReportJson,
   type FeatureDriftJson,
-  featureDriftJson,
   type LabelDriftJson,
   type LabelDriftReport,
-  labelDriftJson,
   profileFile,
 } from './drift-report.js';
-export {
-  BIN_QUANTILES,
-  benjaminiHochberg,
-  binCountsSorted,
-  type CategoricalDriftStats,
-  chi2FromCounts,
-  compareCategoricalCounts,
-  compareNumericSorted,
-  jsDistanceFromCounts,
-  KS_MAX_EXACT_N,
-  type KsResult,
-  ksTwoSample,
-  linfFromCounts,
-  type NumericDriftStats,
-  PSI_EMPTY_SHARE,
-  psiFromCounts,
-  quantileEdges,
-  quantileSorted,
-  sortedFinite,
-  WASSERSTEIN_MIN_STD,
-  wassersteinSorted,
-} from './drift-stats.js';
+export { sortedFinite } from './drift-stats.js';
 export { CorruptProfileError, SchemaMismatchError } from './errors.js';
-export {
-  compareColumns,
-  compareProfiles,
-  type FeatureComparison,
-  type FeatureDriftStats,
-  featureKindOf,
-  type QualityMeasures,
-} from './feature-comparison.js';
+export { compareProfiles, type FeatureComparison, featureKindOf } from './feature-comparison.js';
 export { renderDriftHtml } from './html-report.js';
-export { DEFAULT_KLL_K, type KllSketch, kllCdf, kllFromSorted, kllQuantile, mergeKll } from './kll-sketch.js';
 export { driftAgainstModel, type ModelDriftOptions, type ModelDriftRun } from './model-reference-drift.js';
 export {
   CONCEPT_DRIFT_METRICS,
@@ -100,17 +65,13 @@ export {
 export {
   type CategoricalProfile,
   type DatasetProfile,
-  DEFAULT_MAX_CATEGORIES,
   distinctEstimate,
-  EXACT_SAMPLE_MAX,
   type FeatureProfile,
   type LearnedThreshold,
-  mergeFeatureProfiles,
   mergeProfiles,
   type NumericProfile,
   nullShare,
   PROFILE_FORMAT,
-  ProfileAccumulator,
   type ProfileOptions,
   profileTable,
 } from './profile.js';
@@ -127,10 +88,8 @@ export {
   type LabelCounts,
   type LabelDriftResult,
   labelCounts,
-  labelCountsFromProfile,
   labelDrift,
   labelDriftFromCounts,
-  labelsFromColumn,
   predictionDrift,
 } from './target-drift.js';
 export { type WorldSnapshotDrift, worldSnapshotDrift } from './world-snapshot-drift.js';

@@ -1,7 +1,5 @@
 export {
   type AggregatorCounters,
-  type AggregatorMeta,
-  DEFAULT_ALLOWED_LATENESS_MS,
   type IngestOutcome,
   WindowAggregator,
   type WindowAggregatorOptions,
@@ -10,16 +8,7 @@ export {
   type AggregatableEvent,
   type AggregationPlan,
   compileAggregationPlan,
-  DISTINCT_SKETCH_BITS,
   type EventFieldName,
-  NUMERIC_EVENT_FIELDS,
-  type PlanFeature,
-  type PlanView,
-  planKeyOf,
-  STRING_EVENT_FIELDS,
-  TILE_SIZES_MS,
-  tileSizeFor,
-  windowStartMs,
 } from './aggregation-plan.js';
 export {
   type AggregatorCheckpoint,
@@ -27,14 +16,8 @@ export {
   FileAggregatorStateStore,
   MemoryAggregatorStateStore,
 } from './aggregator-state-store.js';
+export { ContractMetrics } from './contract-metrics.js';
 export {
-  ContractMetrics,
-  DEFAULT_MAX_UNKNOWN_FIELD_LABELS,
-  OTHER_FIELD_LABEL,
-  UNKNOWN_EVENT_TYPE_LABEL,
-} from './contract-metrics.js';
-export {
-  CONTRACT_FIELDS_V1,
   CONTRACT_ISSUE_KINDS,
   CONTRACT_REASON_KINDS,
   type ContractField,
@@ -47,24 +30,16 @@ export {
   EVENT_CONTRACT_V1,
   EVENT_CONTRACT_VERSION,
   eventContractJsonSchema,
-  requiredFields,
   STREAM_CHANNELS,
   STREAM_EVENT_TYPES,
   STREAM_PLATFORMS,
   type StreamEvent,
   type StreamEventType,
-  toDeadLetter,
   type ValidateOptions,
   validateEnvelope,
   validateMessage,
 } from './contracts.js';
-export {
-  type DeadLetter,
-  type DeadLetterInput,
-  type DeadLetterSink,
-  MemoryDeadLetterSink,
-  validateDeadLetters,
-} from './dead-letter.js';
+export { type DeadLetter, type DeadLetterInput, type DeadLetterSink, MemoryDeadLetterSink } from './dead-letter.js';
 export {
   type DeadLetterFileContents,
   FileDeadLetterSink,
@@ -85,35 +60,20 @@ export {
   type BusEventInput,
   type BusMessage,
   type ConsumerOptions,
-  DEFAULT_ACK_WAIT_MS,
-  DEFAULT_PULL_MAX_MESSAGES,
-  DEFAULT_PULL_WAIT_MS,
   EVENT_BUS_KINDS,
   type EventBus,
   type EventBusKind,
-  MAX_PULL_MESSAGES,
   type PublishResult,
   type PullOptions,
-  partitionTopic,
-  partitionTopics,
   START_AT_KINDS,
   type StartAt,
-  validateBusName,
 } from './event-bus.js';
 export { type CreateEventBusOptions, createEventBus } from './event-bus-factory.js';
 export { MemoryEventBus, type MemoryEventBusOptions } from './memory-event-bus.js';
 export { NatsEventBus, type NatsEventBusOptions } from './nats-event-bus.js';
-export {
-  RedisAggregatorStateStore,
-  type RedisAggregatorStateStoreOptions,
-} from './redis-aggregator-state-store.js';
+export { RedisAggregatorStateStore, type RedisAggregatorStateStoreOptions } from './redis-aggregator-state-store.js';
 export { RedisStreamsEventBus, type RedisStreamsEventBusOptions } from './redis-streams-event-bus.js';
 export {
-  DEFAULT_SCHEMA_CHANGE_BUCKET_MS,
-  DEFAULT_SCHEMA_CHANGE_LOOKBACK_MS,
-  DEFAULT_SCHEMA_CHANGE_MAX_PATTERNS,
-  DEFAULT_SCHEMA_CHANGE_MIN_COUNT,
-  DEFAULT_SCHEMA_CHANGE_MIN_SHARE,
   parseSchemaChangeOptions,
   SCHEMA_CHANGE_KINDS,
   SchemaChangeDetector,
@@ -123,7 +83,6 @@ export {
 } from './schema-change.js';
 export {
   BusDirtyUserFeed,
-  DEFAULT_MAX_REJECTED_EVENT_IDS,
   type DirtyUser,
   type DirtyUserFeed,
   type FeatureSink,
@@ -136,7 +95,6 @@ export {
 export {
   BusReplayTarget,
   CountingFeatureSink,
-  compareStreamWithBatch,
   dailyCheckpoints,
   type ParityMismatch,
   type ReplayParityOptions,

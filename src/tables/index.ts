@@ -7,17 +7,8 @@ export {
   isoDateMs,
   naValuesFromList,
 } from './cells.js';
+export { CsvReader, type CsvReadOptions, type CsvRecord, type CsvSpan, emptySpan } from './csv-reader.js';
 export {
-  CsvReader,
-  type CsvReadOptions,
-  type CsvRecord,
-  type CsvSpan,
-  emptySpan,
-  normalizeSeparator,
-  SEPARATOR_CANDIDATES,
-} from './csv-reader.js';
-export {
-  headerLooksLikeData,
   type ParsedCategoricalColumn,
   type ParsedColumn,
   type ParsedNumericColumn,
