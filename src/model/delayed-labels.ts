@@ -1,6 +1,6 @@
 import { GOALS, type Goal, InvalidInputError, MS_PER_DAY, MS_PER_HOUR } from '../core/index.js';
 
-export { GOALS, type Goal } from '../core/vocabulary.js';
+export { GOALS, type Goal } from '../core/index.js';
 
 /**
  * Attribution windows per goal: an outcome counts for a send when it happens within the window after the send, and

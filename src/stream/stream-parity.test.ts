@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FeatureStatusCode, ManualClock, MetricsRegistry } from '../core/index.js';
 import { FeatureStore, loadDefinitionsFile, MemoryOnlineStore } from '../features/index.js';
 import { readManifest, replayEvents, tableFiles } from '../world/index.js';
-import { generateWorld } from '../world/simulator.js';
+import { generateWorld } from '../world/index.js';
 import { compileAggregationPlan } from './aggregation-plan.js';
 import { MemoryDeadLetterSink } from './dead-letter.js';
 import { MemoryEventBus } from './memory-event-bus.js';

@@ -35,7 +35,7 @@ export type TableName = (typeof TABLE_NAMES)[number];
 export type TableRole = 'data' | 'truth';
 
 // the simulator writes the system's own vocabularies (src/core/vocabulary.ts)
-export { AGE_BANDS, CHANNELS, type Channel, GOALS, type Goal, PLATFORMS } from '../core/vocabulary.js';
+export { AGE_BANDS, CHANNELS, type Channel, GOALS, type Goal, PLATFORMS } from '../core/index.js';
 export const OUTCOME_KINDS = ['open', 'click', 'convert'] as const;
 export const PLAN_TIERS = ['free', 'plus', 'premium'] as const;
 export const SEGMENTS = ['all', 'high_value', 'cart_abandoner', 'new_user', 'lapsed'] as const;
