@@ -155,6 +155,9 @@ export function planColumns(
   });
 }
 
+/** Up to this many rows, a column is copied value by value (a subarray per column costs more). */
+const ROW_BY_ROW_GATHER = 16;
+
 /** Fills a column-major model input for `rows` (rows of the matrix) from the plan. */
 export function gatherInput(
   m: FeatureMatrix,
@@ -168,6 +171,10 @@ export function gatherInput(
     out && out.length >= n * plan.length ? out.subarray(0, n * plan.length) : new Float32Array(n * plan.length);
   // offsets, not a subarray per column: a one-user request gathers 50 campaigns x 200 columns
   const values = m.values;
+  // consecutive rows (a launch's chunk of candidates) copy as one block per column
+  const first = rows && n > 0 ? (rows[0] as number) : 0;
+  let consecutive = rows !== null && n > ROW_BY_ROW_GATHER;
+  for (let r = 0; consecutive && r < n; r++) consecutive = (rows as Uint32Array)[r] === first + r;
   for (let c = 0; c < plan.length; c++) {
     const src = plan[c] as ColumnSource;
     const at = c * n;
@@ -179,7 +186,10 @@ export function gatherInput(
       };
       src.cross.fill(src.name, src.vertical, column, rows, input.subarray(at, at + n));
     } else if (!rows) input.set(values.subarray(src.col * total, (src.col + 1) * total), at);
-    else {
+    else if (consecutive) {
+      const from = src.col * total + first;
+      input.set(values.subarray(from, from + n), at);
+    } else {
       const base = src.col * total;
       for (let r = 0; r < n; r++) input[at + r] = values[base + (rows[r] as number)] as number;
     }
