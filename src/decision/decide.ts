@@ -13,6 +13,7 @@ import {
 } from './policy.js';
 import { type RetrievalRule, retrievalReason, retrieve, type StageCount } from './retrieval.js';
 import {
+  type ColumnPlan,
   type DecisionContext,
   type Degradation,
   degradationsOf,
@@ -108,38 +109,29 @@ export async function decide(
   };
 
   // stage 1: retrieval
+  const request = opts.userIds ? requestUsers(opts.userIds, index, controlShare) : null;
   const retrieved = campaigns.map((c) => {
-    let dense: Uint32Array;
-    let stages: StageCount[];
-    if (opts.userIds) {
-      const kept: number[] = [];
-      const lost = new Map<RetrievalRule, number>();
-      const seen = new Set<number>();
-      for (const u of opts.userIds) {
-        const d = index.users.denseOf(u);
-        if (d !== undefined && seen.has(d)) continue;
-        if (d !== undefined) seen.add(d);
-        const why = retrievalReason(c, index, d, ctx);
-        if (why) lost.set(why.rule, (lost.get(why.rule) ?? 0) + 1);
-        else kept.push(d as number);
-      }
-      dense = Uint32Array.from(kept).sort();
-      let remaining = opts.userIds.length;
-      stages = [...lost.entries()].map(([rule, n]) => {
-        remaining -= n;
-        return { stage: 'retrieve' as const, rule, remaining };
-      });
-    } else {
+    if (!request) {
       // the control group as one more suppression bitmap (cached in the index), not a hash per candidate
       const r = retrieve(c, index, controlShare > 0 ? { atMs, controlGroup: index.controlGroup(controlShare) } : ctx);
-      dense = r.candidates.toUint32Array();
-      stages = [...r.stages];
-      return { c, dense, stages };
+      return { c, dense: r.candidates.toUint32Array(), stages: [...r.stages] };
     }
+    const kept: number[] = [];
+    const lost = new Map<RetrievalRule, number>();
+    for (const d of request.dense) {
+      const why = retrievalReason(c, index, d, ctx);
+      if (why) lost.set(why.rule, (lost.get(why.rule) ?? 0) + 1);
+      else kept.push(d as number);
+    }
+    let dense = Uint32Array.from(kept).sort();
+    let remaining = request.asked;
+    const stages: StageCount[] = [...lost.entries()].map(([rule, n]) => {
+      remaining -= n;
+      return { stage: 'retrieve' as const, rule, remaining };
+    });
     if (controlShare > 0) {
-      const keep = dense.filter((d) => !inControlGroup(index.users.userOf(d), controlShare));
-      stages.push({ stage: 'retrieve', rule: 'control_group', remaining: keep.length });
-      dense = keep;
+      dense = dense.filter((d) => !request.control.has(d));
+      stages.push({ stage: 'retrieve', rule: 'control_group', remaining: dense.length });
     }
     return { c, dense, stages };
   });
@@ -147,10 +139,12 @@ export async function decide(
   // one feature read for the union of candidates (each campaign's dense ids are ascending)
   const unionDense = unionOf(retrieved.map((r) => r.dense));
   const retrieveMs = lap();
-  const features = await deps.features.read(index.users.usersOf(unionDense), atMs, { hourOfDay }, deps.readBuffers);
+  const unionUsers = index.users.usersOf(unionDense);
+  const features = await deps.features.read(unionUsers, atMs, { hourOfDay }, deps.readBuffers);
   const featureReadMs = lap();
 
   // stage 2: predicates and scoring
+  const scorer = new CallScorer(features);
   const scoredItems = retrieved.map(({ c, dense, stages }) => {
     const model = deps.models.forCampaign(c);
     const rows = rowsIn(unionDense, dense);
@@ -160,9 +154,12 @@ export async function decide(
     for (let i = 0; i < rows.length; i++) if ((failed[i] as number) < 0) pass[passed++] = i;
     if (c.targeting.features.length) stages.push({ stage: 'score', rule: 'feature_predicate', remaining: passed });
     const plan = cachedPlan(model, features.columns, c, hourOfDay);
-    const scoreRows = new Uint32Array(passed);
-    for (let k = 0; k < passed; k++) scoreRows[k] = rows[pass[k] as number] as number;
-    const probs = scoreInChunks(model, features, plan, scoreRows);
+    let scoreRows = rows;
+    if (passed < rows.length) {
+      scoreRows = new Uint32Array(passed);
+      for (let k = 0; k < passed; k++) scoreRows[k] = rows[pass[k] as number] as number;
+    }
+    const probs = scorer.score(model, plan, scoreRows);
     let scores = probs;
     if (passed < rows.length) {
       scores = new Float64Array(rows.length).fill(Number.NaN);
@@ -170,7 +167,9 @@ export async function decide(
     }
     const preExcluded = new Uint8Array(rows.length).fill(255);
     for (let i = 0; i < rows.length; i++) if ((failed[i] as number) >= 0) preExcluded[i] = OUTCOME.feature_predicate;
-    return { c, model, dense, rows, failed, scores, preExcluded, stages };
+    // the user ids of the candidates: the read's own list when the campaign's candidates are the union
+    const userIds = dense === unionDense ? unionUsers : index.users.usersOf(dense);
+    return { c, model, dense, userIds, rows, failed, scores, preExcluded, stages };
   });
 
   const scoreMs = lap();
@@ -179,7 +178,7 @@ export async function decide(
   const decisions = applyPolicy(
     scoredItems.map((s) => ({
       campaign: s.c,
-      userIds: index.users.usersOf(s.dense),
+      userIds: s.userIds,
       scores: s.scores,
       preExcluded: s.preExcluded,
       denseIds: s.dense,
@@ -210,7 +209,7 @@ export async function decide(
       return {
         campaign: s.c,
         model: s.model,
-        userIds: index.users.usersOf(s.dense),
+        userIds: s.userIds,
         featureRows: s.rows,
         scores: s.scores,
         predicateFailed: s.failed,
@@ -266,7 +265,6 @@ const SCORE_CHUNK_ROWS = 8192;
 /** Up to this many rows, each is scored by `predictRow` (equal to the batch kernel's result, without its setup). */
 const ROW_BY_ROW = 4;
 
-type ColumnPlan = ReturnType<typeof planColumns>;
 const plans = new WeakMap<
   ScoringModel,
   WeakMap<Campaign, { columns: readonly string[]; hour: number; plan: ColumnPlan }>
@@ -295,21 +293,81 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** Calibrated probabilities of `rows` (rows of the feature matrix), scored chunk by chunk. */
-function scoreInChunks(model: ScoringModel, m: FeatureMatrix, plan: ColumnPlan, rows: Uint32Array): Float64Array {
-  const n = rows.length;
-  const out = new Float64Array(n);
-  const buffer = new Float32Array(Math.min(n, SCORE_CHUNK_ROWS) * plan.length);
-  if (n <= ROW_BY_ROW) {
-    for (let i = 0; i < n; i++) out[i] = model.model.predictRow(gatherInput(m, plan, rows.subarray(i, i + 1), buffer));
+/** The users of a request once: dense ids (repeats dropped, unknown users kept as undefined), control group. */
+function requestUsers(
+  userIds: readonly string[],
+  index: SegmentIndex,
+  controlShare: number,
+): { dense: (number | undefined)[]; asked: number; control: Set<number> } {
+  const dense: (number | undefined)[] = [];
+  const seen = new Set<number>();
+  const control = new Set<number>();
+  for (const u of userIds) {
+    const d = index.users.denseOf(u);
+    if (d !== undefined) {
+      if (seen.has(d)) continue;
+      seen.add(d);
+      if (controlShare > 0 && inControlGroup(u, controlShare)) control.add(d);
+    }
+    dense.push(d);
+  }
+  return { dense, asked: userIds.length, control };
+}
+
+/**
+ * Scores within one decision: one input buffer for every campaign, and one scoring per (model, plan signature,
+ * rows). Campaigns that a model scores with the same inputs (the same campaign features, the same candidates)
+ * get the same probabilities, so the second one copies them instead of walking the trees again.
+ */
+class CallScorer {
+  readonly #m: FeatureMatrix;
+  #buffer = new Float32Array(0);
+  readonly #done = new Map<ScoringModel, Map<string, { rows: Uint32Array; probs: Float64Array }>>();
+
+  constructor(m: FeatureMatrix) {
+    this.#m = m;
+  }
+
+  score(model: ScoringModel, plan: ColumnPlan, rows: Uint32Array): Float64Array {
+    let bySignature = this.#done.get(model);
+    if (!bySignature) {
+      bySignature = new Map();
+      this.#done.set(model, bySignature);
+    }
+    const hit = bySignature.get(plan.signature);
+    if (hit && sameRows(hit.rows, rows)) return hit.probs.slice();
+    const probs = this.#scoreInChunks(model, plan, rows);
+    bySignature.set(plan.signature, { rows, probs });
+    return probs;
+  }
+
+  /** Calibrated probabilities of `rows` (rows of the feature matrix), scored chunk by chunk. */
+  #scoreInChunks(model: ScoringModel, plan: ColumnPlan, rows: Uint32Array): Float64Array {
+    const m = this.#m;
+    const n = rows.length;
+    const out = new Float64Array(n);
+    const size = Math.min(n, SCORE_CHUNK_ROWS) * plan.sources.length;
+    if (this.#buffer.length < size) this.#buffer = new Float32Array(size);
+    const buffer = this.#buffer;
+    if (n <= ROW_BY_ROW) {
+      for (let i = 0; i < n; i++)
+        out[i] = model.model.predictRow(gatherInput(m, plan, rows.subarray(i, i + 1), buffer));
+      return out;
+    }
+    for (let from = 0; from < n; from += SCORE_CHUNK_ROWS) {
+      const chunk = rows.subarray(from, Math.min(n, from + SCORE_CHUNK_ROWS));
+      const input = gatherInput(m, plan, chunk, buffer);
+      model.model.predict({ rows: chunk.length, values: input }, out.subarray(from, from + chunk.length));
+    }
     return out;
   }
-  for (let from = 0; from < n; from += SCORE_CHUNK_ROWS) {
-    const chunk = rows.subarray(from, Math.min(n, from + SCORE_CHUNK_ROWS));
-    const input = gatherInput(m, plan, chunk, buffer);
-    model.model.predict({ rows: chunk.length, values: input }, out.subarray(from, from + chunk.length));
-  }
-  return out;
+}
+
+function sameRows(a: Uint32Array, b: Uint32Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Why a candidate is in or out of the audience, with what it was scored on. */

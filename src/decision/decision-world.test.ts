@@ -151,6 +151,33 @@ describe('the decision on a simulated World', () => {
     }
   });
 
+  it('scores each campaign as decided alone, with campaigns that share a model and its inputs among them', async () => {
+    const base = campaigns[0] as Campaign;
+    const other = campaigns.find((c) => c.vertical !== base.vertical) as Campaign;
+    // a twin shares the model and every input with base (scored once for both); other differs in its vertical
+    const twin = { ...base, id: `${base.id}-twin` };
+    const moved = { ...base, id: `${base.id}-moved`, vertical: other.vertical };
+    const together = await decide([base, twin, moved, ...campaigns.slice(1)], deps, { atMs, commit: false });
+    const [b, t, m] = together.campaigns as CampaignDecision[];
+    for (const [d, c] of [
+      [b, base],
+      [t, twin],
+      [m, moved],
+      ...campaigns.slice(1).map((c, k) => [together.campaigns[k + 3], c] as const),
+    ] as const) {
+      const alone = (await decide([c], deps, { atMs, commit: false })).campaigns[0] as CampaignDecision;
+      expect(d?.userIds).toEqual(alone.userIds);
+      expect([...(d as CampaignDecision).scores]).toEqual([...alone.scores]);
+    }
+    expect([...(t as CampaignDecision).scores]).toEqual([...(b as CampaignDecision).scores]);
+    expect((t as CampaignDecision).scores).not.toBe((b as CampaignDecision).scores); // a copy, not shared
+    let differ = 0;
+    (b as CampaignDecision).scores.forEach((v, i) => {
+      if (v !== (m as CampaignDecision).scores[i]) differ++;
+    });
+    expect(differ).toBeGreaterThan(0);
+  });
+
   it('gives the same scores from the offline store as of the launch as from the online store', async () => {
     const online = await decide(campaigns.slice(0, 3), deps, { atMs, commit: false });
     const offline = await decide(

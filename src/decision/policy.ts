@@ -1,6 +1,6 @@
 import { hashId, MS_PER_DAY, prefixedHasher } from '../core/index.js';
 import { budgetCap, type Campaign, type CampaignChannel } from './campaign.js';
-import { descendingKeys, sortRowsByKeys } from './ranking.js';
+import { descendingKeys, smallestRows, sortRowsByKeys } from './ranking.js';
 
 /**
  * What the policy did with one scored candidate. The first two are in the audience; the others say why not.
@@ -159,10 +159,9 @@ export function rankOrder(s: Pick<ScoredCandidates, 'userIds' | 'scores'>): Uint
   const n = s.userIds.length;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  const tie = new Uint32Array(n);
-  for (let i = 0; i < n; i++) tie[i] = hashId(s.userIds[i] as string);
   const [hi, lo] = descendingKeys(s.scores, -1);
-  return sortRowsByKeys(order, [hi, lo, tie]);
+  // the tie hash only for rows whose scores tie
+  return sortRowsByKeys(order, [hi, lo, (row) => hashId(s.userIds[row] as string)]);
 }
 
 /** Call-local user numbers: one per distinct user over all campaigns of the call, per row of each campaign. */
@@ -352,16 +351,14 @@ export function applyPolicy(items: readonly ScoredCandidates[], opts: PolicyOpti
     const keys = new Uint32Array(n);
     const exploreKey = prefixedHasher(`${st.c.id}\u0000`, EXPLORE_SEED);
     for (const row of pool) keys[row] = exploreKey(st.s.userIds[row] as string);
-    sortRowsByKeys(pool, [keys]);
     const picks = Math.min(st.exploreSlots, size);
     const p = size ? picks / size : 0;
-    for (let j = 0; j < picks; j++) {
-      const row = pool[j] as number;
+    for (const row of pool) st.propensity[row] = p;
+    // the picks are the pool's first rows in hash order: only they need sorting
+    for (const row of smallestRows(pool, keys, picks)) {
       st.outcome[row] = OUTCOME.explore;
-      st.propensity[row] = p;
       cap.take(st.slot[row] as number, st.c.channel);
     }
-    for (let j = picks; j < size; j++) st.propensity[pool[j] as number] = p;
   }
 
   return states.map((st) => {

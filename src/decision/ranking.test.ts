@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { hashId, Rng } from '../core/index.js';
 import { rankOrder } from './policy.js';
-import { descendingKeys, sortRowsByKeys } from './ranking.js';
+import { descendingKeys, type RowKey, smallestRows, sortRowsByKeys } from './ranking.js';
 
 /** The comparator sort the typed sort must reproduce: keys lexicographically, then the row's input position. */
-function reference(order: Uint32Array, keys: readonly Uint32Array[]): number[] {
+function reference(order: Uint32Array, keys: readonly RowKey[]): number[] {
   const pos = new Map([...order].map((row, i) => [row, i]));
+  const at = (k: RowKey, row: number) => (typeof k === 'function' ? k(row) : (k[row] as number));
   return [...order].sort((a, b) => {
-    for (const k of keys) if (k[a] !== k[b]) return (k[a] as number) - (k[b] as number);
+    for (const k of keys) if (at(k, a) !== at(k, b)) return at(k, a) - at(k, b);
     return (pos.get(a) as number) - (pos.get(b) as number);
   });
 }
@@ -24,6 +25,51 @@ describe('typed row sort', () => {
       expect([...sortRowsByKeys(order, [a, b])]).toEqual(want);
     });
   }
+
+  it('orders distinct and tied 32-bit keys over the whole range, three levels deep', () => {
+    for (const [n, seed] of [
+      [25, 1],
+      [3000, 2],
+      [200_000, 3],
+    ] as const) {
+      const rng = new Rng(seed);
+      // full-range first key with runs of ties (repeated values), a second key with few values, a third distinct
+      const a = Uint32Array.from({ length: n }, () => (rng.next() < 0.3 ? 0xfffffffe : rng.nextUint32() % 50_000));
+      const b = Uint32Array.from({ length: n }, () => [0, 1, 0x80000000, 0xffffffff][rng.int(4)] as number);
+      const c = Uint32Array.from({ length: n }, () => rng.nextUint32());
+      const order = Uint32Array.from({ length: n }, (_, i) => n - 1 - i);
+      expect([...sortRowsByKeys(order.slice(), [a, b, c])]).toEqual(reference(order, [a, b, c]));
+    }
+  });
+
+  it('computes a key given as a function only for rows that tie on the keys before it', () => {
+    const rng = new Rng(9);
+    const n = 50_000;
+    const a = Uint32Array.from({ length: n }, () => rng.int(n / 2)); // about half the rows tie with another
+    const asked = new Uint8Array(n);
+    const late = (row: number) => {
+      asked[row] = 1;
+      return (row * 2654435761) >>> 0;
+    };
+    const got = [
+      ...sortRowsByKeys(
+        Uint32Array.from({ length: n }, (_, i) => i),
+        [a, late],
+      ),
+    ];
+    expect(got).toEqual(
+      reference(
+        Uint32Array.from({ length: n }, (_, i) => i),
+        [a, (row) => (row * 2654435761) >>> 0],
+      ),
+    );
+    const count = new Map<number, number>();
+    for (const v of a) count.set(v, (count.get(v) ?? 0) + 1);
+    let wrong = 0;
+    for (let row = 0; row < n; row++) if (asked[row] !== ((count.get(a[row] as number) as number) > 1 ? 1 : 0)) wrong++;
+    expect(wrong).toBe(0);
+    expect(asked.reduce((x, y) => x + y, 0)).toBeGreaterThan(n / 4);
+  });
 
   it('sorts a subset of rows (the exploration pool) by keys indexed by row', () => {
     const rng = new Rng(3);
@@ -49,6 +95,30 @@ describe('typed row sort', () => {
     expect(hi[1]).toBe(hi[2]); // -0 and 0
     expect(lo[1]).toBe(lo[2]);
     expect([hi[3], lo[3]]).toEqual([hi[4], lo[4]]); // NaN counted as -1
+  });
+});
+
+describe('smallest rows', () => {
+  it('gives the first k rows of the sorted order, in order, without sorting the rest', () => {
+    for (const [n, seed] of [
+      [0, 1],
+      [1, 2],
+      [100, 3],
+      [5000, 4],
+      [100_000, 5],
+    ] as const) {
+      const rng = new Rng(seed);
+      const key = Uint32Array.from({ length: n * 2 }, (_, i) =>
+        // hashes, runs of equal keys and keys sharing their top 16 bits
+        i % 7 === 0 ? 0x12340000 + (i % 3) : i % 11 === 0 ? 777 : rng.nextUint32(),
+      );
+      const rows = Uint32Array.from({ length: n }, (_, i) => (i * 7919) % (n * 2)); // a subset, not in order
+      const sorted = reference(rows, [key]);
+      for (const k of [0, 1, 2, Math.floor(n / 3), n - 1, n, n + 5]) {
+        if (k < 0) continue;
+        expect([...smallestRows(rows, key, k)]).toEqual(sorted.slice(0, Math.max(0, Math.min(k, n))));
+      }
+    }
   });
 });
 

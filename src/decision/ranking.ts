@@ -1,67 +1,117 @@
 /**
- * Orders of candidate rows on typed arrays: a stable LSD radix sort by 32-bit keys, and the keys that make a
- * Float64 sort descending. Ranking 1M candidates by (score, tie hash, row) with `Uint32Array.sort(comparator)`
- * measured ~1 s on this machine; the radix sort does it in six counting passes.
+ * Orders of candidate rows on typed arrays: a stable sort of rows by 32-bit keys, the selection of the k smallest,
+ * and the keys that make a Float64 sort descending.
+ *
+ * Each key level packs (key, position) into one 64-bit word and sorts the words with the engine's native typed
+ * array sort, so the key array is read in order instead of once per radix pass through the row (`key[row]`, a
+ * cache miss per row at 1M rows). Rows that tie on a key are then ordered by the next key within their run only,
+ * so a later key that is costly to compute (a hash of the user id) is computed for the rows that need it. Ranking
+ * 950K candidates by (score, tie hash, row): 2.1 s with a 16-bit LSD radix sort through the rows, 0.14 s packed
+ * (same run, load 6.8).
  */
 
-/** Below this many rows a comparator sort on the same keys is cheaper than the 65,536-bucket passes. */
-const RADIX_MIN_ROWS = 2048;
-const DIGITS = 1 << 16;
+/** A sort key: a value per row (an array indexed by row), or computed on demand for the rows that need it. */
+export type RowKey = Uint32Array | ((row: number) => number);
+
+/** Runs up to this length are sorted by insertion instead of a packed native sort. */
+const INSERTION_MAX = 24;
+/** Which 32-bit half of a packed word is the high one (the key) on this machine. */
+const HIGH = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1 ? 1 : 0;
 
 /**
- * Sorts `order` (row numbers) in place by `keys[0][row]`, then `keys[1][row]`, ... (unsigned, ascending), ties by
- * the rows' order in `order` (stable). Each key array is indexed by row.
+ * Sorts `order` (row numbers) in place by `keys[0]` of the row, then `keys[1]`, ... (unsigned 32-bit values,
+ * ascending), ties by the rows' order in `order` (stable).
  */
-export function sortRowsByKeys(order: Uint32Array, keys: readonly Uint32Array[]): Uint32Array {
-  const n = order.length;
-  if (n < RADIX_MIN_ROWS) {
-    const rows = order.slice();
-    const pos = new Uint32Array(n);
-    for (let i = 0; i < n; i++) pos[i] = i;
-    pos.sort((a, b) => {
-      const ra = rows[a] as number;
-      const rb = rows[b] as number;
-      for (const k of keys) {
-        const d = (k[ra] as number) - (k[rb] as number);
-        if (d !== 0) return d;
+export function sortRowsByKeys(order: Uint32Array, keys: readonly RowKey[]): Uint32Array {
+  if (order.length > 1 && keys.length > 0) sortRange(order, 0, order.length, keys, 0);
+  return order;
+}
+
+/** Key values of short runs, one buffer per key level (a level's values outlive the sorts of the next). */
+const shortRunKeys: Uint32Array[] = [];
+
+function keyValues(order: Uint32Array, from: number, to: number, key: RowKey, level: number): Uint32Array {
+  const n = to - from;
+  let out: Uint32Array;
+  if (n <= INSERTION_MAX) {
+    out = shortRunKeys[level] ??= new Uint32Array(INSERTION_MAX);
+  } else out = new Uint32Array(n);
+  if (typeof key === 'function') for (let i = from; i < to; i++) out[i - from] = key(order[i] as number);
+  else for (let i = from; i < to; i++) out[i - from] = key[order[i] as number] as number;
+  return out;
+}
+
+/** Sorts order[from, to) by keys[level], keys[level + 1], ..., stable. */
+function sortRange(order: Uint32Array, from: number, to: number, keys: readonly RowKey[], level: number): void {
+  const n = to - from;
+  const kv = keyValues(order, from, to, keys[level] as RowKey, level);
+  if (n <= INSERTION_MAX) {
+    // stable: a row moves left past strictly greater keys only
+    for (let i = 1; i < n; i++) {
+      const v = kv[i] as number;
+      const row = order[from + i] as number;
+      let j = i - 1;
+      while (j >= 0 && (kv[j] as number) > v) {
+        kv[j + 1] = kv[j] as number;
+        order[from + j + 1] = order[from + j] as number;
+        j--;
       }
-      return a - b;
-    });
-    for (let i = 0; i < n; i++) order[i] = rows[pos[i] as number] as number;
-    return order;
-  }
-  let src: Uint32Array = order;
-  let dst: Uint32Array = new Uint32Array(n);
-  const count = new Uint32Array(DIGITS);
-  for (let k = keys.length - 1; k >= 0; k--) {
-    const key = keys[k] as Uint32Array;
-    for (let shift = 0; shift <= 16; shift += 16) {
-      count.fill(0);
-      for (let i = 0; i < n; i++) {
-        const d = ((key[src[i] as number] as number) >>> shift) & 0xffff;
-        count[d] = (count[d] as number) + 1;
-      }
-      if (count[((key[src[0] as number] as number) >>> shift) & 0xffff] === n) continue; // one digit: no move
-      let sum = 0;
-      for (let d = 0; d < DIGITS; d++) {
-        const c = count[d] as number;
-        count[d] = sum;
-        sum += c;
-      }
-      for (let i = 0; i < n; i++) {
-        const row = src[i] as number;
-        const d = ((key[row] as number) >>> shift) & 0xffff;
-        const at = count[d] as number;
-        count[d] = at + 1;
-        dst[at] = row;
-      }
-      const t = src;
-      src = dst;
-      dst = t;
+      kv[j + 1] = v;
+      order[from + j + 1] = row;
+    }
+  } else {
+    // (key, position) words are distinct, so the unstable native sort gives the stable order
+    const packed = new BigUint64Array(n);
+    const words = new Uint32Array(packed.buffer);
+    for (let i = 0; i < n; i++) {
+      words[2 * i + HIGH] = kv[i] as number;
+      words[2 * i + 1 - HIGH] = i;
+    }
+    packed.sort();
+    const rows = order.slice(from, to);
+    for (let i = 0; i < n; i++) {
+      order[from + i] = rows[words[2 * i + 1 - HIGH] as number] as number;
+      kv[i] = words[2 * i + HIGH] as number;
     }
   }
-  if (src !== order) order.set(src);
-  return order;
+  if (level + 1 === keys.length) return;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    while (j < n && kv[j] === kv[i]) j++;
+    if (j - i > 1) sortRange(order, from + i, from + j, keys, level + 1);
+    i = j;
+  }
+}
+
+/**
+ * The `k` rows of `rows` that come first when sorted by `key` of the row, ties by position in `rows`: in that
+ * order, as `sortRowsByKeys(rows.slice(), [key]).subarray(0, k)` would give them, without sorting the others.
+ * A histogram of the keys' top 16 bits finds the digit the k-th row has; only rows at or below it are sorted.
+ */
+export function smallestRows(rows: Uint32Array, key: Uint32Array, k: number): Uint32Array {
+  const n = rows.length;
+  const want = Math.max(0, Math.min(k, n));
+  if (want === 0) return new Uint32Array(0);
+  if (want === n) return sortRowsByKeys(rows.slice(), [key]);
+  const count = new Uint32Array(1 << 16);
+  for (let i = 0; i < n; i++) {
+    const d = (key[rows[i] as number] as number) >>> 16;
+    count[d] = (count[d] as number) + 1;
+  }
+  let last = 0;
+  for (let seen = 0; ; last++) {
+    seen += count[last] as number;
+    if (seen >= want) break;
+  }
+  let m = 0;
+  for (let d = 0; d <= last; d++) m += count[d] as number;
+  const kept = new Uint32Array(m);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const row = rows[i] as number;
+    if ((key[row] as number) >>> 16 <= last) kept[at++] = row;
+  }
+  return sortRowsByKeys(kept, [key]).subarray(0, want);
 }
 
 /**

@@ -47,57 +47,57 @@ export interface Retrieval {
   readonly stages: readonly StageCount[];
 }
 
-interface Step {
+/** One rule of a campaign: keep the users in any of its bitmaps, or remove them (`not`). */
+interface Rule {
   readonly rule: RetrievalRule;
-  /** Keep the users in any of these bitmaps, or remove them (`not`). */
-  readonly any: readonly ReadonlyBitmap[];
+  /** Index keys of the rule's bitmaps; empty for the rules whose bitmap is not an index key. */
+  readonly keys: readonly string[];
   readonly not: boolean;
   readonly detail: string;
+  /** "active within N days": N. */
+  readonly activeDays?: number;
 }
 
-function steps(c: Campaign, index: SegmentIndex, ctx: RetrievalContext): Step[] {
+interface Step {
+  readonly rule: RetrievalRule;
+  readonly any: readonly ReadonlyBitmap[];
+  readonly not: boolean;
+}
+
+/**
+ * A campaign's rules in order, with their details, built once per campaign: an online request checks 50
+ * campaigns per user, and their keys and detail strings do not change (campaign specs are immutable).
+ */
+const rulesOf = new WeakMap<Campaign, readonly Rule[]>();
+
+function campaignRules(c: Campaign): readonly Rule[] {
+  const cached = rulesOf.get(c);
+  if (cached) return cached;
   const t = c.targeting;
-  const out: Step[] = [
-    { rule: 'known_user', any: [index.bitmap(INDEX_KEYS.users)], not: false, detail: 'known user' },
-    { rule: 'consent', any: [index.bitmap(INDEX_KEYS.consent(c.channel))], not: false, detail: `${c.channel} consent` },
+  const out: Rule[] = [
+    { rule: 'known_user', keys: [INDEX_KEYS.users], not: false, detail: 'known user' },
+    { rule: 'consent', keys: [INDEX_KEYS.consent(c.channel)], not: false, detail: `${c.channel} consent` },
   ];
   const anyOf = (rule: RetrievalRule, keys: readonly string[], detail: string) =>
-    out.push({ rule, any: keys.map((k) => index.bitmap(k)), not: false, detail });
+    out.push({ rule, keys, not: false, detail });
   if (t.countries) anyOf('country', t.countries.map(INDEX_KEYS.country), `country in ${t.countries.join(',')}`);
   if (t.platforms) anyOf('platform', t.platforms.map(INDEX_KEYS.platform), `platform in ${t.platforms.join(',')}`);
   if (t.ageBands) anyOf('age_band', t.ageBands.map(INDEX_KEYS.ageBand), `age band in ${t.ageBands.join(',')}`);
-  if (t.segments) {
-    for (const s of t.segments)
-      if (!index.has(INDEX_KEYS.segment(s)))
-        throw new UnknownTargetError(
-          `campaign ${c.id}: unknown segment ${JSON.stringify(s)}; known segments: ${listed(index, 'segment:')}`,
-        );
-    anyOf('segment', t.segments.map(INDEX_KEYS.segment), `segment in ${t.segments.join(',')}`);
-  }
+  if (t.segments) anyOf('segment', t.segments.map(INDEX_KEYS.segment), `segment in ${t.segments.join(',')}`);
   if (t.activeWithinDays !== undefined)
     out.push({
       rule: 'active_within',
-      any: [index.activeWithin(t.activeWithinDays, ctx.atMs)],
+      keys: [],
       not: false,
       detail: `active within ${t.activeWithinDays} days`,
+      activeDays: t.activeWithinDays,
     });
-  out.push({ rule: 'deleted', any: [index.bitmap(INDEX_KEYS.deleted)], not: true, detail: 'deleted user' });
-  for (const list of c.suppressionLists) {
-    if (!index.has(INDEX_KEYS.list(list)))
-      throw new UnknownTargetError(
-        `campaign ${c.id}: unknown suppression list ${JSON.stringify(list)}; known lists: ${listed(index, 'list:')}`,
-      );
-    out.push({
-      rule: 'suppression_list',
-      any: [index.bitmap(INDEX_KEYS.list(list))],
-      not: true,
-      detail: `list ${list}`,
-    });
-  }
-  if (ctx.controlGroup)
-    out.push({ rule: 'control_group', any: [ctx.controlGroup], not: true, detail: 'global control group' });
-  if (ctx.capped)
-    out.push({ rule: 'frequency_cap', any: [ctx.capped], not: true, detail: `${c.channel} cap reached today` });
+  out.push({ rule: 'deleted', keys: [INDEX_KEYS.deleted], not: true, detail: 'deleted user' });
+  for (const list of c.suppressionLists)
+    out.push({ rule: 'suppression_list', keys: [INDEX_KEYS.list(list)], not: true, detail: `list ${list}` });
+  out.push({ rule: 'control_group', keys: [], not: true, detail: 'global control group' });
+  out.push({ rule: 'frequency_cap', keys: [], not: true, detail: `${c.channel} cap reached today` });
+  rulesOf.set(c, out);
   return out;
 }
 
@@ -107,6 +107,38 @@ function listed(index: SegmentIndex, prefix: string): string {
     .filter((k) => k.startsWith(prefix))
     .map((k) => k.slice(prefix.length));
   return names.length ? names.join(', ') : 'none';
+}
+
+/** Segments and suppression lists the campaign names must exist in the index. */
+function checkNames(c: Campaign, index: SegmentIndex): void {
+  for (const s of c.targeting.segments ?? [])
+    if (!index.has(INDEX_KEYS.segment(s)))
+      throw new UnknownTargetError(
+        `campaign ${c.id}: unknown segment ${JSON.stringify(s)}; known segments: ${listed(index, 'segment:')}`,
+      );
+  for (const list of c.suppressionLists)
+    if (!index.has(INDEX_KEYS.list(list)))
+      throw new UnknownTargetError(
+        `campaign ${c.id}: unknown suppression list ${JSON.stringify(list)}; known lists: ${listed(index, 'list:')}`,
+      );
+}
+
+/** The rule's bitmaps now (the index may have replaced one since), or null when the rule does not apply. */
+function bitmapsOf(r: Rule, index: SegmentIndex, ctx: RetrievalContext): readonly ReadonlyBitmap[] | null {
+  if (r.keys.length) return r.keys.map((k) => index.bitmap(k));
+  if (r.activeDays !== undefined) return [index.activeWithin(r.activeDays, ctx.atMs)];
+  const b = r.rule === 'control_group' ? ctx.controlGroup : ctx.capped;
+  return b ? [b] : null;
+}
+
+function steps(c: Campaign, index: SegmentIndex, ctx: RetrievalContext): Step[] {
+  checkNames(c, index);
+  const out: Step[] = [];
+  for (const r of campaignRules(c)) {
+    const any = bitmapsOf(r, index, ctx);
+    if (any) out.push({ rule: r.rule, any, not: r.not });
+  }
+  return out;
 }
 
 /**
@@ -146,7 +178,19 @@ export function retrievalReason(
   ctx: RetrievalContext,
 ): { rule: RetrievalRule; detail: string } | null {
   if (dense === undefined) return { rule: 'known_user', detail: 'unknown user' };
-  for (const s of steps(c, index, ctx))
-    if (s.any.some((b) => b.has(dense)) === s.not) return { rule: s.rule, detail: s.detail };
+  checkNames(c, index);
+  for (const r of campaignRules(c)) {
+    let inAny: boolean;
+    if (r.keys.length) {
+      inAny = false;
+      for (let k = 0; k < r.keys.length && !inAny; k++) inAny = index.bitmap(r.keys[k] as string).has(dense);
+    } else if (r.activeDays !== undefined) inAny = index.activeWithin(r.activeDays, ctx.atMs).has(dense);
+    else {
+      const b = r.rule === 'control_group' ? ctx.controlGroup : ctx.capped;
+      if (!b) continue;
+      inAny = b.has(dense);
+    }
+    if (inAny === r.not) return { rule: r.rule, detail: r.detail };
+  }
   return null;
 }

@@ -131,8 +131,50 @@ function codeOf(spec: ArtifactColumn, text: string): number {
   return i; // unknown category: -1 ("other"), as matrixFromTable does
 }
 
+/** How each model column is filled, with the matrix columns and constants as typed arrays for the gather. */
+export interface ColumnPlan {
+  readonly sources: readonly ColumnSource[];
+  /** Matrix column of each model column, -1 where it is a campaign constant or a cross feature. */
+  readonly matrixColumn: Int32Array;
+  /** Value of each campaign constant column (0 elsewhere). */
+  readonly constant: Float32Array;
+  /** Model columns that are cross features. */
+  readonly crossColumns: readonly number[];
+  /**
+   * Equal for two plans of one model that fill every column alike (the same matrix columns, constants and cross
+   * features): campaigns that share it get the same score for the same user.
+   */
+  readonly signature: string;
+}
+
 /** Maps a model's columns onto a feature matrix's columns and the campaign's own features. */
 export function planColumns(
+  model: ScoringModel,
+  matrixColumns: readonly string[],
+  c: Campaign,
+  hourOfDay: number,
+): ColumnPlan {
+  const sources = columnSources(model, matrixColumns, c, hourOfDay);
+  const matrixColumn = new Int32Array(sources.length).fill(-1);
+  const constant = new Float32Array(sources.length);
+  const crossColumns: number[] = [];
+  const parts: string[] = [];
+  sources.forEach((src, k) => {
+    if (src.kind === 'matrix') {
+      matrixColumn[k] = src.col;
+      parts.push(`m${src.col}`);
+    } else if (src.kind === 'campaign') {
+      constant[k] = src.value;
+      parts.push(`c${src.value}`);
+    } else {
+      crossColumns.push(k);
+      parts.push(`x${src.name}@${src.vertical}`);
+    }
+  });
+  return { sources, matrixColumn, constant, crossColumns, signature: parts.join(' ') };
+}
+
+function columnSources(
   model: ScoringModel,
   matrixColumns: readonly string[],
   c: Campaign,
@@ -164,34 +206,55 @@ export function planColumns(
   });
 }
 
+/** Up to this many rows, a column is copied value by value (a subarray per column costs more). */
+const ROW_BY_ROW_GATHER = 16;
+
 /** Fills a column-major model input for `rows` (rows of the matrix) from the plan. */
 export function gatherInput(
   m: FeatureMatrix,
-  plan: readonly ColumnSource[],
+  plan: ColumnPlan,
   rows: Uint32Array | null,
   out?: Float32Array,
 ): Float32Array {
   const total = m.entityIds.length;
+  const width = plan.sources.length;
   const n = rows ? rows.length : total;
-  const input =
-    out && out.length >= n * plan.length ? out.subarray(0, n * plan.length) : new Float32Array(n * plan.length);
-  // offsets, not a subarray per column: a one-user request gathers 50 campaigns x 200 columns
+  const input = out && out.length >= n * width ? out.subarray(0, n * width) : new Float32Array(n * width);
   const values = m.values;
-  for (let c = 0; c < plan.length; c++) {
-    const src = plan[c] as ColumnSource;
-    const at = c * n;
-    if (src.kind === 'campaign') input.fill(src.value, at, at + n);
-    else if (src.kind === 'cross') {
-      const column = (name: string) => {
-        const k = src.inputs.get(name) as number;
-        return values.subarray(k * total, (k + 1) * total);
-      };
-      src.cross.fill(src.name, src.vertical, column, rows, input.subarray(at, at + n));
-    } else if (!rows) input.set(values.subarray(src.col * total, (src.col + 1) * total), at);
-    else {
-      const base = src.col * total;
-      for (let r = 0; r < n; r++) input[at + r] = values[base + (rows[r] as number)] as number;
+  const matrixColumn = plan.matrixColumn;
+  if (rows && n === 1) {
+    // one user (an online request: 50 campaigns x 200 columns): a plain loop over the typed plan
+    const row = rows[0] as number;
+    for (let c = 0; c < width; c++) {
+      const col = matrixColumn[c] as number;
+      input[c] = col >= 0 ? (values[col * total + row] as number) : (plan.constant[c] as number);
     }
+  } else {
+    // consecutive rows (a launch's chunk of candidates) copy as one block per column
+    const first = rows && n > 0 ? (rows[0] as number) : 0;
+    let consecutive = rows === null || n > ROW_BY_ROW_GATHER;
+    for (let r = 0; rows && consecutive && r < n; r++) consecutive = rows[r] === first + r;
+    for (let c = 0; c < width; c++) {
+      const col = matrixColumn[c] as number;
+      const at = c * n;
+      if (col < 0) input.fill(plan.constant[c] as number, at, at + n);
+      else if (consecutive) {
+        const from = col * total + first;
+        input.set(values.subarray(from, from + n), at);
+      } else {
+        const base = col * total;
+        const r = rows as Uint32Array;
+        for (let k = 0; k < n; k++) input[at + k] = values[base + (r[k] as number)] as number;
+      }
+    }
+  }
+  for (const c of plan.crossColumns) {
+    const src = plan.sources[c] as Extract<ColumnSource, { kind: 'cross' }>;
+    const column = (name: string) => {
+      const k = src.inputs.get(name) as number;
+      return values.subarray(k * total, (k + 1) * total);
+    };
+    src.cross.fill(src.name, src.vertical, column, rows, input.subarray(c * n, (c + 1) * n));
   }
   return input;
 }
