@@ -52,6 +52,12 @@ export {
 export { FeatureStoreSource, offlineFeatureSource, onlineFeatureSource } from './feature-sources.js';
 export { type IndexUpdateStats, SegmentIndexUpdater } from './index-updates.js';
 export {
+  estimatePolicyValue,
+  type PolicyValueEstimate,
+  type UniformExplorationLog,
+  wilsonInterval,
+} from './off-policy.js';
+export {
   applyPolicy,
   type CapLedger,
   DEFAULT_CAPS_PER_DAY,
@@ -89,8 +95,13 @@ export { type DeployWorldOptions, deployWorld, type WorldDeployment } from './wo
 export {
   type CaptureFigures,
   evaluateOnWorld,
+  WORLD_GBDT,
+  WORLD_TRAINING,
   type WorldEvaluation,
   type WorldEvaluationOptions,
+  WorldEvaluationSession,
+  type WorldModels,
+  type WorldTrainingOptions,
 } from './world-evaluation.js';
 export {
   backfillWorldStreamViews,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MS_PER_DAY, MS_PER_HOUR } from '../core/index.js';
-import { buildDelayedLabels, temporalSplit } from './delayed-labels.js';
+import { buildDelayedLabels, temporalSplit, truncatedDelayCdf } from './delayed-labels.js';
 
 const T0 = Date.UTC(2026, 2, 2);
 const H = MS_PER_HOUR;
@@ -63,5 +63,41 @@ describe('buildDelayedLabels', () => {
     const s = temporalSplit([0, 5, 10, 15, 20], 10, 20);
     expect([Array.from(s.train), Array.from(s.valid), Array.from(s.test)]).toEqual([[0, 1], [2, 3], [4]]);
     expect(() => temporalSplit([1], 5 * MS_PER_DAY, 1)).toThrow(/must not be after/);
+  });
+});
+
+describe('delay weights without any mature positive', () => {
+  it('estimate the delay CDF from the young positives, corrected for truncation, instead of weighting negatives 0', () => {
+    // 40 sends an hour apart, none mature (window 100 h, as of 40 h after the first); every other send converts
+    // after 3 h, the rest never: visible positives are the ones older than 3 h
+    const n = 40;
+    const sendId = Array.from({ length: n }, (_, i) => `s${i}`);
+    const sendTs = Float64Array.from({ length: n }, (_, i) => T0 + i * H);
+    const o = sendId.filter((_, i) => i % 2 === 0);
+    const r = buildDelayedLabels(
+      { sendId, sendTs },
+      { sendId: o, kind: o.map(() => 'convert'), outcomeTs: o.map((id) => T0 + Number(id.slice(1)) * H + 3 * H) },
+      { goal: 'convert', asOfMs: T0 + 40 * H, windowMs: 100 * H, immature: 'weight' },
+    );
+    expect(r.mature).toBe(0);
+    const w = (i: number) => r.weights[Array.from(r.rows).indexOf(i)] as number;
+    // every delay is 3 h: a negative older than 3 h is final (weight 1), a younger one may still convert (0)
+    expect(w(1)).toBe(1);
+    expect(w(39)).toBe(0);
+    let negatives = 0;
+    for (let k = 0; k < r.rows.length; k++) if (r.labels[k] === 0 && (r.weights[k] as number) > 0) negatives++;
+    expect(negatives).toBeGreaterThan(15);
+  });
+
+  it('truncatedDelayCdf recovers a delay distribution that young sends truncate', () => {
+    // delays uniform on 1..10 h, ages uniform on 1..20 h: a delay is seen only when <= the age
+    const obs: { delay: number; age: number }[] = [];
+    for (let d = 1; d <= 10; d++) for (let a = 1; a <= 20; a++) if (d <= a) obs.push({ delay: d * H, age: a * H });
+    const F = truncatedDelayCdf(obs);
+    expect(F(0)).toBe(0);
+    expect(F(5 * H)).toBeCloseTo(0.5, 6);
+    expect(F(10 * H)).toBe(1);
+    // the naive share of seen delays within 5 h is biased up (short delays are seen more often)
+    expect(obs.filter((o) => o.delay <= 5 * H).length / obs.length).toBeGreaterThan(0.55);
   });
 });

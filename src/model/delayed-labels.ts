@@ -45,7 +45,9 @@ export interface DelayedLabels {
   /**
    * 1 for final labels (mature sends, and immature sends whose positive outcome is already seen). An immature send
    * with no outcome yet gets the probability that its label is already final: the share of mature positives whose
-   * outcome came within the send's current age (empirical delay CDF). It is never a plain negative.
+   * outcome came within the send's current age (empirical delay CDF), or without any mature positive the
+   * truncation-corrected CDF of all visible positives (`truncatedDelayCdf`; a short history
+   * has no mature conversion, and a CDF of none weighted every young negative 0). It is never a plain negative.
    */
   readonly weights: Float64Array;
   readonly mature: number;
@@ -53,6 +55,44 @@ export interface DelayedLabels {
   readonly immatureExcluded: number;
   /** Outcomes of the goal later than the window (not attributed). */
   readonly lateOutcomes: number;
+}
+
+/**
+ * Lynden-Bell's product-limit estimate of a delay CDF from right-truncated observations: each positive's delay is
+ * seen only because it was at most the send's age. F(t) = prod over observed delays d_k > t of (1 - D_k / R_k), with
+ * R_k the positives whose delay is <= d_k and whose age is >= d_k. Relative to the oldest age seen (nothing longer is
+ * observable). Factors with fewer than 3 positives at risk are skipped: a lone long delay would otherwise set F to 0
+ * below it, weighting every younger negative 0 again.
+ */
+const MIN_RISK_SET = 3;
+
+export function truncatedDelayCdf(obs: readonly { delay: number; age: number }[]): (age: number) => number {
+  const delays = [...new Set(obs.map((o) => o.delay))].sort((a, b) => a - b);
+  // F just below each distinct delay, from the longest down
+  const below = new Float64Array(delays.length);
+  let f = 1;
+  for (let k = delays.length - 1; k >= 0; k--) {
+    const t = delays[k] as number;
+    let r = 0;
+    let d = 0;
+    for (const o of obs) {
+      if (o.delay <= t && o.age >= t) r++;
+      if (o.delay === t) d++;
+    }
+    if (r >= MIN_RISK_SET) f *= 1 - d / r;
+    below[k] = f;
+  }
+  return (age: number): number => {
+    // F(age) = F just below the first delay greater than age
+    let lo = 0;
+    let hi = delays.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((delays[mid] as number) <= age) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === delays.length ? 1 : (below[lo] as number);
+  };
 }
 
 /** Labels for one goal from sends and outcomes as known at `asOfMs`. */
@@ -96,23 +136,29 @@ export function buildDelayedLabels(
   }
   // delay distribution of positives among mature sends: P(outcome seen by age a | positive)
   const delays: number[] = [];
+  const truncated: { delay: number; age: number }[] = [];
   for (let i = 0; i < n; i++) {
     const s = sends.sendTs[i] as number;
     const f = firstOutcome[i] as number;
-    if (s + windowMs <= asOfMs && !Number.isNaN(f)) delays.push(f - s);
+    if (Number.isNaN(f) || s > asOfMs) continue;
+    if (s + windowMs <= asOfMs) delays.push(f - s);
+    truncated.push({ delay: f - s, age: Math.min(windowMs, asOfMs - s) });
   }
   delays.sort((a, b) => a - b);
-  const cdf = (age: number): number => {
-    if (delays.length === 0) return 0;
-    let lo = 0;
-    let hi = delays.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((delays[mid] as number) <= age) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo / delays.length;
-  };
+  const cdf =
+    delays.length > 0 || truncated.length === 0
+      ? (age: number): number => {
+          if (delays.length === 0) return 0;
+          let lo = 0;
+          let hi = delays.length;
+          while (lo < hi) {
+            const mid = (lo + hi) >>> 1;
+            if ((delays[mid] as number) <= age) lo = mid + 1;
+            else hi = mid;
+          }
+          return lo / delays.length;
+        }
+      : truncatedDelayCdf(truncated);
   const rows: number[] = [];
   const labels: number[] = [];
   const weights: number[] = [];

@@ -49,6 +49,7 @@ export {
   type OutcomesColumns,
   type SendsColumns,
   temporalSplit,
+  truncatedDelayCdf,
 } from './delayed-labels.js';
 export { readTable, type Table, type TableColumn, writeScoredTable } from './duckdb-table-io.js';
 export { ModelArtifactError, ScorerPoolError } from './errors.js';

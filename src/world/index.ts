@@ -14,7 +14,7 @@ export {
   type WorldKind,
   type WorldManifest,
 } from './manifest.js';
-export { type OracleCampaign, WorldOracle } from './oracle.js';
+export { type ExplorationPool, type OracleCampaign, WorldOracle } from './oracle.js';
 export { type ReplayOptions, type ReplaySummary, type ReplayTarget, replayEvents } from './replay.js';
 export {
   CONCEPT_DRIFT_CONVERT_FACTOR,

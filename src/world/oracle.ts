@@ -1,5 +1,5 @@
 import { InvalidInputError, MS_PER_DAY, NotFoundError } from '../core/index.js';
-import { Population, type SendProbabilities, sendProbabilities } from './behaviour.js';
+import { FREQUENCY_CAP_PER_DAY, Population, type SendProbabilities, sendProbabilities } from './behaviour.js';
 import { WorldDb } from './duckdb-world-db.js';
 import { readManifest, tableFiles, type WorldManifest } from './manifest.js';
 import { ScenarioEffects, type ScenarioName } from './scenarios.js';
@@ -22,6 +22,18 @@ interface DayState {
   readonly sendsPrior: Int32Array;
   /** The day's World sends per user: launch time and campaign index of each, sorted. */
   readonly sendsToday: Map<number, Array<readonly [number, number]>>;
+}
+
+/**
+ * The World's logging policy for one campaign's exploration sends: a uniform draw without replacement of `explored`
+ * users from `userIds`, so each of them had the same chance explored / userIds.length of being sent.
+ */
+export interface ExplorationPool {
+  readonly campaignId: string;
+  /** The users the exploration could reach, sorted. */
+  readonly userIds: readonly string[];
+  /** Exploration sends the World made for the campaign. */
+  readonly explored: number;
 }
 
 const USER_ID = /^u(\d{8})$/;
@@ -131,6 +143,59 @@ export class WorldOracle {
     const state = { lastActive, lifetimeOrders, sendsPrior, sendsToday };
     this.#days.set(d, state);
     return state;
+  }
+
+  /**
+   * The pool the World's exploration drew campaign `campaignId`'s random sends from, as the simulator's own rule
+   * decided it: signed up before the launch and not deleted by then, consent to the channel (at signup, minus the
+   * unsubscribes the day's and earlier campaigns caused), under the World's daily cap across channels after the
+   * earlier campaigns of the day, and not already sent the campaign by its rules. A production log would record this
+   * propensity; the World's tables give it back exactly.
+   */
+  async explorationPool(campaignId: string): Promise<ExplorationPool> {
+    const m = CAMPAIGN_ID.exec(campaignId);
+    if (!m)
+      throw new InvalidInputError(`campaign ${JSON.stringify(campaignId)} is not a World campaign id (c + 7 digits)`);
+    const k = Number(m[1]);
+    const lit = (f: string) => `'${f.replaceAll("'", "''")}'`;
+    const files = (t: 'users' | 'sends' | 'campaigns' | 'events' | 'deletions') =>
+      `[${tableFiles(this.#dir, this.manifest, t).map(lit).join(', ')}]`;
+    const [c] = await this.#db.query(
+      `SELECT channel, launch_ts::DOUBLE AS launch FROM read_parquet(${files('campaigns')}) WHERE campaign_id = ${lit(campaignId)}`,
+    );
+    if (!c) throw new NotFoundError(`campaign ${campaignId} is not in this world's campaigns table`);
+    const channel = String(c.channel);
+    if (!(CHANNELS as readonly string[]).includes(channel))
+      throw new InvalidInputError(
+        `campaign ${campaignId} has channel ${channel}, expected one of ${CHANNELS.join(', ')}`,
+      );
+    const launch = Number(c.launch);
+    const dayStart = this.manifest.startTs + Math.floor((launch - this.manifest.startTs) / MS_PER_DAY) * MS_PER_DAY;
+    const order = (col: string) => `CAST(substr(${col}, 2) AS INTEGER)`;
+    const deletions = this.manifest.tables.deletions
+      ? `AND u.user_id NOT IN (SELECT user_id FROM read_parquet(${files('deletions')}) WHERE request_ts <= ${launch})`
+      : '';
+    const rows = await this.#db.query(`
+      WITH today AS (
+        SELECT s.user_id, count(*) AS n
+        FROM read_parquet(${files('sends')}) s JOIN read_parquet(${files('campaigns')}) c USING (campaign_id)
+        WHERE c.launch_ts >= ${dayStart} AND ${order('s.campaign_id')} < ${k} GROUP BY s.user_id),
+      unsubscribed AS (
+        SELECT DISTINCT user_id FROM read_parquet(${files('events')})
+        WHERE event_type = 'unsubscribe' AND channel = ${lit(channel)} AND user_id IS NOT NULL
+          AND campaign_id IS NOT NULL AND ${order('campaign_id')} < ${k})
+      SELECT u.user_id FROM read_parquet(${files('users')}) u LEFT JOIN today USING (user_id)
+      WHERE u.signup_ts < ${launch} AND u.consent_${channel}
+        AND coalesce(today.n, 0) < ${FREQUENCY_CAP_PER_DAY}
+        AND u.user_id NOT IN (SELECT user_id FROM unsubscribed)
+        AND u.user_id NOT IN (SELECT user_id FROM read_parquet(${files('sends')})
+                              WHERE campaign_id = ${lit(campaignId)} AND selection = 'rule')
+        ${deletions}
+      ORDER BY u.user_id`);
+    const [explored] = await this.#db.query(
+      `SELECT count(*)::DOUBLE AS n FROM read_parquet(${files('sends')}) WHERE campaign_id = ${lit(campaignId)} AND selection = 'explore'`,
+    );
+    return { campaignId, userIds: rows.map((r) => String(r.user_id)), explored: Number(explored?.n ?? 0) };
   }
 
   /**

@@ -26,7 +26,7 @@ function formatEvaluation(r: WorldEvaluation): string {
     ...Object.entries(r.byChannel).map(([k, f]) => captureLine(k, f)),
     ...Object.entries(r.byGoal).map(([k, f]) => captureLine(k, f)),
     'capture = (adnova - random) / (oracle - random); rule = the World’s own rule-based selection',
-    `IPS from the World's ${r.ips.loggedSends} exploration sends (${r.ips.matched} in adnova's audiences): ${r.ips.estimate.toFixed(1)} [${r.ips.ci95[0].toFixed(1)}, ${r.ips.ci95[1].toFixed(1)}] vs oracle ${r.ips.oracle.toFixed(1)}`,
+    `IPS (self-normalised) from the World's ${r.ips.loggedSends} exploration sends of ${r.ips.campaigns} campaigns with final labels (${r.ips.immatureCampaigns} left out), ${r.ips.matched} in adnova's audiences (${r.ips.hits} with the goal): ${r.ips.estimate.toFixed(1)} [${r.ips.ci95[0].toFixed(1)}, ${r.ips.ci95[1].toFixed(1)}] vs oracle ${r.ips.oracle.toFixed(1)} (the ${r.ips.audienceInPools} audience users inside the exploration pools)${r.ips.covered ? '' : ' - outside the interval'}`,
   ];
   return lines.join('\n');
 }
