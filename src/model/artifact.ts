@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeError, NotFoundError } from '../core/index.js';
+import { describeError, NotFoundError } from '../core/errors.js';
 import type { BinMapper } from './binning.js';
 import type { Calibration, CalibrationMethod } from './calibration.js';
 import { ModelArtifactError } from './errors.js';

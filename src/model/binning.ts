@@ -1,4 +1,5 @@
-import { InvalidInputError, Rng } from '../core/index.js';
+import { InvalidInputError } from '../core/errors.js';
+import { Rng } from '../core/random.js';
 import type { FeatureKind, ModelMatrix } from './model-matrix.js';
 
 /** Bin index that every missing (NaN) value gets, for every feature. */

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../core/index.js';
+import { InvalidInputError } from '../core/errors.js';
 import { CALIBRATION_METHODS } from './choices.js';
 import { logLoss, rocAuc } from './metrics.js';
 

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../core/index.js';
+import { InvalidInputError } from '../core/errors.js';
 import { binsFromHeader, ensembleOf, type ModelArtifact } from './artifact.js';
 import { binColumnMajor } from './binning.js';
 import { type Calibration, calibrate, probabilitiesFromMargins } from './calibration.js';

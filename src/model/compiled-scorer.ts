@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../core/index.js';
+import { InvalidInputError } from '../core/errors.js';
 import { type BinMapper, type FeatureBins, MISSING_BIN } from './binning.js';
 import { probabilitiesFromMargins } from './calibration.js';
 import { inCategorySet, type Tree, type TreeEnsemble, treeDepth } from './tree-ensemble.js';

@@ -1,17 +1,26 @@
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { describeError, InvalidInputError } from '../core/index.js';
 import {
-  CellReader,
+  type CellReader,
   CsvReader,
   type CsvSpan,
-  categoryOf,
   DEFAULT_NA_VALUES,
   emptySpan,
   type TableReadOptions,
 } from '../tables/index.js';
 import type { ArtifactColumn, ModelArtifact } from './artifact.js';
 import type { CompiledModel } from './compile-model.js';
+import {
+  type CsvPieceFailure,
+  type CsvPieceJob,
+  type CsvPiecePlan,
+  type CsvPieceResult,
+  CsvPieceScorer,
+} from './csv-pieces.js';
+import type { CsvScoreWorkerInit } from './csv-score-worker.js';
+import { CsvScoreWorkers, type PieceHelpers } from './csv-score-workers.js';
 import { withConnection } from './duckdb-table-io.js';
+import { FeatureCells } from './feature-cells.js';
 import { ScorerPool } from './scorer-pool.js';
 
 /**
@@ -23,6 +32,10 @@ import { ScorerPool } from './scorer-pool.js';
 /** Rows per scoring chunk: at least SCORER_POOL_MIN_ROWS, so a file that fills one is worth the pool. */
 export const SCORE_CHUNK_ROWS = 65_536;
 const EARLY_POOL_BYTES = 8 << 20;
+/** Bytes per piece of a CSV scored from its bytes: a few blocks of rows, small enough to share among threads. */
+export const CSV_PIECE_BYTES = 2 << 20;
+/** Smaller files are scored on the calling thread whatever `threads` says: starting workers costs more than they save. */
+const PARALLEL_MIN_BYTES = 8 << 20;
 
 export interface CsvScoreOptions extends Pick<TableReadOptions, 'sep' | 'header' | 'naValues'> {
   readonly data: string;
@@ -32,6 +45,12 @@ export interface CsvScoreOptions extends Pick<TableReadOptions, 'sep' | 'header'
   readonly scoreColumn: string;
   /** Input bytes written out so far and the file's size, after each chunk (characters as bytes: ASCII exact). */
   readonly onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  /** Bytes of the file per piece (CSV_PIECE_BYTES); tests cut records across pieces with small ones. */
+  readonly pieceBytes?: number;
+  /** Data bytes from which `threads` > 1 starts worker threads (PARALLEL_MIN_BYTES); tests use 0. */
+  readonly parallelMinBytes?: number;
+  /** The threads besides this one (default: `threads - 1` worker threads). */
+  readonly helpers?: (init: CsvScoreWorkerInit, count: number) => PieceHelpers;
 }
 
 export interface CsvScoreResult {
@@ -61,9 +80,6 @@ export interface CsvChunkReaderOptions {
   readonly chunkRows?: number;
 }
 
-/** Vocabulary names that are their own category key, matched against a cell's characters without slicing it. */
-const MAX_MATCHED_NAMES = 32;
-
 /**
  * A CSV's records as the model's column-major Float32 chunks. A record without quotes is read from its characters:
  * the fields are found by scanning for the separator, numbers are read in place by the cell rule's plain-decimal
@@ -74,6 +90,7 @@ const MAX_MATCHED_NAMES = 32;
  */
 export class CsvChunkReader {
   readonly #reader: CsvReader;
+  readonly #features: FeatureCells;
   readonly #cells: CellReader;
   readonly #nf: number;
   readonly #chunkRows: number;
@@ -84,31 +101,19 @@ export class CsvChunkReader {
   readonly #index: Int32Array;
   /** Feature read from each file column, -1 for a column the model does not use. */
   readonly #featureOf: Int32Array;
-  readonly #specs: readonly ArtifactColumn[];
-  readonly #vocab: (Map<string, number> | null)[];
-  readonly #matched: ({ readonly names: string[]; readonly codes: number[] } | null)[];
   /** 1 for a numeric feature read while scanning (not when the separator can be part of a number, as `.` or `e`). */
   readonly #numericInPass: Uint8Array;
   readonly #span = emptySpan();
-  readonly #textAsMissing: Float64Array;
-  readonly #textExample: (string | undefined)[];
 
   constructor(reader: CsvReader, specs: readonly ArtifactColumn[], options: CsvChunkReaderOptions = {}) {
     this.#reader = reader;
-    this.#specs = specs;
-    this.#cells = new CellReader(options.naValues ?? DEFAULT_NA_VALUES);
+    this.#features = new FeatureCells(specs, options.naValues ?? DEFAULT_NA_VALUES);
+    this.#cells = this.#features.cells;
     this.#nf = specs.length;
     this.#chunkRows = options.chunkRows ?? SCORE_CHUNK_ROWS;
     this.#keepFields = options.keepFields ?? false;
     this.#sepCode = reader.sep.charCodeAt(0);
-    this.#index = Int32Array.from(specs, (spec) => {
-      const i = reader.columns.indexOf(spec.name);
-      if (i < 0)
-        throw new InvalidInputError(
-          `feature column "${spec.name}" is not in ${reader.path}; columns are: ${reader.columns.map((c) => JSON.stringify(c)).join(', ')}`,
-        );
-      return i;
-    });
+    this.#index = featureColumns(reader, specs);
     this.#featureOf = new Int32Array(reader.columns.length).fill(-1);
     let shared = false;
     this.#index.forEach((c, j) => {
@@ -116,25 +121,8 @@ export class CsvChunkReader {
       this.#featureOf[c] = j;
     });
     this.#fromCharacters = (options.fromCharacters ?? true) && !this.#keepFields && !shared;
-    this.#vocab = specs.map((s) =>
-      s.kind === 'categorical' && s.vocabulary ? new Map(s.vocabulary.map((t, i) => [t, i])) : null,
-    );
-    this.#matched = this.#vocab.map((codes) => {
-      if (!codes) return null;
-      const names: string[] = [];
-      const ids: number[] = [];
-      if (codes.size <= MAX_MATCHED_NAMES)
-        for (const [name, code] of codes)
-          if (categoryOf(this.#cells, name) === name) {
-            names.push(name);
-            ids.push(code);
-          }
-      return { names, codes: ids };
-    });
     const sepInNumbers = /[0-9+\-.eE]/.test(reader.sep);
-    this.#numericInPass = Uint8Array.from(this.#vocab, (v) => (v === null && !sepInNumbers ? 1 : 0));
-    this.#textAsMissing = new Float64Array(specs.length);
-    this.#textExample = specs.map(() => undefined);
+    this.#numericInPass = Uint8Array.from(specs, (_, j) => (!this.#features.isCategorical(j) && !sepInNumbers ? 1 : 0));
   }
 
   /** The next chunk of at most `chunkRows` rows, null at the end. */
@@ -186,14 +174,7 @@ export class CsvChunkReader {
 
   /** One line per numeric model column that had text cells (read as missing). */
   notes(): string[] {
-    const notes: string[] = [];
-    this.#specs.forEach((s, j) => {
-      if ((this.#textAsMissing[j] as number) > 0)
-        notes.push(
-          `column ${JSON.stringify(s.name)}: ${this.#textAsMissing[j]} text cells (e.g. ${JSON.stringify(this.#textExample[j])}) in a numeric model column read as missing`,
-        );
-    });
-    return notes;
+    return this.#features.notes();
   }
 
   /**
@@ -236,7 +217,7 @@ export class CsvChunkReader {
 
   /** Feature j's value of the cell text[a, b): `#cellValue` of the sliced cell, without the slice when it can. */
   #valueAt(j: number, text: string, a: number, b: number): number {
-    const matched = this.#matched[j];
+    const matched = this.#features.matched[j];
     if (matched) {
       const names = matched.names;
       const len = b - a;
@@ -253,20 +234,141 @@ export class CsvChunkReader {
 
   /** Feature j's value of a cell by the cell rule: a category code (-1 unknown, NaN missing) or a number. */
   #cellValue(j: number, cell: string): number {
-    const cells = this.#cells;
-    const codes = this.#vocab[j];
-    if (codes) {
-      const k = cells.classify(cell);
-      if (k === 'missing') return Number.NaN;
-      return codes.get(k === 'number' || k === 'infinity' ? String(cells.value) : cell) ?? -1;
-    }
-    const v = cells.number(cell);
-    if (Number.isNaN(v) && !cells.isMissing(cell)) {
-      this.#textAsMissing[j] = (this.#textAsMissing[j] as number) + 1;
-      this.#textExample[j] ??= cell;
-    }
-    return v;
+    return this.#features.value(j, cell);
   }
+}
+
+/** The file column of each feature; an error naming the feature and the file's columns when one is missing. */
+function featureColumns(reader: CsvReader, specs: readonly ArtifactColumn[]): Int32Array {
+  return Int32Array.from(specs, (spec) => {
+    const i = reader.columns.indexOf(spec.name);
+    if (i < 0)
+      throw new InvalidInputError(
+        `feature column "${spec.name}" is not in ${reader.path}; columns are: ${reader.columns.map((c) => JSON.stringify(c)).join(', ')}`,
+      );
+    return i;
+  });
+}
+
+/**
+ * A CSV scored from its bytes (csv-pieces.ts), on this thread piece after piece, or with `threads` > 1 on worker
+ * threads each reading, scoring and formatting pieces of the file at once while this thread writes them in order.
+ * A piece's first record is checked against the end of the one before (a quoted line end can fool the guess at a
+ * line start) and read again from there when they differ; failures are reported in file order, so the first bad
+ * record is the one named, with its line.
+ */
+async function scorePieces(
+  reader: CsvReader,
+  artifact: ModelArtifact,
+  model: CompiledModel,
+  options: CsvScoreOptions,
+  plan: CsvPiecePlan,
+): Promise<CsvScoreResult> {
+  const pieceBytes = options.pieceBytes ?? CSV_PIECE_BYTES;
+  const fileBytes = plan.fileBytes;
+  const features = new FeatureCells(plan.specs, plan.naValues);
+  const scoreBlock = (m: { readonly rows: number; readonly values: Float32Array }): Float64Array => model.predict(m);
+  let local: CsvPieceScorer | null = null;
+  const localRun = (job: CsvPieceJob): CsvPieceResult => {
+    local ??= new CsvPieceScorer(plan, scoreBlock);
+    return local.run(job);
+  };
+  const out = openSync(options.out, 'w');
+  let rows = 0;
+  let sum = 0;
+  let line = reader.dataStart.line;
+  let expected = plan.dataStart;
+  const accept = (r: CsvPieceResult): void => {
+    if (r.failure) throw pieceFailure(reader, r.failure, line);
+    for (let o = 0; o < r.out.length; ) o += writeSync(out, r.out, o, r.out.length - o);
+    const scores = r.scores;
+    for (let i = 0; i < scores.length; i++) sum += scores[i] as number;
+    features.merge(r.textAsMissing, r.textExample);
+    rows += r.rows;
+    line += r.lines;
+    expected = r.end;
+    options.onProgress?.(r.end, fileBytes);
+  };
+  let workers: PieceHelpers | null = null;
+  try {
+    if (reader.headerRaw !== null)
+      writeSync(out, `${reader.headerRaw}${plan.sepText}${csvField(options.scoreColumn, plan.sepText)}${plan.lineEnd}`);
+    const pieces = Math.ceil((fileBytes - plan.dataStart) / pieceBytes);
+    const bound = (k: number): number => (k >= pieces ? fileBytes : plan.dataStart + k * pieceBytes);
+    const helpers = Math.min(options.threads - 1, pieces - 1);
+    if (helpers > 0 && fileBytes - plan.dataStart >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES))
+      workers = (options.helpers ?? ((init, n) => new CsvScoreWorkers(init, n)))({ plan, artifact }, helpers);
+    // pieces ahead of the one written next, at most: memory stays a few pieces per thread
+    const window = 3 * options.threads;
+    const slots: (PieceSlot | undefined)[] = [];
+    let sent = 0;
+    for (let k = 0; k < pieces; ) {
+      while (workers?.idle() && sent < pieces && sent < k + window) slots[sent] = workerSlot(workers, sent++, bound);
+      const slot = slots[k];
+      if (slot?.settled) {
+        slots[k] = undefined;
+        if (slot.error !== undefined) throw slot.error;
+        let r = slot.result as CsvPieceResult;
+        // a piece's guessed first record is right when it is where the piece before ended
+        if (r.first !== expected) r = localRun({ start: expected, limit: bound(k + 1), forced: true });
+        accept(r);
+        k++;
+      } else if (sent < pieces && sent < k + window) {
+        // this thread reads a piece too, chained to the one before when it is the next to write
+        const forced = sent === k;
+        const job = { start: forced ? expected : bound(sent), limit: bound(sent + 1), forced: forced || sent === 0 };
+        slots[sent++] = { settled: true, result: localRun(job), error: undefined, done: null };
+        // the workers' answers are taken between pieces
+        if (workers) await new Promise<void>((resolve) => setImmediate(resolve));
+      } else await (slot as PieceSlot).done;
+    }
+  } finally {
+    closeSync(out);
+    (local as CsvPieceScorer | null)?.close();
+    if (workers) await workers.close();
+  }
+  if (rows === 0) throw new InvalidInputError(`${options.data} has a header but no rows; nothing to score`);
+  return { rows, meanScore: sum / rows, notes: features.notes() };
+}
+
+/** A piece read here or on a worker; `done` settles when a worker's does (null for one read here). */
+interface PieceSlot {
+  settled: boolean;
+  result: CsvPieceResult | undefined;
+  error: unknown;
+  readonly done: Promise<void> | null;
+}
+
+function workerSlot(workers: PieceHelpers, k: number, bound: (k: number) => number): PieceSlot {
+  const slot: { -readonly [K in keyof PieceSlot]: PieceSlot[K] } = {
+    settled: false,
+    result: undefined,
+    error: undefined,
+    done: null,
+  };
+  slot.done = workers.run({ start: bound(k), limit: bound(k + 1), forced: k === 0 }).then(
+    (r) => {
+      slot.result = r;
+      slot.settled = true;
+    },
+    (err: unknown) => {
+      slot.error = err ?? new Error('csv scoring worker failed');
+      slot.settled = true;
+    },
+  );
+  return slot;
+}
+
+/** The error for a record a piece could not read, with its line in the file (the piece's first line is `line`). */
+function pieceFailure(reader: CsvReader, f: CsvPieceFailure, line: number): InvalidInputError {
+  if (f.kind === 'field-count') return reader.fieldCountError(line + f.line, f.raw, f.count);
+  if (f.kind === 'unclosed-quote')
+    return new InvalidInputError(
+      `${reader.path}, line ${line + f.line}: a quoted field is not closed before the end of the file`,
+    );
+  return new InvalidInputError(
+    `${reader.path} is not UTF-8 text (invalid byte sequence in bytes ${f.from}..${f.to}); re-encode it as UTF-8`,
+  );
 }
 
 export async function scoreCsvFile(
@@ -288,14 +390,36 @@ async function scoreWithReader(
   model: CompiledModel,
   options: CsvScoreOptions,
 ): Promise<CsvScoreResult> {
-  const chunks = new CsvChunkReader(reader, artifact.header.columns, {
-    naValues: options.naValues,
-    keepFields: options.outFormat === 'parquet',
-  });
+  const specs = artifact.header.columns;
+  const index = featureColumns(reader, specs);
   if (reader.columns.includes(options.scoreColumn))
     throw new InvalidInputError(
       `${options.data} already has a column "${options.scoreColumn}"; drop it before scoring (the scored copy keeps every input column)`,
     );
+  const shared = new Set(index).size !== index.length;
+  if (options.outFormat === 'csv' && !options.data.endsWith('.gz') && reader.sep.charCodeAt(0) < 128 && !shared) {
+    const featureOf = new Array<number>(reader.columns.length).fill(-1);
+    index.forEach((c, j) => {
+      featureOf[c] = j;
+    });
+    const plan: CsvPiecePlan = {
+      path: options.data,
+      sep: reader.sep.charCodeAt(0),
+      sepText: reader.sep,
+      lineEnd: reader.lineEnd,
+      columns: reader.columns.length,
+      featureOf,
+      specs,
+      naValues: options.naValues ?? DEFAULT_NA_VALUES,
+      dataStart: reader.dataStart.byte,
+      fileBytes: statSync(options.data).size,
+    };
+    return scorePieces(reader, artifact, model, options, plan);
+  }
+  const chunks = new CsvChunkReader(reader, artifact.header.columns, {
+    naValues: options.naValues,
+    keepFields: options.outFormat === 'parquet',
+  });
   const readChunk = (): Chunk | null => chunks.read();
 
   const out = options.outFormat === 'csv' ? openSync(options.out, 'w') : null;

@@ -1,4 +1,4 @@
-import { AdnovaError, type AdnovaErrorOptions } from '../core/index.js';
+import { AdnovaError, type AdnovaErrorOptions } from '../core/errors.js';
 
 /**
  * A model artifact on disk is corrupt or was written by an incompatible build (bad JSON, wrong format or version,

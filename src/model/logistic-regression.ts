@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../core/index.js';
+import { InvalidInputError } from '../core/errors.js';
 import type { LinearModelParams } from './artifact.js';
 import type { BinMapper } from './binning.js';
 import type { ModelMatrix } from './model-matrix.js';

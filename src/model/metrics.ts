@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../core/index.js';
+import { InvalidInputError } from '../core/errors.js';
 
 /** Top fractions for lift and capture. */
 export const LIFT_FRACTIONS = [0.01, 0.05, 0.1, 0.2] as const;

@@ -1,4 +1,5 @@
-import { type FeatureMatrix, InvalidInputError } from '../core/index.js';
+import { InvalidInputError } from '../core/errors.js';
+import type { FeatureMatrix } from '../core/feature-matrix.js';
 
 /** Whether a column holds numbers or integer category codes. */
 export const FEATURE_KINDS = ['numeric', 'categorical'] as const;

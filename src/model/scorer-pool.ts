@@ -1,8 +1,5 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { InvalidInputError } from '../core/index.js';
 import { binsFromHeader, ensembleOf, type ModelArtifact } from './artifact.js';
 import type { BinMapper } from './binning.js';
@@ -12,6 +9,7 @@ import { CompiledScorer, type ScoreInput } from './compiled-scorer.js';
 import { ScorerPoolError } from './errors.js';
 import type { ScorerWorkerInit, ScorerWorkerJob, ScorerWorkerReply } from './scorer-pool-worker.js';
 import type { TreeEnsemble } from './tree-ensemble.js';
+import { spawnModelWorker } from './worker-spawn.js';
 
 export { SCORER_POOL_MIN_ROWS };
 
@@ -162,7 +160,7 @@ export class ScorerPool {
     const pending: PoolWorker['pending'] = new Map();
     let worker: Worker;
     try {
-      worker = spawnWorker(this.#init);
+      worker = spawnModelWorker('scorer-pool-worker', this.#init);
     } catch (err) {
       throw new ScorerPoolError(`scorer pool worker ${index} could not start: ${(err as Error).message}`, {
         cause: err,
@@ -374,27 +372,4 @@ export class ScorerPool {
       w.worker.postMessage({ ...job, id } satisfies ScorerWorkerJob);
     });
   }
-}
-
-/**
- * Starts a worker on scorer-pool-worker: the compiled .js next to this module when it exists (the built CLI,
- * dist/), else the .ts source through tsx's CommonJS hook (vitest and tsx run this module from src/). Node 20
- * does not apply ESM loader hooks (`--import tsx`, inherited or not) inside worker threads, while the CommonJS
- * hook is registered by the worker itself, so one path serves vitest, tsx and the built CLI alike.
- */
-function spawnWorker(init: ScorerWorkerInit): Worker {
-  const js = new URL('./scorer-pool-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: init });
-  const ts = fileURLToPath(new URL('./scorer-pool-worker.ts', import.meta.url));
-  if (!existsSync(ts)) throw new Error(`neither ${fileURLToPath(js)} nor ${ts} exists`);
-  let hook: string;
-  try {
-    hook = createRequire(import.meta.url).resolve('tsx/cjs/api');
-  } catch (err) {
-    throw new Error(`running ${ts} needs tsx (a dev dependency); build with \`npm run build\` instead`, {
-      cause: err,
-    });
-  }
-  const source = `require(${JSON.stringify(hook)}).register();\nrequire(${JSON.stringify(ts)});\n`;
-  return new Worker(source, { eval: true, workerData: init });
 }

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../core/index.js';
+import { InvalidInputError } from '../core/errors.js';
 import type { Tree } from './tree-ensemble.js';
 
 const MAGIC = 0x544e4441; // "ADNT" little-endian

@@ -138,6 +138,15 @@ export class CellReader {
     return this.#prefix.read(text, start, limit);
   }
 
+  /** `plainNumberAt` on a file's bytes (ASCII digits: the same value and `stop` as on the decoded characters). */
+  plainNumberAtBytes(bytes: Uint8Array, start: number, limit: number): number {
+    if (this.#numericToken) {
+      this.#prefix.stop = start;
+      return Number.NaN;
+    }
+    return this.#prefix.readBytes(bytes, start, limit);
+  }
+
   /** A cell of a numeric column: its number (infinities, true/false as 1/0, dates as epoch ms); NaN otherwise. */
   number(cell: string): number {
     const k = this.classify(cell);

@@ -93,6 +93,7 @@ export class CsvReader {
   /** Index of the next `"` at or after #pos in #text (2^32 - 1 when none): found once per quote, not per line. */
   #nextQuote = -1;
   readonly #span = emptySpan();
+  readonly #dataStart: { readonly byte: number; readonly line: number };
 
   constructor(path: string, options: CsvReadOptions = {}) {
     this.path = path;
@@ -117,6 +118,9 @@ export class CsvReader {
       throw new InvalidInputError(`data file ${path} has only blank lines; expected a header row and data rows`);
     }
     this.hasHeader = options.header !== false;
+    this.#dataStart = this.hasHeader
+      ? { byte: this.#bufOffset + this.#byteOfPos(), line: this.#line }
+      : { byte: this.#bufOffset === 0 ? this.#textFrom : 0, line: 1 };
     if (this.hasHeader) {
       this.headerRaw = first.raw;
       this.columns = headerNames(first.fields, path);
@@ -160,6 +164,15 @@ export class CsvReader {
     return new InvalidInputError(
       `${this.path}, line ${line}: ${count} fields, expected ${this.columns.length} like the ${this.hasHeader ? 'header' : 'first line'} (separator ${JSON.stringify(this.sep)}): ${JSON.stringify(shown)}`,
     );
+  }
+
+  /**
+   * Where the data records start in the file: the byte offset and 1-based line after the header (with header: false,
+   * the start of the file after a BOM, line 1), for a caller that reads the records from the bytes itself. Of the
+   * decompressed bytes for a .gz file.
+   */
+  get dataStart(): { readonly byte: number; readonly line: number } {
+    return this.#dataStart;
   }
 
   close(): void {

@@ -70,8 +70,29 @@ describe('plain decimals read from the characters', () => {
     expect(p.stop).toBe(13); // "1" then "e" without digits: not part of the number
   });
 
+  it('reads the same value and stop from the bytes as from the characters, inside a line, on 100K strings', () => {
+    const rng = new Rng(11);
+    const chars = new DecimalPrefix();
+    const bytes = new DecimalPrefix();
+    let numbers = 0;
+    for (let k = 0; k < 100_000; k++) {
+      const tail = [',', '', 'x', 'e', 'e+', '.5', ' '][rng.int(7)] as string;
+      const line = `a,${randomDecimal(rng)}${tail},b`;
+      const buf = Buffer.from(line, 'latin1');
+      const end = rng.next() < 0.3 ? line.length - 2 : line.length;
+      const a = chars.read(line, 2, end);
+      const b = bytes.readBytes(buf, 2, end);
+      if (!Number.isNaN(a)) numbers++;
+      if (!Object.is(a, b) || chars.stop !== bytes.stop)
+        expect({ line, end, v: b, stop: bytes.stop }).toEqual({ line, end, v: a, stop: chars.stop });
+    }
+    expect(numbers).toBeGreaterThan(40_000);
+  });
+
   it('gives way to a missing-value token that is itself a number', () => {
     const cells = new CellReader(['', '-999']);
+    expect(cells.plainNumberAtBytes(Buffer.from('-999'), 0, 4)).toBeNaN();
+    expect(new CellReader().plainNumberAtBytes(Buffer.from('-999'), 0, 4)).toBe(-999);
     expect(cells.plainNumberAt('-999', 0, 4)).toBeNaN();
     expect(cells.number('-999')).toBeNaN();
     expect(new CellReader().plainNumberAt('-999', 0, 4)).toBe(-999);

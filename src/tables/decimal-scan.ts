@@ -83,4 +83,62 @@ export class DecimalPrefix {
     else return Number.NaN;
     return neg ? -v : v;
   }
+
+  /**
+   * `read` on bytes: the same digits, the same operations and so the same value (and `stop`) for ASCII text, read
+   * straight from a file's bytes without decoding them into a string first.
+   */
+  readBytes(bytes: Uint8Array, start: number, limit: number): number {
+    let i = start;
+    this.stop = start;
+    if (i >= limit) return Number.NaN;
+    let c = bytes[i] as number;
+    const neg = c === 45;
+    if (neg || c === 43) i++;
+    let mant = 0;
+    const intStart = i;
+    for (; i < limit; i++) {
+      const d = (bytes[i] as number) - 48;
+      if (d >>> 0 > 9) break;
+      mant = mant * 10 + d;
+    }
+    let nd = i - intStart;
+    let scale = 0;
+    if (i < limit && bytes[i] === 46) {
+      const fracStart = ++i;
+      for (; i < limit; i++) {
+        const d = (bytes[i] as number) - 48;
+        if (d >>> 0 > 9) break;
+        mant = mant * 10 + d;
+      }
+      scale = fracStart - i;
+      nd -= scale;
+    }
+    if (nd === 0) return Number.NaN;
+    this.stop = i;
+    if (i < limit && ((bytes[i] as number) | 32) === 101) {
+      let k = i + 1;
+      c = k < limit ? (bytes[k] as number) : 0;
+      const expNeg = c === 45;
+      if (expNeg || c === 43) k++;
+      let exp = 0;
+      const first = k;
+      for (; k < limit; k++) {
+        const d = (bytes[k] as number) - 48;
+        if (d >>> 0 > 9) break;
+        if (exp < 10_000) exp = exp * 10 + d;
+      }
+      if (k === first) return Number.NaN;
+      this.stop = k;
+      scale += expNeg ? -exp : exp;
+    }
+    if (mant > Number.MAX_SAFE_INTEGER) return Number.NaN;
+    let v: number;
+    if (mant === 0) v = 0;
+    else if (scale === 0) v = mant;
+    else if (scale > 0 && scale <= 22) v = mant * (POW10[scale] as number);
+    else if (scale < 0 && scale >= -22) v = mant / (POW10[-scale] as number);
+    else return Number.NaN;
+    return neg ? -v : v;
+  }
 }
