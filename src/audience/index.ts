@@ -37,6 +37,13 @@ export {
   type RefreshResult,
   viewsReadBy,
 } from './audience-service.js';
+export {
+  type AudienceWorker,
+  type AudienceWorkerOptions,
+  type BullmqShardOptions,
+  BullmqShardRunner,
+  startAudienceWorker,
+} from './bullmq-shard-runner.js';
 export { memberBitmapOf } from './codec.js';
 export {
   AudienceCampaignStateError,
