@@ -21,6 +21,7 @@ export {
   type MajorChangeRule,
   type MemberPage,
 } from './audience.js';
+export { AudienceRefresher } from './audience-refresher.js';
 export {
   type AudienceDescription,
   type AudienceDiff,
@@ -61,3 +62,4 @@ export {
   type ShardTask,
   shardResultPath,
 } from './shard-jobs.js';
+export { publishWorldEvents } from './world-stream.js';
