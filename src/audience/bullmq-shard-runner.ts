@@ -102,6 +102,7 @@ export interface AudienceWorkerOptions {
   readonly lockDurationMs?: number;
   /** Opens the deployment a shard names (once per build: a later build sees the deployment as it is then). */
   readonly openDeployment: (dir: string) => Promise<Deployment>;
+  readonly onStart?: (t: ShardTask, attempt: number) => void;
   readonly onShard?: (t: ShardTask, result: { candidates: number; ms: number }) => void;
 }
 
@@ -121,6 +122,7 @@ export async function startAudienceWorker(options: AudienceWorkerOptions): Promi
     AUDIENCE_QUEUE,
     async (job: Job<ShardTask>) => {
       const t = job.data;
+      options.onStart?.(t, job.attemptsMade + 1);
       const key = `${t.deploymentDir}\u0000${t.buildId}`;
       if (open?.key !== key) {
         await open?.deployment.close();

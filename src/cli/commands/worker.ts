@@ -38,6 +38,10 @@ export function registerWorkerCommands(program: Command, io: CliIo): void {
           concurrency,
           lockDurationMs,
           openDeployment: (dir) => decision.openDeployment({ dir, config }),
+          onStart: (t, attempt) =>
+            io.err(
+              `worker ${process.pid}: ${t.campaignId} shard ${t.shard + 1}/${t.shards} of ${t.buildId} started (attempt ${attempt})`,
+            ),
           onShard: (t, r) =>
             io.err(
               `worker ${process.pid}: ${t.campaignId} shard ${t.shard + 1}/${t.shards} of ${t.buildId}: ${r.candidates} candidates in ${r.ms.toFixed(0)} ms`,
