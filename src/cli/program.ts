@@ -12,6 +12,7 @@ import { registerFeaturesCommands } from './commands/features.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerMonitorCommands } from './commands/monitor.js';
 import { registerStreamCommands } from './commands/stream.js';
+import { registerWorkerCommands } from './commands/worker.js';
 import { registerWorldCommands } from './commands/world.js';
 import { type CliIo, printJson, processIo } from './io.js';
 import { versionInfo } from './version.js';
@@ -90,6 +91,7 @@ export function buildProgram(io: CliIo, options: BuildProgramOptions = {}): Comm
   registerAudienceCommands(program, io);
   registerModelCommands(program, io);
   registerMonitorCommands(program, io);
+  registerWorkerCommands(program, io);
 
   return program;
 }
