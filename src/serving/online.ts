@@ -125,6 +125,32 @@ export class OnlineDecider {
   }
 
   /**
+   * Loads and compiles the champion and fallback model of every campaign given (the first decision would pay it
+   * inside its deadline otherwise) and runs one decision for `userId` to warm the code paths. Failures are left
+   * to the first real request to report.
+   */
+  async warm(campaigns: readonly Campaign[], userId?: string): Promise<void> {
+    for (const c of campaigns) {
+      try {
+        this.#online.models.forCampaign(c);
+        this.#fallbackModels.forCampaign(c);
+      } catch {
+        // a campaign without a model answers its error when asked
+      }
+    }
+    if (userId === undefined || campaigns.length === 0) return;
+    try {
+      await decide(campaigns.slice(0, 50), this.#online, {
+        atMs: this.deployment.clock.now(),
+        userIds: [userId],
+        commit: false,
+      });
+    } catch {
+      // the online store may be down at start: the breaker learns it from requests
+    }
+  }
+
+  /**
    * Decides `campaigns` for `userIds`. `deadlineMs` bounds the online attempt; past it the snapshot answers,
    * flagged `deadline_exceeded`. Throws `DeadlineExceededError` only when no snapshot can answer instead.
    */

@@ -158,7 +158,7 @@ describe('the serving API on a deployment built from a World', () => {
       audiences: new InTestAudiences(deployment),
       decisionDeadlineMs: 5000, // a loaded test machine must not turn the equality check into a fallback
     });
-    await app.snapshotReady();
+    await app.servingReady();
     // adv-a's campaigns: copies of the World's live campaigns, created over the API
     const live = (await deployment.campaigns.list({ liveAt: atMs })).slice(-6);
     mine = [];

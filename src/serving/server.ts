@@ -152,6 +152,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...(options.commit !== undefined ? { commit: options.commit } : {}),
   });
   const campaigns = new CampaignCache(deployment.campaigns);
+  const warming = (async () => {
+    const live = await deployment.campaigns.list({ liveAt: deployment.clock.now() });
+    const first = deployment.index.users.size > 0 ? deployment.index.users.userOf(0) : undefined;
+    await decider.warm(live, first);
+  })().catch(() => {});
   const httpMs = metrics.histogram({
     name: 'adnova_serving_http_ms',
     help: 'Server time of a request (ms), by route and status class',
@@ -617,18 +622,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   app.addHook('onClose', async () => {
-    await snapshotLoading;
+    await Promise.all([snapshotLoading, warming]);
     await options.requestLog?.flush();
   });
-  /** Resolves when the background snapshot load finished (tests and `serve` wait on it before the drill). */
-  app.decorate('snapshotReady', () => snapshotLoading);
+  /** Resolves when the background snapshot load and the model warm-up finished (`serve` waits before listening). */
+  app.decorate('servingReady', () => Promise.all([snapshotLoading, warming]).then(() => {}));
   app.decorate('decider', decider);
   return app;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    snapshotReady(): Promise<void>;
+    servingReady(): Promise<void>;
     decider: OnlineDecider;
   }
 }
