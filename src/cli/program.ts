@@ -11,6 +11,7 @@ import { registerDeployCommands } from './commands/deploy.js';
 import { registerFeaturesCommands } from './commands/features.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerMonitorCommands } from './commands/monitor.js';
+import { registerPrivacyCommands } from './commands/privacy.js';
 import { registerStreamCommands } from './commands/stream.js';
 import { registerWorldCommands } from './commands/world.js';
 import { type CliIo, printJson, processIo } from './io.js';
@@ -90,6 +91,7 @@ export function buildProgram(io: CliIo, options: BuildProgramOptions = {}): Comm
   registerAudienceCommands(program, io);
   registerModelCommands(program, io);
   registerMonitorCommands(program, io);
+  registerPrivacyCommands(program, io);
 
   return program;
 }
