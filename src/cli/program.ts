@@ -11,6 +11,7 @@ import { registerDeployCommands } from './commands/deploy.js';
 import { registerFeaturesCommands } from './commands/features.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerMonitorCommands } from './commands/monitor.js';
+import { registerPrivacyCommands } from './commands/privacy.js';
 import { registerStreamCommands } from './commands/stream.js';
 import { registerWorkerCommands } from './commands/worker.js';
 import { registerWorldCommands } from './commands/world.js';
@@ -92,6 +93,7 @@ export function buildProgram(io: CliIo, options: BuildProgramOptions = {}): Comm
   registerModelCommands(program, io);
   registerMonitorCommands(program, io);
   registerWorkerCommands(program, io);
+  registerPrivacyCommands(program, io);
 
   return program;
 }

@@ -9,6 +9,7 @@ import {
   MS_PER_DAY,
   NotFoundError,
   systemClock,
+  type TombstoneCheck,
 } from '../core/index.js';
 import { FeatureStore, type OnlineStore, openOnlineStore } from '../features/index.js';
 import { type CrossFeatureSpec, CrossFeatures, ModelRegistry } from '../model/index.js';
@@ -113,6 +114,11 @@ export interface OpenDeploymentOptions {
   readonly online?: OnlineStore;
   readonly clock?: Clock;
   readonly metrics?: MetricsRegistry;
+  /**
+   * Users whose deletion was requested (the privacy ledger): the feature store, the segment index and the cap
+   * ledger write nothing of them. Default: nobody.
+   */
+  readonly tombstones?: TombstoneCheck;
 }
 
 interface LedgerFile {
@@ -186,10 +192,15 @@ export class Deployment {
       online,
       clock,
       ...(options.metrics ? { metrics: options.metrics } : {}),
+      ...(options.tombstones ? { tombstones: options.tombstones } : {}),
     });
     try {
       const index = SegmentIndex.load(layout.index);
       const ledger = loadLedger(layout.ledger);
+      if (options.tombstones) {
+        index.tombstones = options.tombstones;
+        ledger.tombstones = options.tombstones;
+      }
       return new Deployment(layout, manifest, store, index, ledger, clock);
     } catch (err) {
       await store.close();

@@ -36,7 +36,7 @@ export class SegmentIndexUpdater implements StreamEventObserver {
     for (const e of events) {
       this.stats.events++;
       let dense = index.users.denseOf(e.userId);
-      if (dense !== undefined && deleted?.has(dense)) {
+      if ((dense !== undefined && deleted?.has(dense)) || index.tombstones.isDeleted(e.userId)) {
         this.stats.deletedIgnored++;
         continue;
       }

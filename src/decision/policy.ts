@@ -1,4 +1,4 @@
-import { hashId, MS_PER_DAY, prefixedHasher } from '../core/index.js';
+import { hashId, MS_PER_DAY, NO_TOMBSTONES, prefixedHasher, type TombstoneCheck } from '../core/index.js';
 import { budgetCap, type Campaign, type CampaignChannel } from './campaign.js';
 import { descendingKeys, smallestRows, sortRowsByKeys } from './ranking.js';
 
@@ -54,6 +54,8 @@ export interface CapLedger {
 export class MemoryCapLedger implements CapLedger {
   /** UTC day number -> channel -> user -> count: a lookup builds no key string (1M per launch). */
   readonly #days = new Map<number, Map<string, Map<string, number>>>();
+  /** Users whose deletion was requested: `add` counts nothing for them. */
+  tombstones: TombstoneCheck = NO_TOMBSTONES;
 
   #users(channel: string, dayMs: number, create: boolean): Map<string, number> | undefined {
     const day = Math.floor(dayMs / MS_PER_DAY);
@@ -76,6 +78,7 @@ export class MemoryCapLedger implements CapLedger {
   }
 
   add(userId: string, channel: CampaignChannel, dayMs: number, n = 1): void {
+    if (this.tombstones.isDeleted(userId)) return;
     const users = this.#users(channel, dayMs, true) as Map<string, number>;
     users.set(userId, (users.get(userId) ?? 0) + n);
   }
@@ -84,6 +87,13 @@ export class MemoryCapLedger implements CapLedger {
   prune(beforeMs: number): void {
     const first = Math.floor(beforeMs / MS_PER_DAY);
     for (const day of this.#days.keys()) if (day < first) this.#days.delete(day);
+  }
+
+  /** Whether the ledger holds any count of the user (the deletion's verifier). */
+  holdsUser(userId: string): boolean {
+    for (const channels of this.#days.values())
+      for (const users of channels.values()) if (users.has(userId)) return true;
+    return false;
   }
 
   /** Removes a user's counts (a privacy deletion). Returns the entries removed. */

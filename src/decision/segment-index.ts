@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import roaring from 'roaring';
-import { MS_PER_DAY } from '../core/index.js';
+import { MS_PER_DAY, NO_TOMBSTONES, type TombstoneCheck } from '../core/index.js';
 import { DecisionIndexCorruptError } from './errors.js';
 import { inControlGroup } from './policy.js';
 import { UserIndex } from './user-index.js';
@@ -44,6 +44,8 @@ const FILE_FORMAT = 'adnova-segment-index';
  */
 export class SegmentIndex {
   readonly users: UserIndex;
+  /** Users whose deletion was requested: `upsertUser` never registers them (the privacy ledger's check). */
+  tombstones: TombstoneCheck = NO_TOMBSTONES;
   readonly #bitmaps = new Map<string, Bitmap>();
   #lastActive = new Float64Array(1024).fill(Number.NaN);
   /** "active within N days" bitmaps as of one UTC day start, rebuilt when the day changes. */
@@ -92,7 +94,10 @@ export class SegmentIndex {
     this.#bitmaps.set(key, newBitmap(members));
   }
 
-  /** Registers a user with its attributes (a batch snapshot row); returns its dense id. */
+  /**
+   * Registers a user with its attributes (a batch snapshot row); returns its dense id, or -1 for a user whose
+   * deletion was requested (`tombstones`), who is not registered.
+   */
   upsertUser(
     userId: string,
     attrs: {
@@ -104,6 +109,7 @@ export class SegmentIndex {
       lastActiveTs?: number;
     },
   ): number {
+    if (this.tombstones.isDeleted(userId)) return -1;
     const known = this.users.denseOf(userId) !== undefined;
     const d = this.users.ensure(userId);
     if (known && this.#bitmaps.get(INDEX_KEYS.deleted)?.has(d)) return d; // tombstoned: nothing comes back
@@ -195,6 +201,21 @@ export class SegmentIndex {
     if (d < this.#lastActive.length) this.#lastActive[d] = Number.NaN;
     this.add(INDEX_KEYS.deleted, d);
     return true;
+  }
+
+  /**
+   * A privacy deletion: `markDeleted`, then the id itself leaves the user index (its dense slot keeps a placeholder,
+   * so other users' dense ids and the bitmaps stay valid; see `UserIndex.redact`). Returns whether it was known.
+   */
+  eraseUser(userId: string): boolean {
+    if (!this.markDeleted(userId)) return false;
+    this.users.redact(userId);
+    return true;
+  }
+
+  /** Whether the index still holds the user's id (an erased user's slot holds a placeholder and no bitmap). */
+  holdsUser(userId: string): boolean {
+    return this.users.denseOf(userId) !== undefined;
   }
 
   /** Bytes of the bitmaps in portable form (what `save` writes), for capacity figures. */

@@ -1,7 +1,10 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isValidEntityId } from '../core/index.js';
 import { DecisionIndexCorruptError } from './errors.js';
+
+/** The id a redacted (deleted) user's dense slot holds: `deleted:<dense>`. */
+export const REDACTED_PREFIX = 'deleted:';
 
 /**
  * Dense user ids: each user id string gets a uint32 the first time it is seen, and keeps it for ever (bitmaps,
@@ -47,13 +50,31 @@ export class UserIndex {
     return out;
   }
 
-  /** Appends the ids assigned since the last flush to `file` (creating it). */
+  /**
+   * Forgets a user id (a privacy deletion): its dense slot keeps the placeholder `REDACTED_PREFIX + dense`, so every
+   * other dense id stays what it was; the next flush rewrites the file. Returns whether the id was known.
+   */
+  redact(userId: string): boolean {
+    const d = this.#byId.get(userId);
+    if (d === undefined) return false;
+    const placeholder = `${REDACTED_PREFIX}${d}`;
+    this.#byId.delete(userId);
+    this.#ids[d] = placeholder;
+    this.#byId.set(placeholder, d);
+    this.#flushed = 0;
+    return true;
+  }
+
+  /** Appends the ids assigned since the last flush to `file` (creating it); after a `redact`, rewrites it whole. */
   flush(file: string): void {
     if (this.#flushed === this.#ids.length && existsSync(file)) return;
     mkdirSync(dirname(file), { recursive: true });
     const fresh = this.#ids.slice(this.#flushed);
-    if (this.#flushed === 0) writeFileSync(file, fresh.length ? `${fresh.join('\n')}\n` : '');
-    else appendFileSync(file, `${fresh.join('\n')}\n`);
+    if (this.#flushed === 0) {
+      const tmp = `${file}.tmp-${process.pid}`;
+      writeFileSync(tmp, fresh.length ? `${fresh.join('\n')}\n` : '');
+      renameSync(tmp, file);
+    } else appendFileSync(file, `${fresh.join('\n')}\n`);
     this.#flushed = this.#ids.length;
   }
 

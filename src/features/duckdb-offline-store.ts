@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import {
@@ -14,6 +14,8 @@ import { type FeatureViewDef, type ServiceLayout, storageKeyOf } from './definit
 import type {
   LatestRowsChunk,
   LatestRowsQuery,
+  OfflineDeleteOptions,
+  OfflineDeleteResult,
   OfflineRowBatch,
   OfflineStore,
   TrainingSetRequest,
@@ -32,6 +34,9 @@ import {
   type ViewScan,
   viewGlob,
 } from './pit-sql.js';
+
+/** A file being rewritten without deleted entities (not `.parquet`: no view glob reads it). */
+const REWRITE_SUFFIX = '.privacy-rewrite';
 
 /** Rows per row group of a training set file (also the unit its writer threads share). */
 const TRAINING_ROW_GROUP_ROWS = 100_000;
@@ -456,6 +461,102 @@ export class DuckDbOfflineStore implements OfflineStore {
     return Number(r.getRows()[0]?.[0] ?? 0);
   }
 
+  /**
+   * Rewrites every Parquet file (of every view and version) that holds rows of these entities without them: one
+   * query finds the files, then each is copied without the rows to a temporary name beside it and renamed over
+   * the original (a file with no row left is removed), so a reader sees the old file or the new one and a crash
+   * leaves every other entity's rows as they were. Temporaries left by a crash are removed first.
+   */
+  async deleteEntities(entityIds: readonly string[], options: OfflineDeleteOptions = {}): Promise<OfflineDeleteResult> {
+    this.#removeRewriteTemporaries();
+    const files = this.#allFiles();
+    if (entityIds.length === 0 || files.length === 0) return { rows: 0, files: 0, entities: [] };
+    const stage = await this.#stageIds(entityIds);
+    try {
+      const hits = await this.#sqlRead(
+        `SELECT filename, list(DISTINCT entity_id), count(*)::DOUBLE FROM read_parquet([${files.map(quoteString).join(', ')}], union_by_name = true, filename = true) ` +
+          `WHERE entity_id IN (SELECT id FROM ${stage}) GROUP BY filename ORDER BY filename`,
+      );
+      const found = new Set<string>();
+      let rows = 0;
+      let rewritten = 0;
+      for (const [file, ids, n] of hits.getRows()) {
+        for (const id of (ids as { items: unknown[] }).items) found.add(String(id));
+        const path = String(file);
+        const tmp = `${path}${REWRITE_SUFFIX}`;
+        const copied = await this.#sqlRead(
+          `COPY (SELECT * FROM read_parquet(${quoteString(path)}) WHERE entity_id NOT IN (SELECT id FROM ${stage})) TO ${quoteString(tmp)} (FORMAT parquet)`,
+        );
+        if (Number(copied.getRows()[0]?.[0] ?? 0) === 0) {
+          rmSync(tmp, { force: true });
+          rmSync(path, { force: true });
+        } else renameSync(tmp, path);
+        rows += Number(n);
+        rewritten++;
+        options.onFileRewritten?.(path);
+      }
+      return { rows, files: rewritten, entities: [...found].sort() };
+    } finally {
+      await this.#sql(`DROP TABLE IF EXISTS ${stage}`);
+    }
+  }
+
+  /** Rows of these entities in every view file (the deletion's verifier). */
+  async countEntities(entityIds: readonly string[]): Promise<number> {
+    const files = this.#allFiles();
+    if (entityIds.length === 0 || files.length === 0) return 0;
+    const stage = await this.#stageIds(entityIds);
+    try {
+      const r = await this.#sqlRead(
+        `SELECT count(*)::DOUBLE FROM read_parquet([${files.map(quoteString).join(', ')}], union_by_name = true) WHERE entity_id IN (SELECT id FROM ${stage})`,
+      );
+      return Number(r.getRows()[0]?.[0] ?? 0);
+    } finally {
+      await this.#sql(`DROP TABLE IF EXISTS ${stage}`);
+    }
+  }
+
+  /** Every distinct entity id with a row in any view file, or in one view's. */
+  async distinctEntityIds(view?: Pick<FeatureViewDef, 'name' | 'version'>): Promise<string[]> {
+    const files = view === undefined ? this.#allFiles() : this.#filesOf(view);
+    if (files.length === 0) return [];
+    const r = await this.#sqlRead(
+      `SELECT DISTINCT entity_id FROM read_parquet([${files.map(quoteString).join(', ')}], union_by_name = true)`,
+    );
+    return r.getRows().map((row) => String(row[0]));
+  }
+
+  async #stageIds(entityIds: readonly string[]): Promise<string> {
+    const stage = `__ids_${randomUUID().replaceAll('-', '')}`;
+    await this.#sql(`CREATE TEMP TABLE ${stage} (id VARCHAR)`);
+    const app = await this.#conn.createAppender(stage);
+    try {
+      for (const id of entityIds) {
+        app.appendVarchar(id);
+        app.endRow();
+      }
+      app.flushSync();
+    } finally {
+      app.closeSync();
+    }
+    return stage;
+  }
+
+  /** Every view file under the offline root (all views and versions). */
+  #allFiles(): string[] {
+    if (!existsSync(this.offlineRoot)) return [];
+    const files: string[] = [];
+    for (const d of readdirSync(this.offlineRoot, { withFileTypes: true }))
+      if (d.isDirectory()) files.push(...this.#filesIn(join(this.offlineRoot, d.name)));
+    return files.sort();
+  }
+
+  #removeRewriteTemporaries(): void {
+    if (!existsSync(this.offlineRoot)) return;
+    for (const d of readdirSync(this.offlineRoot, { withFileTypes: true, recursive: true }))
+      if (d.isFile() && d.name.endsWith(REWRITE_SUFFIX)) rmSync(join(d.parentPath, d.name), { force: true });
+  }
+
   /** Runs arbitrary SQL for benchmarks and tooling that need DuckDB directly (e.g. writing a labels file). */
   async execute(sql: string): Promise<void> {
     await this.#sql(sql);
@@ -493,7 +594,10 @@ export class DuckDbOfflineStore implements OfflineStore {
   }
 
   #filesOf(view: Pick<FeatureViewDef, 'name' | 'version'>): string[] {
-    const dir = join(this.offlineRoot, storageKeyOf(view));
+    return this.#filesIn(join(this.offlineRoot, storageKeyOf(view)));
+  }
+
+  #filesIn(dir: string): string[] {
     if (!existsSync(dir)) return [];
     const files: string[] = [];
     for (const d of readdirSync(dir, { withFileTypes: true }))

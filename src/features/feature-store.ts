@@ -1,6 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Clock, type FeatureMatrix, InvalidInputError, type MetricsRegistry, systemClock } from '../core/index.js';
+import {
+  type Clock,
+  type FeatureMatrix,
+  InvalidInputError,
+  type MetricsRegistry,
+  NO_TOMBSTONES,
+  systemClock,
+  type TombstoneCheck,
+} from '../core/index.js';
 import {
   type FeatureDefinitions,
   type FeatureViewDef,
@@ -16,6 +24,7 @@ import { MemoryOnlineStore } from './memory-online-store.js';
 import type { OfflineRowBatch, OfflineStore, TrainingSetResult } from './offline-store.js';
 import { fillRequestAndTransforms, type RequestData, readOnlineFeatures, truncateMatrix } from './online-features.js';
 import type { OnlineStore, OnlineViewRef, OnlineWriteBatch, OnlineWriteResult, ReadBuffers } from './online-store.js';
+import { quoteIdent, quoteString } from './pit-sql.js';
 import { type ApplyOutcome, FeatureRegistry } from './registry.js';
 
 export interface FeatureStoreOptions {
@@ -27,6 +36,21 @@ export interface FeatureStoreOptions {
   readonly metrics?: MetricsRegistry | undefined;
   readonly memoryLimit?: string | undefined;
   readonly threads?: number | undefined;
+  /**
+   * Users whose deletion was requested: never written online or offline (writes, stream ingest, imports,
+   * materialization) nor into a training set. Default NO_TOMBSTONES.
+   */
+  readonly tombstones?: TombstoneCheck | undefined;
+}
+
+/** A training set the store wrote (`training-sets.jsonl`): privacy deletions rewrite these files too. */
+export interface TrainingSetRecord {
+  readonly path: string;
+  readonly service: string;
+  readonly createdAtMs: number;
+  readonly rows: number;
+  /** The label columns that hold entity ids (the views' join keys). */
+  readonly keyColumns: readonly string[];
 }
 
 export interface MaterializeOptions {
@@ -113,6 +137,7 @@ export class FeatureStore {
   readonly offline: OfflineStore;
   readonly online: OnlineStore;
   readonly clock: Clock;
+  readonly tombstones: TombstoneCheck;
   readonly #metrics: MetricsRegistry | undefined;
   #defsCache: DefinitionsCache | undefined;
   #closed = false;
@@ -124,7 +149,9 @@ export class FeatureStore {
     online: OnlineStore,
     clock: Clock,
     metrics?: MetricsRegistry,
+    tombstones: TombstoneCheck = NO_TOMBSTONES,
   ) {
+    this.tombstones = tombstones;
     this.dir = dir;
     this.registry = registry;
     this.offline = offline;
@@ -139,7 +166,15 @@ export class FeatureStore {
     const registry = FeatureRegistry.open(dir);
     const offline = await DuckDbOfflineStore.open({ dir, memoryLimit: options.memoryLimit, threads: options.threads });
     const online = options.online ?? new MemoryOnlineStore({ snapshotPath: join(dir, 'online-snapshot.json') });
-    return new FeatureStore(dir, registry, offline, online, options.clock ?? systemClock, options.metrics);
+    return new FeatureStore(
+      dir,
+      registry,
+      offline,
+      online,
+      options.clock ?? systemClock,
+      options.metrics,
+      options.tombstones,
+    );
   }
 
   apply(defs: FeatureDefinitions): ApplyOutcome[] {
@@ -178,24 +213,62 @@ export class FeatureStore {
   };
 
   async writeOffline(viewName: string, batch: OfflineRowBatch): Promise<number> {
-    return this.offline.appendRows(this.view(viewName), batch);
+    return this.offline.appendRows(this.view(viewName), this.#live(batch));
   }
 
   async writeOnline(viewName: string, batch: OnlineWriteBatch): Promise<OnlineWriteResult> {
     const v = this.view(viewName);
-    return this.online.write(onlineViewRef(v), batch);
+    return this.online.write(onlineViewRef(v), this.#live(batch));
   }
 
-  /** Appends a view's declared Parquet/CSV source (paths relative to `sourceRoot`) to the offline store. */
+  /**
+   * Appends a view's declared Parquet/CSV source (paths relative to `sourceRoot`) to the offline store; rows of
+   * deleted users are removed again before this returns (the import is a COPY in DuckDB, which cannot ask the
+   * ledger per row), so the count is of the rows kept.
+   */
   async importSource(viewName: string, sourceRoot = '.'): Promise<number> {
     const v = this.view(viewName);
-    return this.offline.importSource(v, this.joinKeyOf(v.entity), this.clock.now(), sourceRoot);
+    const added = await this.offline.importSource(v, this.joinKeyOf(v.entity), this.clock.now(), sourceRoot);
+    if (this.tombstones === NO_TOMBSTONES || added === 0) return added;
+    const deleted = (await this.offline.distinctEntityIds(v)).filter((id) => this.tombstones.isDeleted(id));
+    if (deleted.length === 0) return added;
+    const before = await this.offline.rowCount(v);
+    await this.offline.deleteEntities(deleted);
+    return added - (before - (await this.offline.rowCount(v)));
   }
 
   /** Stream path: the same rows to both stores (offline history for training, online for serving). */
   async ingest(viewName: string, batch: OfflineRowBatch): Promise<OnlineWriteResult> {
-    await this.writeOffline(viewName, batch);
-    return this.writeOnline(viewName, batch);
+    const live = this.#live(batch);
+    await this.offline.appendRows(this.view(viewName), live);
+    return this.online.write(onlineViewRef(this.view(viewName)), live);
+  }
+
+  /** The batch without rows of deleted users (the same object when it has none). */
+  #live<B extends OfflineRowBatch>(batch: B): B {
+    const t = this.tombstones;
+    if (t === NO_TOMBSTONES) return batch;
+    const ids = batch.entityIds;
+    const n = ids.length;
+    let keep: number[] | undefined;
+    for (let i = 0; i < n; i++)
+      if (t.isDeleted(ids[i] as string)) {
+        keep ??= Array.from({ length: i }, (_, k) => k);
+      } else keep?.push(i);
+    if (keep === undefined) return batch;
+    const width = n === 0 ? 0 : batch.values.length / n;
+    const values = new Float32Array(keep.length * width);
+    for (let k = 0; k < keep.length; k++) {
+      const row = keep[k] as number;
+      values.set(batch.values.subarray(row * width, (row + 1) * width), k * width);
+    }
+    return {
+      ...batch,
+      entityIds: keep.map((row) => ids[row] as string),
+      eventTs: Float64Array.from(keep, (row) => batch.eventTs[row] as number),
+      createdTs: Float64Array.from(keep, (row) => batch.createdTs[row] as number),
+      values,
+    };
   }
 
   async readOnline(
@@ -245,16 +318,63 @@ export class FeatureStore {
     /** Stages done and their number, after each (`TrainingSetRequest.onProgress`). */
     onProgress?: (stagesDone: number, stagesTotal: number) => void;
   }): Promise<TrainingSetResult> {
-    return this.offline.trainingSet({
+    const layout = this.layout(options.service);
+    const result = await this.offline.trainingSet({
       lookbackMs: options.lookbackMs,
       knownAtLabelTime: options.knownAtLabelTime,
       onProgress: options.onProgress,
-      layout: this.layout(options.service),
+      layout,
       labelsPath: options.labelsPath,
       outPath: options.outPath,
       timestampColumn: options.timestampColumn ?? 'ts',
       joinKeyOf: this.joinKeyOf,
     });
+    const keyColumns = [
+      ...new Set(
+        [...layout.inputViews.values()].filter((v) => v.source.kind !== 'request').map((v) => this.joinKeyOf(v.entity)),
+      ),
+    ];
+    const rows = result.rows - (await this.#dropDeletedRows(result.outPath, keyColumns));
+    const record: TrainingSetRecord = {
+      path: result.outPath,
+      service: options.service,
+      createdAtMs: this.clock.now(),
+      rows,
+      keyColumns,
+    };
+    appendFileSync(join(this.dir, TRAINING_SETS_FILE), `${JSON.stringify(record)}\n`);
+    return { ...result, rows };
+  }
+
+  /** The training sets this store wrote, oldest first (files since removed included: check before reading). */
+  trainingSets(): TrainingSetRecord[] {
+    const file = join(this.dir, TRAINING_SETS_FILE);
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as TrainingSetRecord);
+  }
+
+  /** Rewrites a training set without the rows whose key columns name a deleted user; returns the rows removed. */
+  async #dropDeletedRows(path: string, keyColumns: readonly string[]): Promise<number> {
+    if (this.tombstones === NO_TOMBSTONES || keyColumns.length === 0) return 0;
+    const src = `read_parquet(${quoteString(path)})`;
+    const deleted = new Set<string>();
+    for (const k of keyColumns)
+      for (const row of await this.offline.query(`SELECT DISTINCT CAST(${quoteIdent(k)} AS VARCHAR) AS id FROM ${src}`))
+        if (typeof row['id'] === 'string' && this.tombstones.isDeleted(row['id'])) deleted.add(row['id']);
+    if (deleted.size === 0) return 0;
+    const list = [...deleted].map(quoteString).join(', ');
+    const where = keyColumns.map((k) => `CAST(${quoteIdent(k)} AS VARCHAR) NOT IN (${list})`).join(' AND ');
+    const tmp = `${path}.privacy-rewrite`;
+    const before = Number((await this.offline.query(`SELECT count(*)::DOUBLE AS n FROM ${src}`))[0]?.['n'] ?? 0);
+    await this.offline.execute(`COPY (SELECT * FROM ${src} WHERE ${where}) TO ${quoteString(tmp)} (FORMAT parquet)`);
+    renameSync(tmp, path);
+    const after = Number(
+      (await this.offline.query(`SELECT count(*)::DOUBLE AS n FROM read_parquet(${quoteString(path)})`))[0]?.['n'] ?? 0,
+    );
+    return before - after;
   }
 
   /** Copies each batch view's newest values (event time <= asOf) from offline to online. */
@@ -283,7 +403,7 @@ export class FeatureStore {
       let high = mark ?? Number.NEGATIVE_INFINITY;
       for await (const chunk of this.offline.latestRows(view, { asOfMs, createdAfterMs: mark })) {
         entitiesRead += chunk.entityIds.length;
-        const r = await this.online.write(onlineViewRef(view), chunk);
+        const r = await this.online.write(onlineViewRef(view), this.#live(chunk));
         written += r.written;
         skipped += r.skipped;
         if (chunk.maxCreatedTs > high) high = chunk.maxCreatedTs;
@@ -431,6 +551,9 @@ export class FeatureStore {
     renameSync(`${p}.tmp`, p);
   }
 }
+
+/** The record of training sets written by `trainingSet`, one JSON object a line. */
+const TRAINING_SETS_FILE = 'training-sets.jsonl';
 
 /** Float32 equality where NaN equals NaN (a missing value on both sides agrees). */
 function sameValue(a: number, b: number): boolean {

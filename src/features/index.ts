@@ -43,11 +43,14 @@ export {
   type OnlineFreshnessReport,
   type ParityOptions,
   type ParityReport,
+  type TrainingSetRecord,
 } from './feature-store.js';
 export { MemoryOnlineStore, type MemoryOnlineStoreOptions } from './memory-online-store.js';
 export type {
   LatestRowsChunk,
   LatestRowsQuery,
+  OfflineDeleteOptions,
+  OfflineDeleteResult,
   OfflineRowBatch,
   OfflineStore,
   TrainingSetRequest,

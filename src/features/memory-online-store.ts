@@ -245,6 +245,10 @@ export class MemoryOnlineStore implements OnlineStore {
     return m;
   }
 
+  async *listEntityIds(): AsyncIterable<string> {
+    yield* [...this.#index.keys()];
+  }
+
   async deleteEntities(entityIds: readonly string[]): Promise<number> {
     let n = 0;
     for (const id of entityIds) {

@@ -41,6 +41,20 @@ export interface LatestRowsQuery {
   readonly createdAfterMs?: number | undefined;
 }
 
+export interface OfflineDeleteOptions {
+  /** Called after each file is replaced (progress; a test's crash point). */
+  readonly onFileRewritten?: ((file: string) => void) | undefined;
+}
+
+export interface OfflineDeleteResult {
+  /** Rows removed. */
+  readonly rows: number;
+  /** Files rewritten (or removed, when no row was left). */
+  readonly files: number;
+  /** The given entities that had rows, sorted. */
+  readonly entities: readonly string[];
+}
+
 /**
  * The offline store port: append-only history per feature view, the point-in-time joins over it, and the newest
  * rows materialization copies online. `DuckDbOfflineStore` (DuckDB over Parquet) is the adapter; `execute` and
@@ -49,7 +63,7 @@ export interface LatestRowsQuery {
 export interface OfflineStore {
   /** Where the view files live (`<dir>/offline`): tooling that reads them directly. */
   readonly offlineRoot: string;
-  /** Appends rows; never rewrites what is there. Returns the rows appended. */
+  /** Appends rows; never rewrites what is there (but for `deleteEntities`). Returns the rows appended. */
   appendRows(view: FeatureViewDef, batch: OfflineRowBatch): Promise<number>;
   /** Appends the rows of a query with columns entity_id, event_ts, created_ts (epoch ms) and the view's features. */
   appendFromQuery(view: FeatureViewDef, query: string): Promise<void>;
@@ -79,6 +93,12 @@ export interface OfflineStore {
   ): Promise<{ entities: number; newestEventTs: number; staleEntities: number }>;
   sampleEntities(views: readonly FeatureViewDef[], n: number, seed: number): Promise<string[]>;
   rowCount(view: FeatureViewDef): Promise<number>;
+  /** Removes every row of these entities from every view (privacy deletion: the only rewrite of history). */
+  deleteEntities(entityIds: readonly string[], options?: OfflineDeleteOptions): Promise<OfflineDeleteResult>;
+  /** Rows of these entities left in any view. */
+  countEntities(entityIds: readonly string[]): Promise<number>;
+  /** Distinct entity ids with rows in any view (or in one view). */
+  distinctEntityIds(view?: Pick<FeatureViewDef, 'name' | 'version'>): Promise<string[]>;
   execute(sql: string): Promise<void>;
   query(sql: string): Promise<Array<Record<string, unknown>>>;
   close(): Promise<void>;

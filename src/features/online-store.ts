@@ -54,6 +54,8 @@ export interface OnlineStore {
   ): Promise<FeatureMatrix>;
   /** Removes every view's record of these entities (privacy deletion); returns how many entities had data. */
   deleteEntities(entityIds: readonly string[]): Promise<number>;
+  /** Every entity holding a record of any view, for stores that can list them (privacy verifiers scan these). */
+  listEntityIds?(): AsyncIterable<string>;
   /**
    * What serving sees of one view at `nowMs`: how many entities hold a record with `eventTs <= nowMs`, the newest
    * such `eventTs`, and how many are at least `slaMs` old (the offline store's freshness rule, applied to what

@@ -277,6 +277,17 @@ export class RedisOnlineStore implements OnlineStore {
     return this.#run('delete', () => this.#client.del(...entityIds.map((id) => this.keyOf(id))));
   }
 
+  /** Entities with a hash under this store's prefix (SCAN, never KEYS). */
+  async *listEntityIds(): AsyncIterable<string> {
+    const head = `${this.#prefix}e:`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#run('list', () => this.#client.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 1000));
+      cursor = next;
+      for (const k of keys) yield k.slice(head.length);
+    } while (cursor !== '0');
+  }
+
   /** Deletes every key under this store's prefix (tests and resets); SCAN-based, never KEYS. */
   async clear(): Promise<number> {
     let cursor = '0';

@@ -6,8 +6,10 @@ import {
   type HistogramMetric,
   InvalidInputError,
   type MetricsRegistry,
+  NO_TOMBSTONES,
   sleep,
   systemClock,
+  type TombstoneCheck,
 } from '../core/index.js';
 import type { OfflineRowBatch } from '../features/index.js';
 import { type AggregatorMeta, DEFAULT_ALLOWED_LATENESS_MS, WindowAggregator } from './aggregation/index.js';
@@ -134,6 +136,12 @@ export interface StreamIngestorOptions {
    * a parity check over a finite replay passes Infinity, since it must leave every rejected event out.
    */
   readonly maxRejectedEventIds?: number;
+  /**
+   * Users whose deletion was requested: their events are dropped before aggregation (counted in `tombstoned`, not
+   * dead-lettered: a letter would keep the event), restored state of theirs is discarded at start, and a flush never
+   * writes their vectors. Default NO_TOMBSTONES.
+   */
+  readonly tombstones?: TombstoneCheck;
 }
 
 export const DEFAULT_MAX_REJECTED_EVENT_IDS = 100_000;
@@ -155,6 +163,8 @@ export interface IngestStats {
   usersAged: number;
   /** Bus or store calls that failed and were retried. */
   backendErrors: number;
+  /** Valid events of deleted users, dropped unaggregated (see StreamIngestorOptions.tombstones). */
+  tombstoned: number;
 }
 
 export const DEFAULT_CHECKPOINT_EVERY_MESSAGES = 50_000;
@@ -236,6 +246,7 @@ export class StreamIngestor {
     usersWritten: 0,
     usersAged: 0,
     backendErrors: 0,
+    tombstoned: 0,
   };
   /**
    * Ids of events the stream did not aggregate (invalid, late, from the future): what a parity check leaves out.
@@ -258,6 +269,8 @@ export class StreamIngestor {
   readonly #outcomes: CounterMetric | undefined;
   readonly #lag: HistogramMetric | undefined;
   readonly #undecodable: CounterMetric | undefined;
+  readonly #tombstonedMetric: CounterMetric | undefined;
+  readonly #tombstones: TombstoneCheck;
   /** Messages processed but not acknowledged at which a checkpoint is due (see checkpointEveryMessages). */
   readonly #checkpointEvery: number;
   #pending: BusMessage[] = [];
@@ -292,8 +305,14 @@ export class StreamIngestor {
     this.detector = new SchemaChangeDetector();
     this.#checkpointEvery = checkpointEveryOf(options, consumer.maxUnacked);
     this.#maxRejected = options.maxRejectedEventIds ?? DEFAULT_MAX_REJECTED_EVENT_IDS;
+    this.#tombstones = options.tombstones ?? NO_TOMBSTONES;
     const m = options.metrics;
     if (m !== undefined) {
+      this.#tombstonedMetric = m.counter({
+        name: 'adnova_stream_tombstoned_events_total',
+        help: 'Valid events of users whose deletion was requested, dropped before aggregation',
+        labelNames: ['topic'],
+      });
       this.#contractMetrics = new ContractMetrics(m);
       this.#outcomes = m.counter({
         name: 'adnova_stream_aggregation_events_total',
@@ -334,6 +353,11 @@ export class StreamIngestor {
         );
       aggregator.restore(saved.meta, saved.users);
     }
+    const tombstones = options.tombstones ?? NO_TOMBSTONES;
+    const forget =
+      saved === undefined || tombstones === NO_TOMBSTONES
+        ? []
+        : [...saved.users.keys()].filter((id) => tombstones.isDeleted(id));
     const maxRejected = options.maxRejectedEventIds;
     if (
       maxRejected !== undefined &&
@@ -352,7 +376,20 @@ export class StreamIngestor {
       name: options.consumerName ?? 'ingestor-1',
       ...(options.ackWaitMs !== undefined ? { ackWaitMs: options.ackWaitMs } : {}),
     });
-    return new StreamIngestor(options, consumer, aggregator);
+    const ingestor = new StreamIngestor(options, consumer, aggregator);
+    // state saved before the deletion: gone from memory now, from the store at the next checkpoint
+    if (forget.length > 0) ingestor.forgetUsers(forget);
+    return ingestor;
+  }
+
+  /**
+   * Drops users' aggregates and dedup ids (a privacy deletion in a running ingestor); the next checkpoint removes
+   * their saved state. Returns how many had state.
+   */
+  forgetUsers(userIds: readonly string[]): number {
+    const n = this.aggregator.deleteUsers(userIds);
+    for (const id of userIds) this.#unsaved.add(id);
+    return n;
   }
 
   /** Pulls once, processes what came and flushes when due; returns the number of messages pulled. */
@@ -522,6 +559,13 @@ export class StreamIngestor {
     }
     this.stats.valid++;
     const e = result.event;
+    if (this.#tombstones.isDeleted(e.userId)) {
+      // a late or replayed event of a deleted user: counted, never aggregated, never seen by observers
+      this.stats.tombstoned++;
+      this.#tombstonedMetric?.inc({ topic: this.topic });
+      this.#reject(e.eventId);
+      return undefined;
+    }
     if (e.eventTs > e.arrivalTs + skew) {
       outcomes[OUTCOME_FUTURE]!++;
       this.#reject(e.eventId);
@@ -633,10 +677,20 @@ export class StreamIngestor {
     this.#lagBase = [];
     this.#lagReceived = [];
 
-    const dirty = agg.takeDirty();
+    let dirty = agg.takeDirty();
     const streamTime = agg.maxEventTs;
     const expire = o.expireIdleVectors !== false && Number.isFinite(streamTime);
-    const due = expire ? agg.takeDue(streamTime) : [];
+    let due = expire ? agg.takeDue(streamTime) : [];
+    if (this.#tombstones !== NO_TOMBSTONES) {
+      // deleted since their state was built (a request while running): forgotten, not written again
+      const live = (id: string) => !this.#tombstones.isDeleted(id);
+      const dead = dirty.filter((id) => !live(id)).concat(due.filter((id) => !live(id)));
+      if (dead.length > 0) {
+        dirty = dirty.filter(live);
+        due = due.filter(live);
+        this.forgetUsers(dead);
+      }
+    }
     const users = dirty.concat(due);
     // each user's vectors as of just after its write time (exact: no tile holds a later event); aged users as of
     // the stream time

@@ -2,6 +2,7 @@ import { decisionDemoStage } from './decision.js';
 import { featuresDemoStage } from './features.js';
 import { modelDemoStage } from './model.js';
 import { monitorDemoStage } from './monitor.js';
+import { privacyDemoStage } from './privacy.js';
 import type { DemoContext, DemoStage, DemoStageResult } from './stage.js';
 import { streamDemoStage } from './stream.js';
 import { worldDemoStage } from './world.js';
@@ -27,7 +28,7 @@ export const DEMO_STAGES: readonly DemoStage[] = [
   decisionDemoStage,
   { name: 'audience', description: 'batch audiences and incremental refresh', notBuiltYet: 'issue #18' },
   { name: 'serving', description: 'online scoring over HTTP', notBuiltYet: 'issue #19' },
-  { name: 'privacy', description: 'deletion requests and tombstones', notBuiltYet: 'issue #20' },
+  privacyDemoStage,
 ];
 
 export async function runDemo(

@@ -231,6 +231,19 @@ export function describeOnlineStore(
       expect(viewStatus(m, 0, 1)).toBe('present');
     });
 
+    it('lists the entities it holds, without the deleted ones', async () => {
+      const s = await open();
+      if (s.listEntityIds === undefined) return;
+      const [a, b] = [`u-${randomUUID()}`, `u-${randomUUID()}`];
+      await s.write(statsRef, one(a, T0, T0, [1, 2, 3]));
+      await s.write(prefsRef, one(b, T0, T0, [1, 2]));
+      await s.deleteEntities([a]);
+      const listed = new Set<string>();
+      for await (const id of s.listEntityIds()) listed.add(id);
+      expect(listed.has(b)).toBe(true);
+      expect(listed.has(a)).toBe(false);
+    });
+
     it('reads a record written before features were appended with defaults for the new ones', async () => {
       const s = await open();
       const id = `u-${randomUUID()}`;
