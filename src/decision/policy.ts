@@ -37,6 +37,24 @@ function holdoutOf(campaignId: string, share: number): (userId: string) => boole
   return (userId) => hash(userId) % BUCKETS < share * BUCKETS;
 }
 
+/**
+ * A campaign's holdout rule and exploration hash, made once per campaign (specs are immutable): an online request
+ * applies the policy of 50 campaigns to one user.
+ */
+const hashersOf = new WeakMap<
+  Campaign,
+  { held: (userId: string) => boolean; exploreKey: (userId: string) => number }
+>();
+
+function campaignHashers(c: Campaign) {
+  let h = hashersOf.get(c);
+  if (!h) {
+    h = { held: holdoutOf(c.id, c.holdoutShare), exploreKey: prefixedHasher(`${c.id}\u0000`, EXPLORE_SEED) };
+    hashersOf.set(c, h);
+  }
+  return h;
+}
+
 /** Whether a user is in the global control group (no campaign reaches it), by a hash of the user id alone. */
 export function inControlGroup(userId: string, share: number): boolean {
   return share > 0 && hashId(userId, CONTROL_SEED) % BUCKETS < share * BUCKETS;
@@ -177,9 +195,17 @@ export function rankOrder(s: Pick<ScoredCandidates, 'userIds' | 'scores'>): Uint
 /** Call-local user numbers: one per distinct user over all campaigns of the call, per row of each campaign. */
 function userSlots(items: readonly ScoredCandidates[]): { slotOf: Uint32Array[]; users: string[] } {
   const users: string[] = [];
-  if (items.every((s) => s.denseIds !== undefined && s.denseIds.length === s.userIds.length)) {
-    let max = -1;
-    for (const s of items) for (const d of s.denseIds as Uint32Array) if (d > max) max = d;
+  let rows = 0;
+  let max = -1;
+  const dense = items.every((s) => s.denseIds !== undefined && s.denseIds.length === s.userIds.length);
+  if (dense)
+    for (const s of items) {
+      rows += s.userIds.length;
+      for (const d of s.denseIds as Uint32Array) if (d > max) max = d;
+    }
+  // a slot table as large as the highest dense id only pays when the call has that many rows (a launch); an
+  // online request for one user of 10M would allocate 40 MB for it
+  if (dense && rows * 16 >= max) {
     const slot = new Int32Array(max + 1).fill(-1);
     const slotOf = items.map((s) => {
       const dense = s.denseIds as Uint32Array;
@@ -280,7 +306,7 @@ export function applyPolicy(items: readonly ScoredCandidates[], opts: PolicyOpti
     for (let r = 0; r < n; r++) rank[order[r] as number] = r;
     const slots = Math.min(c.desiredAudienceSize, budgetCap(c));
     const exploreSlots = Math.round(slots * c.explorationShare);
-    const held = holdoutOf(c.id, c.holdoutShare);
+    const { held } = campaignHashers(c);
     for (let i = 0; i < n; i++) {
       const pre = s.preExcluded?.[i] ?? 255;
       if (pre !== 255) outcome[i] = pre;
@@ -348,7 +374,7 @@ export function applyPolicy(items: readonly ScoredCandidates[], opts: PolicyOpti
 
   // explore: uniform among the eligible rows left (not held out, under the cap), by a stable hash order
   for (const st of states) {
-    if (st.exploreSlots <= 0) continue;
+    if (st.exploreSlots <= 0 || st.outcome.length === 0) continue;
     const n = st.outcome.length;
     const rows = new Uint32Array(n);
     let size = 0;
@@ -359,7 +385,7 @@ export function applyPolicy(items: readonly ScoredCandidates[], opts: PolicyOpti
     }
     const pool = rows.subarray(0, size);
     const keys = new Uint32Array(n);
-    const exploreKey = prefixedHasher(`${st.c.id}\u0000`, EXPLORE_SEED);
+    const { exploreKey } = campaignHashers(st.c);
     for (const row of pool) keys[row] = exploreKey(st.s.userIds[row] as string);
     const picks = Math.min(st.exploreSlots, size);
     const p = size ? picks / size : 0;
@@ -372,7 +398,6 @@ export function applyPolicy(items: readonly ScoredCandidates[], opts: PolicyOpti
   }
 
   return states.map((st) => {
-    const counts = Object.fromEntries(POLICY_OUTCOMES.map((o) => [o, 0])) as Record<PolicyOutcome, number>;
     const n = st.outcome.length;
     const byCode = new Uint32Array(POLICY_OUTCOMES.length);
     for (let row = 0; row < n; row++) {
@@ -380,9 +405,8 @@ export function applyPolicy(items: readonly ScoredCandidates[], opts: PolicyOpti
       const o = st.outcome[row] as number;
       byCode[o] = (byCode[o] as number) + 1;
     }
-    POLICY_OUTCOMES.forEach((o, i) => {
-      counts[o] = byCode[i] as number;
-    });
+    const counts = {} as Record<PolicyOutcome, number>;
+    for (let i = 0; i < POLICY_OUTCOMES.length; i++) counts[POLICY_OUTCOMES[i] as PolicyOutcome] = byCode[i] as number;
     const exploitN = byCode[OUTCOME.exploit] as number;
     const members = new Uint32Array(exploitN + (byCode[OUTCOME.explore] as number));
     let e = 0;

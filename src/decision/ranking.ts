@@ -15,8 +15,12 @@ export type RowKey = Uint32Array | ((row: number) => number);
 
 /** Runs up to this length are sorted by insertion instead of a packed native sort. */
 const INSERTION_MAX = 24;
-/** Which 32-bit half of a packed word is the high one (the key) on this machine. */
+/** Which 32-bit half of a 64-bit word is the high one on this machine (1: little-endian). */
 const HIGH = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1 ? 1 : 0;
+const LOW_WORD = 1 - HIGH;
+/** One Float64 and its two 32-bit words (descendingKeys reads a value's bits without a copy of all values). */
+const BITS_F64 = new Float64Array(1);
+const BITS_U32 = new Uint32Array(BITS_F64.buffer);
 
 /**
  * Sorts `order` (row numbers) in place by `keys[0]` of the row, then `keys[1]`, ... (unsigned 32-bit values,
@@ -30,54 +34,62 @@ export function sortRowsByKeys(order: Uint32Array, keys: readonly RowKey[]): Uin
 /** Key values of short runs, one buffer per key level (a level's values outlive the sorts of the next). */
 const shortRunKeys: Uint32Array[] = [];
 
-function keyValues(order: Uint32Array, from: number, to: number, key: RowKey, level: number): Uint32Array {
-  const n = to - from;
-  let out: Uint32Array;
-  if (n <= INSERTION_MAX) {
-    out = shortRunKeys[level] ??= new Uint32Array(INSERTION_MAX);
-  } else out = new Uint32Array(n);
-  if (typeof key === 'function') for (let i = from; i < to; i++) out[i - from] = key(order[i] as number);
-  else for (let i = from; i < to; i++) out[i - from] = key[order[i] as number] as number;
-  return out;
+function keyOf(key: RowKey, row: number): number {
+  return typeof key === 'function' ? key(row) : (key[row] as number);
 }
 
 /** Sorts order[from, to) by keys[level], keys[level + 1], ..., stable. */
 function sortRange(order: Uint32Array, from: number, to: number, keys: readonly RowKey[], level: number): void {
   const n = to - from;
-  const kv = keyValues(order, from, to, keys[level] as RowKey, level);
+  const key = keys[level] as RowKey;
+  // the level's key values in the sorted order, read by the run scan below
+  let kv: { readonly [i: number]: number };
+  let stride = 1;
+  let at = 0;
   if (n <= INSERTION_MAX) {
+    const short = (shortRunKeys[level] ??= new Uint32Array(INSERTION_MAX));
+    for (let i = 0; i < n; i++) short[i] = keyOf(key, order[from + i] as number);
     // stable: a row moves left past strictly greater keys only
     for (let i = 1; i < n; i++) {
-      const v = kv[i] as number;
+      const v = short[i] as number;
       const row = order[from + i] as number;
       let j = i - 1;
-      while (j >= 0 && (kv[j] as number) > v) {
-        kv[j + 1] = kv[j] as number;
+      while (j >= 0 && (short[j] as number) > v) {
+        short[j + 1] = short[j] as number;
         order[from + j + 1] = order[from + j] as number;
         j--;
       }
-      kv[j + 1] = v;
+      short[j + 1] = v;
       order[from + j + 1] = row;
     }
+    kv = short;
   } else {
-    // (key, position) words are distinct, so the unstable native sort gives the stable order
+    // (key, tie) words are distinct, so the unstable native sort gives the stable order. The tie is the row when
+    // the rows are ascending (a launch's first level: no copy of them needed), else the position.
+    let ascending = true;
+    for (let i = from + 1; ascending && i < to; i++) ascending = (order[i] as number) > (order[i - 1] as number);
     const packed = new BigUint64Array(n);
     const words = new Uint32Array(packed.buffer);
     for (let i = 0; i < n; i++) {
-      words[2 * i + HIGH] = kv[i] as number;
-      words[2 * i + 1 - HIGH] = i;
+      const row = order[from + i] as number;
+      words[2 * i + HIGH] = keyOf(key, row);
+      words[2 * i + 1 - HIGH] = ascending ? row : i;
     }
     packed.sort();
-    const rows = order.slice(from, to);
+    const rows = ascending ? null : order.slice(from, to);
     for (let i = 0; i < n; i++) {
-      order[from + i] = rows[words[2 * i + 1 - HIGH] as number] as number;
-      kv[i] = words[2 * i + HIGH] as number;
+      const tie = words[2 * i + 1 - HIGH] as number;
+      order[from + i] = rows ? (rows[tie] as number) : tie;
     }
+    kv = words;
+    stride = 2;
+    at = HIGH;
   }
   if (level + 1 === keys.length) return;
   for (let i = 0; i < n; ) {
+    const v = kv[stride * i + at];
     let j = i + 1;
-    while (j < n && kv[j] === kv[i]) j++;
+    while (j < n && kv[stride * j + at] === v) j++;
     if (j - i > 1) sortRange(order, from + i, from + j, keys, level + 1);
     i = j;
   }
@@ -120,17 +132,13 @@ export function smallestRows(rows: Uint32Array, key: Uint32Array, k: number): Ui
  */
 export function descendingKeys(values: ArrayLike<number>, nanAs: number): [Uint32Array, Uint32Array] {
   const n = values.length;
-  const f = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = values[i] as number;
-    f[i] = Number.isNaN(v) ? nanAs : v + 0; // -0 + 0 is +0
-  }
-  const words = new Uint32Array(f.buffer);
   const hi = new Uint32Array(n);
   const lo = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
-    const h = words[2 * i + 1] as number;
-    const l = words[2 * i] as number;
+    const v = values[i] as number;
+    BITS_F64[0] = Number.isNaN(v) ? nanAs : v + 0; // -0 + 0 is +0
+    const h = BITS_U32[1 - LOW_WORD] as number;
+    const l = BITS_U32[LOW_WORD] as number;
     // ascending order of the IEEE bits is (negative: all bits flipped, else sign bit set); descending is its inverse
     if (h & 0x80000000) {
       hi[i] = h;

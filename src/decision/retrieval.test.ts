@@ -183,6 +183,43 @@ describe('retrieval on bitmaps', () => {
     expect(retrieve(c, idx, { atMs: DAY0 + 120_000 }).candidates.has(d)).toBe(true);
   });
 
+  it('keeps the union of a multi-value rule until one of its bitmaps changes', () => {
+    const idx = indexOf(users.slice(0, 300));
+    const keys = ['US', 'GB'].map(INDEX_KEYS.country);
+    const fresh = () =>
+      newBitmap([...keys.flatMap((k) => idx.bitmap(k).toArray())])
+        .toArray()
+        .sort((a, b) => a - b);
+    const first = idx.union(keys);
+    expect(first.toArray()).toEqual(fresh());
+    expect(idx.union(keys)).toBe(first); // cached
+    const inDe = users.slice(0, 300).find((u) => u.country === 'DE') as U;
+    const inUs = users.slice(0, 300).find((u) => u.country === 'US') as U;
+    const dOf = (u: U) => idx.users.denseOf(u.id) as number;
+    // an upsert that changes nothing the union reads keeps it
+    idx.upsertUser(inUs.id, { country: 'US', platform: 'web' });
+    expect(idx.union(keys)).toBe(first);
+    const changes: Array<[string, () => void, (u: ReturnType<typeof idx.union>) => boolean]> = [
+      ['a user moved into GB', () => idx.upsertUser(inDe.id, { country: 'GB' }), (u) => u.has(dOf(inDe))],
+      ['a user moved out of US', () => idx.upsertUser(inUs.id, { country: 'FR' }), (u) => !u.has(dOf(inUs))],
+      ['a member added', () => idx.add(INDEX_KEYS.country('US'), 299), (u) => u.has(299)],
+      ['a member removed', () => idx.remove(INDEX_KEYS.country('US'), 299), (u) => !u.has(299)],
+      ['a bitmap replaced', () => idx.set(INDEX_KEYS.country('GB'), [1, 2, 3]), (u) => u.has(1) && u.has(2)],
+      ['a user deleted', () => idx.markDeleted(idx.users.userOf(2)), (u) => !u.has(2)],
+    ];
+    for (const [what, change, holds] of changes) {
+      const before = idx.union(keys);
+      change();
+      const after = idx.union(keys);
+      expect(after, what).not.toBe(before);
+      expect(holds(after), what).toBe(true);
+      expect(after.toArray(), what).toEqual(fresh());
+    }
+    // the candidates follow: a campaign on those countries retrieves from the current union
+    const c = campaign({ countries: ['US', 'GB'] });
+    expect(retrieve(c, idx, { atMs: DAY0 }).candidates.has(2)).toBe(false);
+  });
+
   it('never brings a deleted user back', () => {
     const idx = indexOf(users.slice(0, 50));
     const u = users[3] as U;
