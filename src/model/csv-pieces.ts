@@ -136,6 +136,8 @@ export class CsvPieceScorer {
   #fd: number | null = null;
   // state of the piece being read
   #bytes: Buffer = Buffer.alloc(0);
+  /** `#bytes` and one more, a line end (`#scan` only). */
+  #scanBytes: Buffer = Buffer.alloc(1, 10);
   #base = 0;
   #eof = false;
   #nextQuote = -1;
@@ -196,7 +198,7 @@ export class CsvPieceScorer {
 
   #load(from: number, to: number): void {
     const len = Math.max(0, to - from);
-    if (this.#readBuf.length < len) this.#readBuf = Buffer.allocUnsafeSlow(len);
+    if (this.#readBuf.length < len + 1) this.#readBuf = Buffer.allocUnsafeSlow(len + 1);
     const buf = this.#readBuf.subarray(0, len);
     let got = 0;
     while (got < buf.length) {
@@ -205,6 +207,9 @@ export class CsvPieceScorer {
       got += n;
     }
     this.#bytes = got === buf.length ? buf : buf.subarray(0, got);
+    // a line end after the bytes read: the scan's loops stop there without a bounds test per byte
+    this.#readBuf[got] = 10;
+    this.#scanBytes = this.#readBuf.subarray(0, got + 1);
     this.#base = from;
     this.#eof = from + got >= this.#plan.fileBytes || got < buf.length;
   }
@@ -334,8 +339,8 @@ export class CsvPieceScorer {
    * the position of its line end (n at the end of the file).
    */
   #scan(p: number, r: number): number {
-    const b = this.#bytes;
-    const n = b.length;
+    const b = this.#scanBytes;
+    const n = b.length - 1;
     const sep = this.#plan.sep;
     const featureOf = this.#featureOf;
     const numeric = this.#numericInPass;
@@ -356,29 +361,29 @@ export class CsvPieceScorer {
         // the common cell, [-]digits[.digits]: DecimalPrefix.readBytes' own steps without its call; a sign `+`,
         // an exponent or a missing-value token that is a number go to it
         let k = a;
-        let c = k < n ? (b[k] as number) : -1;
+        let c = b[k] as number;
         const neg = c === 45;
-        if (neg) c = ++k < n ? (b[k] as number) : -1;
+        if (neg) c = b[++k] as number;
         let mant = 0;
         const intStart = k;
         while (c >= 48 && c <= 57) {
           mant = mant * 10 + (c - 48);
-          c = ++k < n ? (b[k] as number) : -1;
+          c = b[++k] as number;
         }
         let nd = k - intStart;
         let scale = 0;
         if (c === 46) {
           const fracStart = ++k;
-          c = k < n ? (b[k] as number) : -1;
+          c = b[k] as number;
           while (c >= 48 && c <= 57) {
             mant = mant * 10 + (c - 48);
-            c = ++k < n ? (b[k] as number) : -1;
+            c = b[++k] as number;
           }
           scale = fracStart - k;
           nd -= scale;
         }
         if (numericToken || c === 43 || (c | 32) === 101 || (nd === 0 && (c === 43 || c === 46))) {
-          v = cells.plainNumberAtBytes(b, a, n);
+          v = cells.plainNumberAtBytes(this.#bytes, a, n);
           numEnd = cells.stop;
         } else if (nd === 0) numEnd = a;
         else {
@@ -390,9 +395,12 @@ export class CsvPieceScorer {
         }
         i = numEnd;
       }
-      let c = i < n ? (b[i] as number) : -1;
-      while (c !== sep && c !== 10 && c !== -1) c = ++i < n ? (b[i] as number) : -1;
-      if (c === -1 && !this.#eof) throw NEED_MORE_BYTES;
+      let c = b[i] as number;
+      while (c !== sep && c !== 10) c = b[++i] as number;
+      if (i >= n) {
+        if (!this.#eof) throw NEED_MORE_BYTES;
+        c = -1;
+      }
       if (j >= 0) {
         // a line's last cell ends before the CR of a CRLF (and of a file's last line)
         const e = c !== sep && i > a && b[i - 1] === 13 ? i - 1 : i;
