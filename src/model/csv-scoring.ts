@@ -28,9 +28,11 @@ import { FeatureCells } from './feature-cells.js';
 import { ScorerPool } from './scorer-pool.js';
 
 /**
- * `model score` on a CSV file, streamed: records are read in blocks, turned into the model's columns by the shared
- * cell rule (src/tables), scored a chunk at a time (on a ScorerPool once a chunk fills, the next chunk parsed while
- * the workers score) and written out as the input's own text plus a score field: same separator, same cells.
+ * `model score` on a CSV file, streamed, written out as the input's own text plus a score field (same separator,
+ * same cells). To a CSV the file is read from its bytes in pieces (csv-pieces.ts, on `threads` threads: see
+ * scorePieces); to Parquet, and from a .gz file, records are read in blocks by CsvReader, turned into the model's
+ * columns by the shared cell rule (src/tables) and scored a chunk at a time (on a ScorerPool once a chunk fills,
+ * the next chunk parsed while the workers score).
  */
 
 /** Rows per scoring chunk: at least SCORER_POOL_MIN_ROWS, so a file that fills one is worth the pool. */
