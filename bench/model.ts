@@ -17,14 +17,15 @@
  * 100 features (random trees; see targetThroughput).
  * The scorer pool line scores 1M rows of 100 features with the same 100 trees of depth 6 on 2 worker threads
  * (ScorerPool) against CompiledScorer on the calling thread, in the same run (see poolThroughput):
- *   npx tsx bench/model.ts --cli-scoring-only [--cli-rows 300000] [--cli-rounds 5]   (only the CLI scoring line: `model score` on a CSV,
- *                          streamed through the compiled kernel, against the kernel on the same rows; --skip-cli-scoring)
+ *   npm run build && npx tsx bench/model.ts --cli-scoring-only [--cli-rows 300000] [--cli-rounds 5]   (only the CLI
+ *                          scoring line: `model score` on a CSV as the built CLI runs it, dist/, against the kernel on
+ *                          the same rows; --skip-cli-scoring; --cli-from-src times src/ through tsx instead)
  *   npx tsx bench/model.ts --pool-only [--pool-sizes]     (only that line; --pool-sizes adds the batch-size sweep
  *                                                          behind SCORER_POOL_MIN_ROWS)
  */
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -709,14 +710,28 @@ function trainingTimes(t: SmallTable, p: BenchParams, runs: number): TrainingFig
 }
 
 /**
- * CLI scoring: `adnova model score`'s code path (scoreTableFile: read the CSV in blocks, parse, score in chunks,
- * write the input's text plus the score) on a CSV of `rows` rows of 20 numeric features and one categorical, against
- * the compiled kernel's predict on the same rows already in a matrix (one thread), in rounds (--cli-rounds, 5).
+ * CLI scoring: `adnova model score`'s code path (scoreTableFile: the CSV read in pieces from its bytes, parsed,
+ * scored and written as the input's text plus the score) on a CSV of `rows` rows of 20 numeric features and one
+ * categorical, against the compiled kernel's predict on the same rows already in a matrix (one thread), in rounds
+ * (--cli-rounds, 5). The built code (dist/, what `adnova` runs) unless --cli-from-src: under tsx a worker thread
+ * compiles its TypeScript as it starts (about 0.7 s at load 15), which the CLI never does.
  */
 async function cliScoring(rows = arg('cli-rows', 300_000)): Promise<void> {
-  const { compileModel, loadArtifact, saveArtifact, scoreTableFile, trainModel } = await import(
-    '../src/model/index.js'
-  );
+  const fromSrc = process.argv.includes('--cli-from-src');
+  const built = new URL('../dist/model/index.js', import.meta.url);
+  if (!fromSrc) {
+    if (!existsSync(built)) throw new Error('the CLI scoring line times the built CLI: run `npm run build` first');
+    const stale = readdirSync(new URL('../src/model/', import.meta.url)).some(
+      (f) =>
+        f.endsWith('.ts') &&
+        statSync(new URL(`../src/model/${f}`, import.meta.url)).mtimeMs >
+          statSync(new URL('../dist/model/csv-scoring.js', import.meta.url)).mtimeMs,
+    );
+    if (stale) console.log('warning: src/model is newer than dist/: run `npm run build` (timing the built code)');
+  }
+  const { compileModel, loadArtifact, saveArtifact, scoreTableFile, trainModel } = (await import(
+    fromSrc ? '../src/model/index.js' : built.href
+  )) as typeof import('../src/model/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'adnova-bench-cli-score-'));
   try {
     const nf = 20;
@@ -764,10 +779,20 @@ async function cliScoring(rows = arg('cli-rows', 300_000)): Promise<void> {
       }
       return rows / (median(times) / 1000);
     };
+    const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000;
+    const cpu = { kernel: [] as number[], one: [] as number[] };
+    const kernelCpuOnce = (): void => {
+      const c0 = process.cpuUsage();
+      model.predict(matrix);
+      cpu.kernel.push(cpuMs(process.cpuUsage(c0)));
+    };
     const cliOnce = async (threads: number): Promise<number> => {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await scoreTableFile({ model: modelDir, data: csv, out: join(dir, 'scored.csv'), threads });
-      return rows / ((performance.now() - t0) / 1000);
+      const rate = rows / ((performance.now() - t0) / 1000);
+      if (threads === 1) cpu.one.push(cpuMs(process.cpuUsage(c0)));
+      return rate;
     };
     // rounds of kernel, CLI on 1 thread, CLI on `threads`: each ratio is taken within its round (the machine is
     // shared, its speed drifts by 2x within a minute), then the median of the rounds
@@ -779,6 +804,7 @@ async function cliScoring(rows = arg('cli-rows', 300_000)): Promise<void> {
     const load0 = loadavg()[0] as number;
     for (let k = 0; k < rounds; k++) {
       kernel.push(kernelOnce());
+      kernelCpuOnce();
       one.push(await cliOnce(1));
       many.push(await cliOnce(threads));
     }
@@ -786,13 +812,18 @@ async function cliScoring(rows = arg('cli-rows', 300_000)): Promise<void> {
     const ratio = (xs: number[]): string => median(xs.map((x, k) => x / (kernel[k] as number))).toFixed(2);
     const fmt = (xs: number[]): string => `${Math.round(median(xs)).toLocaleString('en-US')}`;
     console.log(
-      `\n## CLI scoring (${rows.toLocaleString('en-US')}-row CSV, ${nf + 1} features, 100 trees of depth 6; medians of ${rounds} rounds, ratios within each round; load ${load0.toFixed(1)} -> ${load1.toFixed(1)})`,
+      `\n## CLI scoring (${rows.toLocaleString('en-US')}-row CSV, ${nf + 1} features, 100 trees of depth 6; ${fromSrc ? 'src/ under tsx' : 'built dist/'}; medians of ${rounds} rounds, ratios within each round; load ${load0.toFixed(1)} -> ${load1.toFixed(1)})`,
     );
     console.log('| path | rows/s | vs kernel |');
     console.log('|---|---|---|');
     console.log(`| kernel: compiled predict on the rows in a matrix (1 thread) | ${fmt(kernel)} | 1.00x |`);
     console.log(`| CLI scoring: model score CSV -> CSV, --threads 1 | ${fmt(one)} | ${ratio(one)}x |`);
     console.log(`| CLI scoring: model score CSV -> CSV, --threads ${threads} | ${fmt(many)} | ${ratio(many)}x |`);
+    // CPU time of one thread is what a shared machine's load changes least: the kernel's share of --threads 1
+    const cpuRatio = median(cpu.one.map((ms, k) => (cpu.kernel[k] as number) / ms)).toFixed(2);
+    console.log(
+      `CPU: kernel ${median(cpu.kernel).toFixed(0)} ms, --threads 1 ${median(cpu.one).toFixed(0)} ms (${cpuRatio}x)`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

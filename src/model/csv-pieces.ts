@@ -42,6 +42,34 @@ export interface CsvPieceJob {
   readonly forced: boolean;
 }
 
+/** Pieces of `pieceBytes` bytes of the plan's data (the last one to the end of the file). */
+export function pieceCount(plan: CsvPiecePlan, pieceBytes: number): number {
+  return Math.max(0, Math.ceil((plan.fileBytes - plan.dataStart) / pieceBytes));
+}
+
+/** Piece k of the plan's data cut in pieces of `pieceBytes`: piece 0 starts at the first record, the others guess. */
+export function pieceJob(plan: CsvPiecePlan, pieceBytes: number, k: number): CsvPieceJob {
+  const pieces = pieceCount(plan, pieceBytes);
+  const bound = (i: number): number => (i >= pieces ? plan.fileBytes : plan.dataStart + i * pieceBytes);
+  return { start: bound(k), limit: bound(k + 1), forced: k === 0 };
+}
+
+/**
+ * The pieces of one scoring run, taken by the threads from one shared counter: a thread reads the next piece when it
+ * is free, so none waits for a piece another thread has not begun.
+ */
+export interface PieceClaims {
+  /** An Int32 counter: the next piece to take. */
+  readonly counter: SharedArrayBuffer;
+  readonly pieces: number;
+  readonly pieceBytes: number;
+}
+
+/** Takes the next piece: its index, or `pieces` and more when every piece is taken. */
+export function claimPiece(claims: PieceClaims): number {
+  return Atomics.add(new Int32Array(claims.counter), 0, 1);
+}
+
 /** A record the piece could not read, told back for the caller to word (it knows the line the piece starts at). */
 export type CsvPieceFailure =
   | { readonly kind: 'field-count'; readonly line: number; readonly raw: string; readonly count: number }
@@ -73,6 +101,7 @@ const BLOCK_ROWS = 8192;
 /** Bytes read past a piece's limit for its last record; doubled and read again when a record is longer. */
 const SLACK_BYTES = 1 << 16;
 const NO_QUOTE = 0xffffffff;
+const POW10 = Float64Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /** Thrown inside a piece whose bytes end in a record before the end of the file: read more and start again. */
 const NEED_MORE_BYTES: unique symbol = Symbol('need more bytes');
@@ -96,6 +125,8 @@ export class CsvPieceScorer {
   /** 1: a numeric feature whose number is read while its cell is scanned (the separator is no number character). */
   readonly #numericInPass: Uint8Array;
   readonly #featureOf: Int32Array;
+  /** A missing-value token is a number (say -999): every numeric cell goes to the cell rule's own reader. */
+  readonly #numericToken: boolean;
   readonly #sepBytes: Buffer;
   readonly #endBytes: Buffer;
   readonly #values: Float32Array;
@@ -105,11 +136,15 @@ export class CsvPieceScorer {
   #fd: number | null = null;
   // state of the piece being read
   #bytes: Buffer = Buffer.alloc(0);
+  /** `#bytes` and one more, a line end (`#scan` only). */
+  #scanBytes: Buffer = Buffer.alloc(1, 10);
   #base = 0;
   #eof = false;
   #nextQuote = -1;
   #lines = 0;
   #out: Buffer = Buffer.alloc(0);
+  #spare: Buffer = Buffer.alloc(0);
+  #readBuf: Buffer = Buffer.alloc(0);
   #outLen = 0;
   #scores: Float64Array[] = [];
   #rows = 0;
@@ -122,6 +157,7 @@ export class CsvPieceScorer {
     this.#features = new FeatureCells(plan.specs, plan.naValues);
     this.#nf = plan.specs.length;
     this.#featureOf = Int32Array.from(plan.featureOf);
+    this.#numericToken = Number.isNaN(this.#features.cells.plainNumberAtBytes(Buffer.from('1'), 0, 1));
     const sepInNumbers = /[0-9+\-.eE]/.test(String.fromCharCode(plan.sep));
     this.#numericInPass = Uint8Array.from(plan.specs, (_, j) =>
       !this.#features.isCategorical(j) && !sepInNumbers ? 1 : 0,
@@ -155,8 +191,15 @@ export class CsvPieceScorer {
     this.#fd = null;
   }
 
+  /** Gives back a piece's output once it is written, for the next piece to fill (no new memory per piece). */
+  recycle(out: Uint8Array): void {
+    if (out.buffer.byteLength > this.#spare.length) this.#spare = Buffer.from(out.buffer as ArrayBuffer);
+  }
+
   #load(from: number, to: number): void {
-    const buf = Buffer.allocUnsafe(Math.max(0, to - from));
+    const len = Math.max(0, to - from);
+    if (this.#readBuf.length < len + 1) this.#readBuf = Buffer.allocUnsafeSlow(len + 1);
+    const buf = this.#readBuf.subarray(0, len);
     let got = 0;
     while (got < buf.length) {
       const n = readSync(this.#fd as number, buf, got, buf.length - got, from + got);
@@ -164,6 +207,9 @@ export class CsvPieceScorer {
       got += n;
     }
     this.#bytes = got === buf.length ? buf : buf.subarray(0, got);
+    // a line end after the bytes read: the scan's loops stop there without a bounds test per byte
+    this.#readBuf[got] = 10;
+    this.#scanBytes = this.#readBuf.subarray(0, got + 1);
     this.#base = from;
     this.#eof = from + got >= this.#plan.fileBytes || got < buf.length;
   }
@@ -192,7 +238,11 @@ export class CsvPieceScorer {
     }
     const first = base + p;
     const limit = job.limit - base;
-    this.#out = Buffer.allocUnsafeSlow(Math.ceil(Math.max(0, Math.min(limit, n) - p) * 1.25) + 1024);
+    const outBytes = Math.ceil(Math.max(0, Math.min(limit, n) - p) * 1.25) + 1024;
+    if (this.#spare.length >= outBytes) {
+      this.#out = this.#spare;
+      this.#spare = Buffer.alloc(0);
+    } else this.#out = Buffer.allocUnsafeSlow(outBytes);
     let failure: CsvPieceFailure | null = null;
     while (p < limit && p < n) {
       const next = this.#record(p);
@@ -289,12 +339,13 @@ export class CsvPieceScorer {
    * the position of its line end (n at the end of the file).
    */
   #scan(p: number, r: number): number {
-    const b = this.#bytes;
-    const n = b.length;
+    const b = this.#scanBytes;
+    const n = b.length - 1;
     const sep = this.#plan.sep;
     const featureOf = this.#featureOf;
     const numeric = this.#numericInPass;
     const cells = this.#features.cells;
+    const numericToken = this.#numericToken;
     const values = this.#values;
     const ncols = featureOf.length;
     const d = this.#deferred;
@@ -305,18 +356,56 @@ export class CsvPieceScorer {
       const a = i;
       const j = col < ncols ? (featureOf[col] as number) : -1;
       let v = Number.NaN;
+      let numEnd = -1;
       if (j >= 0 && numeric[j] === 1) {
-        v = cells.plainNumberAtBytes(b, a, n);
-        i = cells.stop;
+        // the common cell, [-]digits[.digits]: DecimalPrefix.readBytes' own steps without its call; a sign `+`,
+        // an exponent or a missing-value token that is a number go to it
+        let k = a;
+        let c = b[k] as number;
+        const neg = c === 45;
+        if (neg) c = b[++k] as number;
+        let mant = 0;
+        const intStart = k;
+        while (c >= 48 && c <= 57) {
+          mant = mant * 10 + (c - 48);
+          c = b[++k] as number;
+        }
+        let nd = k - intStart;
+        let scale = 0;
+        if (c === 46) {
+          const fracStart = ++k;
+          c = b[k] as number;
+          while (c >= 48 && c <= 57) {
+            mant = mant * 10 + (c - 48);
+            c = b[++k] as number;
+          }
+          scale = fracStart - k;
+          nd -= scale;
+        }
+        if (numericToken || c === 43 || (c | 32) === 101 || (nd === 0 && (c === 43 || c === 46))) {
+          v = cells.plainNumberAtBytes(this.#bytes, a, n);
+          numEnd = cells.stop;
+        } else if (nd === 0) numEnd = a;
+        else {
+          numEnd = k;
+          if (mant <= Number.MAX_SAFE_INTEGER && scale >= -22) {
+            v = mant === 0 ? 0 : scale === 0 ? mant : mant / (POW10[-scale] as number);
+            if (neg) v = -v;
+          }
+        }
+        i = numEnd;
       }
-      let c = i < n ? (b[i] as number) : -1;
-      while (c !== sep && c !== 10 && c !== -1) c = ++i < n ? (b[i] as number) : -1;
-      if (c === -1 && !this.#eof) throw NEED_MORE_BYTES;
+      let c = b[i] as number;
+      while (c !== sep && c !== 10) c = b[++i] as number;
+      if (i >= n) {
+        if (!this.#eof) throw NEED_MORE_BYTES;
+        c = -1;
+      }
       if (j >= 0) {
         // a line's last cell ends before the CR of a CRLF (and of a file's last line)
         const e = c !== sep && i > a && b[i - 1] === 13 ? i - 1 : i;
         if (numeric[j] === 1) {
-          if (cells.stop !== e || Number.isNaN(v)) v = this.#defer(j, a, e);
+          if (numEnd !== e || Number.isNaN(v)) v = this.#defer(j, a, e);
         } else v = this.#cellAt(j, a, e);
         values[j * BLOCK_ROWS + r] = v;
       }

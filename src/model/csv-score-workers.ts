@@ -1,45 +1,40 @@
 import type { Worker } from 'node:worker_threads';
-import { InvalidInputError } from '../core/index.js';
-import type { CsvPieceJob, CsvPieceResult } from './csv-pieces.js';
+import { InvalidInputError } from '../core/errors.js';
+import type { CsvPieceResult, PieceClaims } from './csv-pieces.js';
 import type { CsvScoreWorkerInit, CsvScoreWorkerJob, CsvScoreWorkerReply } from './csv-score-worker.js';
 import { ScorerPoolError } from './errors.js';
 import { spawnModelWorker } from './worker-spawn.js';
 
-interface PoolWorker {
-  readonly worker: Worker;
-  readonly pending: Map<number, Pending>;
-  ready: boolean;
-  readonly started: Promise<void>;
-}
-
-/** Pieces a thread holds at once: the one it reads and the next, so it never waits for the caller. */
-const PIECES_IN_HAND = 2;
-
-interface Pending {
-  readonly resolve: (r: CsvPieceResult) => void;
-  readonly reject: (err: Error) => void;
+/** A piece another thread has read: its index among the run's pieces and what it gave. */
+export interface HelpedPiece {
+  readonly index: number;
+  readonly result: CsvPieceResult;
 }
 
 /**
- * Threads that read, score and format pieces besides the calling thread: `idle` says whether one can take a piece
- * now, `run` gives it one. Worker threads in the CLI; tests also run the pieces on the calling thread through it.
+ * Threads that read, score and format pieces besides the calling thread: `start` has each take pieces from the
+ * shared counter until none is left, `poll` and `next` give the pieces they have read. Worker threads in the CLI;
+ * tests also run them on the calling thread through it.
  */
 export interface PieceHelpers {
-  idle(): boolean;
-  run(job: CsvPieceJob): Promise<CsvPieceResult>;
+  start(claims: PieceClaims): void;
+  /** A piece read and not yet taken, or null. */
+  poll(): HelpedPiece | null;
+  /** The next piece read; rejects when a helper failed. */
+  next(): Promise<HelpedPiece>;
   close(): Promise<void>;
 }
 
 /**
- * Worker threads that each read, score and format pieces of one CSV file (csv-score-worker.ts). A thread takes
- * pieces once it has compiled the model (`idle` says when one can take another), so the caller works on pieces
- * itself meanwhile rather than waiting for a thread to start. A thread that dies fails every piece in flight and
- * the pool with a ScorerPoolError; `close()` must still be called.
+ * Worker threads that each take pieces of one CSV file (csv-score-worker.ts) once they have compiled the model, so
+ * the calling thread reads pieces itself meanwhile rather than waiting for a thread to start. A thread that dies or
+ * fails fails the pool with a ScorerPoolError (an InvalidInputError stays one); `close()` must still be called.
  */
 export class CsvScoreWorkers implements PieceHelpers {
-  readonly #workers: PoolWorker[] = [];
-  #nextId = 1;
-  #failure: ScorerPoolError | null = null;
+  readonly #workers: Worker[] = [];
+  readonly #done: HelpedPiece[] = [];
+  #waiter: { readonly resolve: (p: HelpedPiece) => void; readonly reject: (err: Error) => void } | null = null;
+  #failure: Error | null = null;
   #closed = false;
 
   constructor(init: CsvScoreWorkerInit, threads: number) {
@@ -50,85 +45,59 @@ export class CsvScoreWorkers implements PieceHelpers {
       } catch (err) {
         throw new ScorerPoolError(`csv scoring worker ${i} could not start: ${(err as Error).message}`, { cause: err });
       }
-      const pending = new Map<number, Pending>();
-      let started = (): void => undefined;
-      const w: PoolWorker = { worker, pending, ready: false, started: new Promise((resolve) => (started = resolve)) };
       worker.on('message', (msg: CsvScoreWorkerReply) => {
-        if (msg.kind === 'ready') {
-          w.ready = true;
-          started();
-          return;
-        }
-        const job = pending.get(msg.id);
-        if (!job) return;
-        pending.delete(msg.id);
-        if (msg.kind === 'done') job.resolve(msg.result);
-        else if (msg.name === 'InvalidInputError') job.reject(new InvalidInputError(msg.message));
-        else job.reject(new ScorerPoolError(`csv scoring worker ${i} failed: ${msg.message}`));
+        if (msg.kind === 'done') {
+          const piece = { index: msg.index, result: msg.result };
+          const waiter = this.#waiter;
+          this.#waiter = null;
+          if (waiter) waiter.resolve(piece);
+          else this.#done.push(piece);
+        } else
+          this.#fail(
+            msg.name === 'InvalidInputError'
+              ? new InvalidInputError(msg.message)
+              : new ScorerPoolError(`csv scoring worker ${i} failed: ${msg.message}`),
+          );
       });
       const died = (err: Error): void => {
-        if (this.#closed) return;
-        this.#failure ??= new ScorerPoolError(`csv scoring worker ${i} died: ${err.message}`, { cause: err });
-        for (const w of this.#workers) {
-          for (const job of w.pending.values()) job.reject(this.#failure);
-          w.pending.clear();
-        }
+        if (!this.#closed)
+          this.#fail(new ScorerPoolError(`csv scoring worker ${i} died: ${err.message}`, { cause: err }));
       };
       worker.on('error', died);
       worker.on('exit', (code) => died(new Error(`exited with code ${code}`)));
-      this.#workers.push(w);
+      this.#workers.push(worker);
     }
   }
 
-  /** Resolves when every thread has compiled the model (or the pool has failed). */
-  async ready(): Promise<void> {
-    const failed = new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        if (this.#failure || this.#closed) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 50);
-      void Promise.all(this.#workers.map((w) => w.started)).then(() => {
-        clearInterval(check);
-        resolve();
-      });
-    });
-    await failed;
+  start(claims: PieceClaims): void {
+    for (const w of this.#workers) w.postMessage({ claims } satisfies CsvScoreWorkerJob);
   }
 
-  /** Whether a started thread can take another piece now. */
-  idle(): boolean {
-    return this.#idleWorker() !== null;
+  poll(): HelpedPiece | null {
+    return this.#done.shift() ?? null;
   }
 
-  #idleWorker(): PoolWorker | null {
-    let best: PoolWorker | null = null;
-    for (const w of this.#workers)
-      if (w.ready && w.pending.size < PIECES_IN_HAND && (!best || w.pending.size < best.pending.size)) best = w;
-    return best;
-  }
-
-  /** One piece, on an idle thread (see `idle`). */
-  run(job: CsvPieceJob): Promise<CsvPieceResult> {
+  next(): Promise<HelpedPiece> {
+    const piece = this.#done.shift();
+    if (piece) return Promise.resolve(piece);
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new ScorerPoolError('csv scoring workers closed'));
-    const w = this.#idleWorker();
-    if (!w) return Promise.reject(new ScorerPoolError('no csv scoring worker is idle'));
-    const id = this.#nextId++;
-    return new Promise<CsvPieceResult>((resolve, reject) => {
-      w.pending.set(id, { resolve, reject });
-      w.worker.postMessage({ id, job } satisfies CsvScoreWorkerJob);
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
     });
+  }
+
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.reject(this.#failure);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const w of this.#workers) {
-      for (const job of w.pending.values()) job.reject(new ScorerPoolError('csv scoring workers closed'));
-      w.pending.clear();
-    }
-    await Promise.all(this.#workers.map((w) => w.worker.terminate()));
+    this.#fail(new ScorerPoolError('csv scoring workers closed'));
+    await Promise.all(this.#workers.map((w) => w.terminate()));
   }
 }

@@ -7,9 +7,9 @@ import { CsvReader, DEFAULT_NA_VALUES } from '../tables/index.js';
 import type { ArtifactColumn, ModelArtifact } from './artifact.js';
 import type { CompiledModel } from './compile-model.js';
 import { compileModel } from './compile-model.js';
-import { CsvPieceScorer } from './csv-pieces.js';
+import { CsvPieceScorer, claimPiece, type PieceClaims, pieceCount, pieceJob } from './csv-pieces.js';
 import type { CsvScoreWorkerInit } from './csv-score-worker.js';
-import { CsvScoreWorkers, type PieceHelpers } from './csv-score-workers.js';
+import { CsvScoreWorkers, type HelpedPiece, type PieceHelpers } from './csv-score-workers.js';
 import { type Chunk, CsvChunkReader, type CsvScoreOptions, scoreCsvFile } from './csv-scoring.js';
 import { trainModel } from './train-pipeline.js';
 
@@ -221,25 +221,25 @@ function reference(
   return { text: lines.join(''), notes, mean: sum / rows };
 }
 
-/** Helper "threads" that run their pieces on this thread, after a turn of the event loop: the guesses without workers. */
+/** Helper "threads" that take pieces on this thread, one per turn of the event loop: the guesses without workers. */
 function inThreadHelpers(init: CsvScoreWorkerInit): PieceHelpers {
   const model = compileModel(init.artifact);
   const scorer = new CsvPieceScorer(init.plan, (m) => model.predict(m));
-  let busy = 0;
+  const done: HelpedPiece[] = [];
+  let wake: (() => void) | null = null;
+  const take = (claims: PieceClaims): void => {
+    const k = claimPiece(claims);
+    if (k >= claims.pieces) return;
+    done.push({ index: k, result: scorer.run(pieceJob(init.plan, claims.pieceBytes, k)) });
+    wake?.();
+    setImmediate(() => take(claims));
+  };
   return {
-    idle: () => busy < 2,
-    run: (job) => {
-      busy++;
-      return new Promise((resolve, reject) =>
-        setImmediate(() => {
-          busy--;
-          try {
-            resolve(scorer.run(job));
-          } catch (err) {
-            reject(err);
-          }
-        }),
-      );
+    start: (claims) => setImmediate(() => take(claims)),
+    poll: () => done.shift() ?? null,
+    next: async () => {
+      while (done.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      return done.shift() as HelpedPiece;
     },
     close: async () => scorer.close(),
   };
@@ -365,39 +365,39 @@ describe('model score on a CSV: pieces read from the bytes', () => {
     expect(readFileSync(out, 'utf8')).toBe(`1,a,2,email,3,0,${expected[0]}\n-4.5,b,NA,push,6,1,${expected[1]}\n`);
   });
 
-  it('reads a piece on a worker thread as on this one, bytes, scores and lines alike', async () => {
+  it('reads pieces on worker threads as on this one, bytes, scores and lines alike', async () => {
     const csv = randomCsv(11);
     const path = join(dir, 'workers.csv');
     writeFileSync(path, csv.text);
     const reader = new CsvReader(path, { sep: csv.sep });
     reader.close();
-    const featureOf = reader.columns.map((c) => SPECS.findIndex((s) => s.name === c));
     const plan = {
       path,
       sep: csv.sep.charCodeAt(0),
       sepText: csv.sep,
       lineEnd: reader.lineEnd,
       columns: reader.columns.length,
-      featureOf,
+      featureOf: reader.columns.map((c) => SPECS.findIndex((s) => s.name === c)),
       specs: SPECS,
       naValues: csv.naValues,
       dataStart: reader.dataStart.byte,
       fileBytes: Buffer.byteLength(csv.text),
     };
+    const pieceBytes = 700;
+    const claims = { counter: new SharedArrayBuffer(4), pieces: pieceCount(plan, pieceBytes), pieceBytes };
     const local = new CsvPieceScorer(plan, (m) => model.predict(m));
     const workers = new CsvScoreWorkers({ plan, artifact }, 2);
     try {
-      await workers.ready();
-      const step = Math.ceil((plan.fileBytes - plan.dataStart) / 5);
+      workers.start(claims);
+      const there: HelpedPiece[] = [];
+      for (let k = 0; k < claims.pieces; k++) there.push(await workers.next());
+      expect(there.map((p) => p.index).sort((a, b) => a - b)).toEqual([...Array(claims.pieces).keys()]);
       // the guessed pieces may start inside a quoted line end (and then fail): the same on either thread
       let rows = 0;
-      for (let k = 0; k < 5; k++) {
-        const job = { start: plan.dataStart + k * step, limit: plan.dataStart + (k + 1) * step, forced: k === 0 };
-        expect(workers.idle()).toBe(true);
-        const there = await workers.run(job);
-        const here = local.run(job);
+      for (const { index, result } of there) {
+        const here = local.run(pieceJob(plan, pieceBytes, index));
         rows += here.rows;
-        expect({ ...there, out: Buffer.from(there.out).toString('utf8') }).toEqual({
+        expect({ ...result, out: Buffer.from(result.out).toString('utf8') }).toEqual({
           ...here,
           out: Buffer.from(here.out).toString('utf8'),
         });

@@ -16,6 +16,10 @@ import {
   type CsvPiecePlan,
   type CsvPieceResult,
   CsvPieceScorer,
+  claimPiece,
+  type PieceClaims,
+  pieceCount,
+  pieceJob,
 } from './csv-pieces.js';
 import type { CsvScoreWorkerInit } from './csv-score-worker.js';
 import { CsvScoreWorkers, type PieceHelpers } from './csv-score-workers.js';
@@ -24,16 +28,18 @@ import { FeatureCells } from './feature-cells.js';
 import { ScorerPool } from './scorer-pool.js';
 
 /**
- * `model score` on a CSV file, streamed: records are read in blocks, turned into the model's columns by the shared
- * cell rule (src/tables), scored a chunk at a time (on a ScorerPool once a chunk fills, the next chunk parsed while
- * the workers score) and written out as the input's own text plus a score field: same separator, same cells.
+ * `model score` on a CSV file, streamed, written out as the input's own text plus a score field (same separator,
+ * same cells). To a CSV the file is read from its bytes in pieces (csv-pieces.ts, on `threads` threads: see
+ * scorePieces); to Parquet, and from a .gz file, records are read in blocks by CsvReader, turned into the model's
+ * columns by the shared cell rule (src/tables) and scored a chunk at a time (on a ScorerPool once a chunk fills,
+ * the next chunk parsed while the workers score).
  */
 
 /** Rows per scoring chunk: at least SCORER_POOL_MIN_ROWS, so a file that fills one is worth the pool. */
 export const SCORE_CHUNK_ROWS = 65_536;
 const EARLY_POOL_BYTES = 8 << 20;
 /** Bytes per piece of a CSV scored from its bytes: a few blocks of rows, small enough to share among threads. */
-export const CSV_PIECE_BYTES = 2 << 20;
+export const CSV_PIECE_BYTES = 1 << 20;
 /** Smaller files are scored on the calling thread whatever `threads` says: starting workers costs more than they save. */
 const PARALLEL_MIN_BYTES = 8 << 20;
 
@@ -281,6 +287,7 @@ async function scorePieces(
   const accept = (r: CsvPieceResult): void => {
     if (r.failure) throw pieceFailure(reader, r.failure, line);
     for (let o = 0; o < r.out.length; ) o += writeSync(out, r.out, o, r.out.length - o);
+    local?.recycle(r.out);
     const scores = r.scores;
     for (let i = 0; i < scores.length; i++) sum += scores[i] as number;
     features.merge(r.textAsMissing, r.textExample);
@@ -293,34 +300,44 @@ async function scorePieces(
   try {
     if (reader.headerRaw !== null)
       writeSync(out, `${reader.headerRaw}${plan.sepText}${csvField(options.scoreColumn, plan.sepText)}${plan.lineEnd}`);
-    const pieces = Math.ceil((fileBytes - plan.dataStart) / pieceBytes);
-    const bound = (k: number): number => (k >= pieces ? fileBytes : plan.dataStart + k * pieceBytes);
+    const pieces = pieceCount(plan, pieceBytes);
+    const claims: PieceClaims = { counter: new SharedArrayBuffer(4), pieces, pieceBytes };
     const helpers = Math.min(options.threads - 1, pieces - 1);
-    if (helpers > 0 && fileBytes - plan.dataStart >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES))
+    if (helpers > 0 && fileBytes - plan.dataStart >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES)) {
       workers = (options.helpers ?? ((init, n) => new CsvScoreWorkers(init, n)))({ plan, artifact }, helpers);
-    // pieces ahead of the one written next, at most: memory stays a few pieces per thread
-    const window = 3 * options.threads;
-    const slots: (PieceSlot | undefined)[] = [];
-    let sent = 0;
+      workers.start(claims);
+    }
+    // pieces read and not yet written, at most: memory stays a few pieces per thread
+    const window = 4 * options.threads;
+    const done = new Map<number, CsvPieceResult>();
     for (let k = 0; k < pieces; ) {
-      while (workers?.idle() && sent < pieces && sent < k + window) slots[sent] = workerSlot(workers, sent++, bound);
-      const slot = slots[k];
-      if (slot?.settled) {
-        slots[k] = undefined;
-        if (slot.error !== undefined) throw slot.error;
-        let r = slot.result as CsvPieceResult;
-        // a piece's guessed first record is right when it is where the piece before ended
-        if (r.first !== expected) r = localRun({ start: expected, limit: bound(k + 1), forced: true });
+      const ready = done.get(k);
+      if (ready) {
+        done.delete(k);
+        // a guessed first record is right when it is where the piece before ended; else the piece is read again
+        const r =
+          ready.first === expected
+            ? ready
+            : localRun({ ...pieceJob(plan, pieceBytes, k), start: expected, forced: true });
         accept(r);
         k++;
-      } else if (sent < pieces && sent < k + window) {
-        // this thread reads a piece too, chained to the one before when it is the next to write
-        const forced = sent === k;
-        const job = { start: forced ? expected : bound(sent), limit: bound(sent + 1), forced: forced || sent === 0 };
-        slots[sent++] = { settled: true, result: localRun(job), error: undefined, done: null };
-        // the workers' answers are taken between pieces
-        if (workers) await new Promise<void>((resolve) => setImmediate(resolve));
-      } else await (slot as PieceSlot).done;
+        continue;
+      }
+      const mine = done.size < window ? claimPiece(claims) : pieces;
+      if (mine < pieces) {
+        // the next piece to write is read from where the last one ended: no guess
+        const job = pieceJob(plan, pieceBytes, mine);
+        done.set(mine, localRun(mine === k ? { ...job, start: expected, forced: true } : job));
+        if (workers) {
+          // the workers' pieces are taken between this thread's
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          for (let p = workers.poll(); p; p = workers.poll()) done.set(p.index, p.result);
+        }
+      } else {
+        // every piece is taken, or enough are waiting: piece k is on a worker, which has begun it
+        const p = await (workers as PieceHelpers).next();
+        done.set(p.index, p.result);
+      }
     }
   } finally {
     closeSync(out);
@@ -329,34 +346,6 @@ async function scorePieces(
   }
   if (rows === 0) throw new InvalidInputError(`${options.data} has a header but no rows; nothing to score`);
   return { rows, meanScore: sum / rows, notes: features.notes() };
-}
-
-/** A piece read here or on a worker; `done` settles when a worker's does (null for one read here). */
-interface PieceSlot {
-  settled: boolean;
-  result: CsvPieceResult | undefined;
-  error: unknown;
-  readonly done: Promise<void> | null;
-}
-
-function workerSlot(workers: PieceHelpers, k: number, bound: (k: number) => number): PieceSlot {
-  const slot: { -readonly [K in keyof PieceSlot]: PieceSlot[K] } = {
-    settled: false,
-    result: undefined,
-    error: undefined,
-    done: null,
-  };
-  slot.done = workers.run({ start: bound(k), limit: bound(k + 1), forced: k === 0 }).then(
-    (r) => {
-      slot.result = r;
-      slot.settled = true;
-    },
-    (err: unknown) => {
-      slot.error = err ?? new Error('csv scoring worker failed');
-      slot.settled = true;
-    },
-  );
-  return slot;
 }
 
 /** The error for a record a piece could not read, with its line in the file (the piece's first line is `line`). */

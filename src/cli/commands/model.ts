@@ -257,7 +257,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
   addTableOptions(score)
     .option(
       '--threads <n>',
-      `scoring threads: tree models on files of at least ${SCORER_POOL_MIN_ROWS.toLocaleString('en-US')} rows are scored on n worker threads (1: on the main thread)`,
+      `scoring threads: a CSV of at least 8 MB is read, scored and written on n threads (the main one and n - 1 workers); other inputs score tree models on files of at least ${SCORER_POOL_MIN_ROWS.toLocaleString('en-US')} rows on n worker threads (1: all on the main thread)`,
       String(availableParallelism()),
     )
     .option('--json', 'machine-readable output')
