@@ -18,18 +18,19 @@
 // Measured (score = killed / (killed + survived + no coverage), concurrency 1, shared machine at load 3-19):
 // - ttl-rule.ts 100% (30 of 30, 36 s; 3 min before the test list was narrowed).
 // - pit-sql.ts 100% (188 of 188, 6.5 min).
-// - delayed-labels.ts 96.97% (160 of 165: 150 killed, 10 timeout; 5 survived, all equivalent; 5 min).
+// - delayed-labels.ts 96.97% (160 of 165: 150 killed, 10 timeout; 5 survived, all equivalent; 5 min), measured
+//   before truncatedDelayCdf was added (not rerun since).
 // - contracts.ts 93.00% (518 of 557; 32 survived and 7 no coverage, all equivalent or unreachable; 24 min).
 // - drift-stats.ts quantileSorted (lines 132-144) 24 of 25.
 // Equivalent survivors (file:line mutant: why no input can tell it from the original):
 // - drift-stats.ts `if (n === 1)` -> `if (false)` in quantileSorted: with one element the q = 1 branch right after
 //   it already returns sorted[0], so no input can tell them apart.
-// - delayed-labels.ts:80 and :100 `i < n` -> `i <= n`: index n reads undefined (a Map key undefined no outcome id
+// - delayed-labels.ts:120 and :140 `i < n` -> `i <= n`: index n reads undefined (a Map key undefined no outcome id
 //   equals; a send time undefined fails `s + windowMs <= asOfMs`), so nothing changes.
-// - delayed-labels.ts:84 `k < m` -> `k <= m`: the columns are checked to be m long, so kind[m] is undefined.
-// - delayed-labels.ts:89 `i === undefined` -> `false`: an unknown send gives delay NaN (neither late nor within the
+// - delayed-labels.ts:124 `k < m` -> `k <= m`: the columns are checked to be m long, so kind[m] is undefined.
+// - delayed-labels.ts:129 `i === undefined` -> `false`: an unknown send gives delay NaN (neither late nor within the
 //   window) and firstOutcome[undefined] is undefined, so the outcome is dropped all the same.
-// - delayed-labels.ts:96 `t < cur` -> `t <= cur`: on a tie it overwrites the first outcome with the same time.
+// - delayed-labels.ts:136 `t < cur` -> `t <= cur`: on a tie it overwrites the first outcome with the same time.
 // - contracts.ts:144-145 (keyword loop emptied, `!JSON_SCHEMA_KEYWORDS.has(k)` -> false, message text) and
 //   :179-180 (default case and its text): contract v1's JSON Schema uses no other keyword or type, so the throw
 //   is never reached.

@@ -16,6 +16,7 @@ import type { SegmentIndex } from './segment-index.js';
 import {
   backfillWorldStreamViews,
   buildWorldSegmentIndex,
+  importWorldBatchViews,
   WORLD_SCORING_SERVICE,
   worldCampaignSpecs,
   worldCrossFeatures,
@@ -43,8 +44,7 @@ describe('the decision on a simulated World', () => {
       online: new MemoryOnlineStore(),
     });
     store.apply(loadDefinitionsFile(DEFINITIONS));
-    await store.importSource('user_batch', worldDir);
-    await store.importSource('user_warehouse', worldDir);
+    expect(await importWorldBatchViews(store, worldDir)).toEqual(['user_batch', 'user_batch_trends', 'user_warehouse']);
     // the stream views up to the decision, into both stores as the stream ingestor writes them
     const streamRows = await backfillWorldStreamViews(store, worldDir, atMs, { online: true });
     expect(streamRows['user_interests']).toBeGreaterThan(1000);

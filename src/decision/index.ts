@@ -107,6 +107,7 @@ export {
   backfillWorldStreamViews,
   buildWorldSegmentIndex,
   hasWarehouseScores,
+  importWorldBatchViews,
   type SqlQuery,
   WORLD_SCORING_SERVICE,
   WORLD_SEGMENTS,

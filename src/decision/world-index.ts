@@ -34,6 +34,20 @@ export const hasWarehouseScores = (m: WorldManifest): boolean =>
   ['f_0001', 'f_0002', 'f_0003', 'f_0004'].every((n) => m.tables.batch?.columns.some((c) => c.name === n) === true);
 
 /**
+ * A World's batch views into the feature store: the nightly snapshot, its 7-day score means, and the warehouse
+ * trait scores when its snapshots carry them. Returns the names imported.
+ */
+export async function importWorldBatchViews(store: FeatureStore, worldDir: string): Promise<string[]> {
+  const views = [
+    'user_batch',
+    'user_batch_trends',
+    ...(hasWarehouseScores(readManifest(worldDir)) ? ['user_warehouse'] : []),
+  ];
+  for (const v of views) await store.importSource(v, worldDir);
+  return views;
+}
+
+/**
  * A World's stream views every 6 hours from its start to `untilMs`, computed by their batch twin (DuckDB over the
  * event log, equal to the stream's tiles: src/stream/stream-parity.test.ts) into the offline store, and with
  * `online` into the online store too (as the stream ingestor writes both). Returns the rows written per view.

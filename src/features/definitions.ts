@@ -27,7 +27,12 @@ export interface FeatureDef {
   /** Served and joined when the view's value is missing or expired. */
   readonly default: number;
   readonly description: string;
-  /** Stream views only: the windowed aggregate over the view's events that computes this feature. */
+  /**
+   * Stream views: the windowed aggregate over the view's events that computes this feature. Batch views: a rolling
+   * `mean`, `sum`, `min` or `max` of a source `column` over the entity's source rows (snapshots) whose event time
+   * lies in (t - window, t] of each row's time t (`SNAPSHOT_AGGREGATION_OPS`), computed at import: a nightly score
+   * with day-to-day noise averaged over a week.
+   */
   readonly aggregation?: AggregationDef | undefined;
 }
 
@@ -51,6 +56,9 @@ export const AGGREGATION_OPS = [
   'approx_distinct',
 ] as const;
 export type AggregationOp = (typeof AGGREGATION_OPS)[number];
+/** Aggregations a batch view may declare over its own snapshots (see `FeatureDef.aggregation`). */
+export const SNAPSHOT_AGGREGATION_OPS = ['mean', 'sum', 'min', 'max'] as const satisfies readonly AggregationOp[];
+
 /** Operations that read an event field (`column`); the rest count or time events. */
 export const COLUMN_AGGREGATION_OPS: ReadonlySet<AggregationOp> = new Set([
   'sum',
@@ -262,7 +270,16 @@ export function validateDefinitions(defs: FeatureDefinitions): void {
           bad(`view ${v.name}.${f.name}: features of a stream view need an aggregation { op, window, ... }`);
         else checkAggregation(`view ${v.name}.${f.name}`, f.aggregation, bad);
       } else if (f.aggregation !== undefined) {
-        bad(`view ${v.name}.${f.name}: only stream views aggregate; this view's source is ${v.source.kind}`);
+        const a = f.aggregation;
+        const where = `view ${v.name}.${f.name}`;
+        if (v.source.kind !== 'batch')
+          bad(`${where}: only stream and batch views aggregate; this view's source is ${v.source.kind}`);
+        if (!(SNAPSHOT_AGGREGATION_OPS as readonly string[]).includes(a.op))
+          bad(
+            `${where}: a batch view aggregates its snapshots by ${SNAPSHOT_AGGREGATION_OPS.join(', ')}, got ${JSON.stringify(a.op)}`,
+          );
+        if (a.where !== undefined) bad(`${where}: a batch view's aggregation takes no where filter`);
+        checkAggregation(where, a, bad);
       }
     }
   }

@@ -10,7 +10,7 @@ import {
   InvalidInputError,
   isValidEntityId,
 } from '../core/index.js';
-import { type FeatureViewDef, type ServiceLayout, storageKeyOf } from './definitions.js';
+import { type FeatureViewDef, parseWindowMs, type ServiceLayout, storageKeyOf } from './definitions.js';
 import type {
   LatestRowsChunk,
   LatestRowsQuery,
@@ -165,7 +165,7 @@ export class DuckDbOfflineStore implements OfflineStore {
       joinKey,
       ev,
       ...(src.createdTsColumn ? [src.createdTsColumn] : []),
-      ...view.features.map((f) => f.name),
+      ...view.features.map((f) => f.aggregation?.column ?? f.name),
     ];
     const absent = need.filter((c) => !columns.has(c));
     if (absent.length > 0)
@@ -175,9 +175,17 @@ export class DuckDbOfflineStore implements OfflineStore {
     const created = src.createdTsColumn
       ? this.#epochMsSql(src.createdTsColumn, columns)
       : `${Math.floor(nowMs)}::BIGINT`;
+    const eventTs = this.#epochMsSql(ev, columns);
+    // a snapshot aggregation reads the entity's source rows of (t - window, t]: each row only its own past
+    const value = (f: FeatureViewDef['features'][number]): string => {
+      const a = f.aggregation;
+      if (!a) return quoteIdent(f.name);
+      const fn = { mean: 'avg', sum: 'sum', min: 'min', max: 'max' }[a.op as 'mean' | 'sum' | 'min' | 'max'];
+      return `${fn}(${quoteIdent(a.column as string)}) OVER (PARTITION BY ${quoteIdent(joinKey)} ORDER BY ${eventTs} RANGE BETWEEN ${parseWindowMs(a.window) - 1} PRECEDING AND CURRENT ROW) AS ${quoteIdent(f.name)}`;
+    };
     await this.appendFromQuery(
       view,
-      `SELECT ${quoteIdent(joinKey)} AS entity_id, ${this.#epochMsSql(ev, columns)} AS event_ts, ${created} AS created_ts, ${view.features.map((f) => quoteIdent(f.name)).join(', ')} FROM ${reader}`,
+      `SELECT ${quoteIdent(joinKey)} AS entity_id, ${eventTs} AS event_ts, ${created} AS created_ts, ${view.features.map(value).join(', ')} FROM ${reader}`,
     );
     return (await this.rowCount(view)) - before;
   }
