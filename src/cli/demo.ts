@@ -1,5 +1,5 @@
 import type { AdnovaConfig, Logger } from '../core/index.js';
-import { decisionDemoStage } from './commands/audience.js';
+import { audienceDemoStage, decisionDemoStage } from './commands/audience.js';
 import { featuresDemoStage } from './commands/features.js';
 import { modelDemoStage } from './commands/model.js';
 import { monitorDemoStage } from './commands/monitor.js';
@@ -20,6 +20,8 @@ export interface DemoState {
   trainingSetPath?: string;
   /** A trained model artifact directory. */
   modelDir?: string;
+  /** A deployment built from the World (ensureDemoDeployment): audiences, serving and privacy open it. */
+  deploymentDir?: string;
   [key: string]: unknown;
 }
 
@@ -80,7 +82,7 @@ export const DEMO_STAGES: readonly DemoStage[] = [
     notBuiltYet: 'issue #7',
   },
   decisionDemoStage,
-  { name: 'audience', description: 'batch audiences and incremental refresh', notBuiltYet: 'issue #18' },
+  audienceDemoStage,
   { name: 'serving', description: 'online scoring over HTTP', notBuiltYet: 'issue #19' },
   { name: 'privacy', description: 'deletion requests and tombstones', notBuiltYet: 'issue #20' },
 ];

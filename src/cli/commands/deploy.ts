@@ -1,7 +1,9 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { InvalidInputError } from '../../core/errors.js';
 // registering loads only import-free modules; the action imports the decision code it runs
 import { worldDefinitionsPath } from '../../features/world-definitions.js';
+import type { DemoContext } from '../demo.js';
 import { type CliIo, printJson } from '../io.js';
 import { positiveInt, share } from '../options.js';
 
@@ -50,4 +52,24 @@ export function registerDeployCommands(program: Command, io: CliIo): void {
           ].join('\n'),
         );
     });
+}
+
+/**
+ * The demo's deployment: built once from the demo World (small trees, to stay within a stage's time) into
+ * `<workDir>/deployment`, shared by the audience, serving and privacy stages through `state.deploymentDir`.
+ */
+export async function ensureDemoDeployment(ctx: DemoContext): Promise<string> {
+  if (typeof ctx.state.deploymentDir === 'string') return ctx.state.deploymentDir;
+  if (typeof ctx.state.worldDir !== 'string')
+    throw new InvalidInputError('the demo deployment needs the world stage first');
+  const { deployWorld } = await import('../../decision/index.js');
+  const dir = join(ctx.workDir, 'deployment');
+  await deployWorld({
+    worldDir: ctx.state.worldDir,
+    dir,
+    definitionsPath: worldDefinitionsPath(),
+    gbdt: { trees: 20 },
+  });
+  ctx.state.deploymentDir = dir;
+  return dir;
 }
