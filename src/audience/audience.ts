@@ -14,7 +14,6 @@ export interface AudienceDeployment {
   deps(): DecisionDeps;
 }
 
-
 /**
  * One campaign's scored candidates (the users retrieval kept), ascending by dense id: what a refresh re-runs the
  * policy over without re-scoring anyone it was not told about. Arrays are aligned by row.

@@ -55,7 +55,11 @@ export async function runShardTask(deployment: AudienceDeployment, t: ShardTask)
 }
 
 /** The campaign's retrieved candidates (control group removed, as `decide` does) in one shard. */
-export function shardUsers(deployment: AudienceDeployment, c: Campaign, t: Pick<ShardTask, 'atMs' | 'shard' | 'shards'>) {
+export function shardUsers(
+  deployment: AudienceDeployment,
+  c: Campaign,
+  t: Pick<ShardTask, 'atMs' | 'shard' | 'shards'>,
+) {
   const index = deployment.index;
   const share = deployment.manifest.controlShare;
   const r = retrieve(
