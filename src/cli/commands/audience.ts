@@ -558,7 +558,7 @@ export const audienceDemoStage: DemoStage = {
       return {
         deployMs: Math.round(deployMs),
         campaign: c.id,
-        stages: Object.fromEntries(built.summary.stages.map((s) => [`${s.stage}:${s.rule}`, s.remaining])),
+        stageCounts: built.summary.stages.map((s) => `${s.rule} ${s.remaining}`).join(' > '),
         members: built.summary.members,
         buildMs: Math.round(built.timingsMs.total),
         events: published,
