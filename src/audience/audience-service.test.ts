@@ -175,6 +175,30 @@ describe('audiences built from a World deployment', () => {
     }
   });
 
+  it('the CLI: build, describe and list with --json; bad input exits 2 with a clear message', async () => {
+    const { runCliCaptured } = await import('../cli/test-io.js');
+    const dep = ['--deployment', built.dir, '--at', String(atMs)];
+    const ok = await runCliCaptured(['audience', 'build', '--campaign', campaign.id, ...dep, '--json']);
+    expect(ok.code).toBe(0);
+    const out = JSON.parse(ok.out) as { version: number; members: number; outcomes: { outcome: string }[] };
+    expect(out.members).toBeGreaterThan(0);
+    expect(out.outcomes.map((o) => o.outcome)).toContain('exploit');
+    const desc = await runCliCaptured(['audience', 'describe', '--campaign', campaign.id, '--deployment', built.dir]);
+    expect(desc.code).toBe(0);
+    expect(desc.out).toMatch(/retrieve: consent/);
+    const unknown = await runCliCaptured(['audience', 'build', '--campaign', 'nope', ...dep]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/CAMPAIGN_NOT_FOUND.*nope/);
+    await d.campaigns.create({ ...specOf(campaign), id: 'aud-paused-cli' });
+    await d.campaigns.setStatus('aud-paused-cli', 'paused');
+    const paused = await runCliCaptured(['audience', 'build', '--campaign', 'aud-paused-cli', ...dep]);
+    expect(paused.code).toBe(2);
+    expect(paused.err).toMatch(/is paused; resume it/);
+    const badShards = await runCliCaptured(['audience', 'build', '--campaign', campaign.id, ...dep, '--shards', '0']);
+    expect(badShards.code).toBe(2);
+    expect(badShards.err).toMatch(/--shards expects a positive integer, got "0"/);
+  });
+
   it('diffs two versions: who joined, who left and why', async () => {
     const small = await d.campaigns.create({ ...specOf(campaign), id: 'aud-later' });
     await service.build(small.id, { atMs });

@@ -4,7 +4,6 @@ import { dirname, resolve } from 'node:path';
 import { type HistogramMetric, InvalidInputError, type MetricsRegistry } from '../core/index.js';
 import {
   type Campaign,
-  type Deployment,
   decide,
   isLive,
   POLICY_OUTCOMES,
@@ -14,6 +13,7 @@ import {
 } from '../decision/index.js';
 import type {
   AudienceCandidates,
+  AudienceDeployment,
   AudienceSettings,
   AudienceStore,
   AudienceSummary,
@@ -107,7 +107,7 @@ export interface AudienceDiff {
 const FRESHNESS_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600];
 
 export interface AudienceServiceOptions {
-  readonly deployment: Deployment;
+  readonly deployment: AudienceDeployment;
   /** Default: a FileAudienceStore under the deployment's `audiences/`. */
   readonly store?: AudienceStore;
   /** Where sharded builds run; without one, `shards > 1` runs them in process. */
@@ -121,7 +121,7 @@ export interface AudienceServiceOptions {
  * stored scores, so a refreshed audience is the audience a full build at that time would give (docs/audience.md).
  */
 export class AudienceService {
-  readonly deployment: Deployment;
+  readonly deployment: AudienceDeployment;
   readonly store: AudienceStore;
   readonly #runner: ShardRunner | undefined;
   readonly #freshness: HistogramMetric | undefined;

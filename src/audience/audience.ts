@@ -1,4 +1,18 @@
-import type { PolicyOutcome, StageCount } from '../decision/index.js';
+import type { Clock } from '../core/index.js';
+import type { CampaignRegistry, DecisionDeps, PolicyOutcome, SegmentIndex, StageCount } from '../decision/index.js';
+
+/**
+ * What audiences need of a deployment (`Deployment` from src/decision is one): where to keep them, the index and
+ * the stores a decision reads, the campaigns, the clock. A benchmark or a test can hand a smaller one.
+ */
+export interface AudienceDeployment {
+  readonly layout: { readonly root: string; readonly audiences: string };
+  readonly manifest: { readonly controlShare: number };
+  readonly index: SegmentIndex;
+  readonly clock: Clock;
+  readonly campaigns: Pick<CampaignRegistry, 'get' | 'getOrThrow'>;
+  deps(): DecisionDeps;
+}
 
 /**
  * One campaign's scored candidates (the users retrieval kept), ascending by dense id: what a refresh re-runs the

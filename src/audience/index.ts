@@ -5,6 +5,7 @@
  */
 export {
   type AudienceCandidates,
+  type AudienceDeployment,
   type AudienceDraft,
   type AudienceMember,
   type AudienceOrigin,

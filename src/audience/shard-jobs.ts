@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { shardOf } from '../core/index.js';
-import { type Campaign, type Deployment, decide, retrieve } from '../decision/index.js';
-import type { AudienceCandidates } from './audience.js';
+import { type Campaign, decide, retrieve } from '../decision/index.js';
+import type { AudienceCandidates, AudienceDeployment } from './audience.js';
 import { decodeCandidates, encodeCandidates } from './codec.js';
 import { AudienceJobError } from './errors.js';
 import { candidatesOf, emptyCandidates, mergeCandidates } from './selection.js';
@@ -42,7 +42,7 @@ export function shardResultPath(audiencesDir: string, t: Pick<ShardTask, 'buildI
  * shard scored by the restricted decision (no policy: the policy needs every shard), the result written by
  * atomic rename. Idempotent: a retry or a second worker on the same shard writes the same bytes.
  */
-export async function runShardTask(deployment: Deployment, t: ShardTask): Promise<{ candidates: number }> {
+export async function runShardTask(deployment: AudienceDeployment, t: ShardTask): Promise<{ candidates: number }> {
   const c = await deployment.campaigns.getOrThrow(t.campaignId);
   const users = shardUsers(deployment, c, t);
   const cands = await scoreUsers(deployment, c, users, t.atMs, t.hourOfDay);
@@ -55,7 +55,11 @@ export async function runShardTask(deployment: Deployment, t: ShardTask): Promis
 }
 
 /** The campaign's retrieved candidates (control group removed, as `decide` does) in one shard. */
-export function shardUsers(deployment: Deployment, c: Campaign, t: Pick<ShardTask, 'atMs' | 'shard' | 'shards'>) {
+export function shardUsers(
+  deployment: AudienceDeployment,
+  c: Campaign,
+  t: Pick<ShardTask, 'atMs' | 'shard' | 'shards'>,
+) {
   const index = deployment.index;
   const share = deployment.manifest.controlShare;
   const r = retrieve(
@@ -69,7 +73,7 @@ export function shardUsers(deployment: Deployment, c: Campaign, t: Pick<ShardTas
 
 /** These users' rows of the campaign (those retrieval keeps), scored by the restricted decision; no policy. */
 export async function scoreUsers(
-  deployment: Deployment,
+  deployment: AudienceDeployment,
   c: Campaign,
   userIds: readonly string[],
   atMs: number,
@@ -111,7 +115,7 @@ export function removeBuild(audiencesDir: string, buildId: string): void {
 /** Runs shard tasks one after another in this process, on an open deployment: the default, no Redis. */
 export class EmbeddedShardRunner implements ShardRunner {
   readonly name = 'embedded';
-  constructor(readonly deployment: Deployment) {}
+  constructor(readonly deployment: AudienceDeployment) {}
 
   async run(tasks: readonly ShardTask[]): Promise<void> {
     for (const t of tasks) await runShardTask(this.deployment, t);

@@ -1,3 +1,4 @@
+import { audienceDemoStage } from './audience.js';
 import { decisionDemoStage } from './decision.js';
 import { featuresDemoStage } from './features.js';
 import { modelDemoStage } from './model.js';
@@ -26,7 +27,7 @@ export const DEMO_STAGES: readonly DemoStage[] = [
   modelDemoStage,
   monitorDemoStage,
   decisionDemoStage,
-  { name: 'audience', description: 'batch audiences and incremental refresh', notBuiltYet: 'issue #18' },
+  audienceDemoStage,
   { name: 'serving', description: 'online scoring over HTTP', notBuiltYet: 'issue #19' },
   privacyDemoStage,
 ];
