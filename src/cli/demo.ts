@@ -3,6 +3,7 @@ import { decisionDemoStage } from './commands/audience.js';
 import { featuresDemoStage } from './commands/features.js';
 import { modelDemoStage } from './commands/model.js';
 import { monitorDemoStage } from './commands/monitor.js';
+import { servingDemoStage } from './commands/serve.js';
 import { streamDemoStage } from './commands/stream.js';
 import { worldDemoStage } from './commands/world.js';
 import type { CliIo } from './io.js';
@@ -81,7 +82,7 @@ export const DEMO_STAGES: readonly DemoStage[] = [
   },
   decisionDemoStage,
   { name: 'audience', description: 'batch audiences and incremental refresh', notBuiltYet: 'issue #18' },
-  { name: 'serving', description: 'online scoring over HTTP', notBuiltYet: 'issue #19' },
+  servingDemoStage,
   { name: 'privacy', description: 'deletion requests and tombstones', notBuiltYet: 'issue #20' },
 ];
 

@@ -9,8 +9,10 @@ import { registerAudienceCommands } from './commands/audience.js';
 import { registerCampaignCommands } from './commands/campaign.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerFeaturesCommands } from './commands/features.js';
+import { registerKeysCommands } from './commands/keys.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerMonitorCommands } from './commands/monitor.js';
+import { registerServeCommands } from './commands/serve.js';
 import { registerStreamCommands } from './commands/stream.js';
 import { registerWorldCommands } from './commands/world.js';
 import { type CliIo, printJson, processIo } from './io.js';
@@ -90,6 +92,8 @@ export function buildProgram(io: CliIo, options: BuildProgramOptions = {}): Comm
   registerAudienceCommands(program, io);
   registerModelCommands(program, io);
   registerMonitorCommands(program, io);
+  registerServeCommands(program, io);
+  registerKeysCommands(program, io);
 
   return program;
 }
