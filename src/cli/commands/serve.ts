@@ -8,7 +8,7 @@ import { worldDefinitionsPath } from '../../features/world-definitions.js';
 import type { FileKeyStore } from '../../serving/index.js';
 import type { DemoContext, DemoStage } from '../demo.js';
 import type { CliIo } from '../io.js';
-import { positiveInt, share } from '../options.js';
+import { nonNegativeInt, positiveInt, share } from '../options.js';
 import { deploymentDirFor } from './deploy.js';
 
 /** The advertiser the demo's keys and campaigns belong to. */
@@ -92,6 +92,7 @@ interface ServeOpts {
   deadlineMs: string;
   sampleRate: string;
   asOf?: string;
+  rateLimit: string;
 }
 
 /** Registers `adnova serve`: the HTTP API on a deployment, one process or one per core (node:cluster). */
@@ -105,6 +106,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     .option('--workers <n>', 'serving processes sharing the port (node:cluster)', '1')
     .option('--demo', "serve the demo's deployment (built if missing) and print a demo advertiser key and an admin key")
     .option('--deadline-ms <n>', 'deadline of a one-user decision', '100')
+    .option('--rate-limit <n>', 'requests per key per minute (0: no limit)', '6000')
     .option('--sample-rate <x>', 'share of decisions written to the request log (0 turns it off)', '1')
     .option(
       '--as-of <when>',
@@ -115,6 +117,8 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const workers = positiveInt('workers', opts.workers) as number;
       const deadlineMs = positiveInt('deadline-ms', opts.deadlineMs) as number;
       const sampleRate = share('sample-rate', opts.sampleRate) ?? 1;
+      const perMinute = nonNegativeInt('rate-limit', opts.rateLimit) as number;
+      const rateLimit = perMinute === 0 ? (false as const) : { max: perMinute, windowMs: 60_000 };
       const port = opts.port === undefined ? undefined : Number(opts.port);
       if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
         throw new InvalidInputError(`--port: expected 0..65535, got ${JSON.stringify(opts.port)}`);
@@ -139,6 +143,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
           port: listenPort,
           decisionDeadlineMs: deadlineMs,
           sampleRate,
+          rateLimit,
           ...(clock ? { clock } : {}),
           logger: { level: config.log.level },
         });
@@ -193,6 +198,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
           port: listenPort,
           decisionDeadlineMs: deadlineMs,
           sampleRate,
+          rateLimit,
           ...(clock ? { clock } : {}),
           logger: opts.json ? false : { level: config.log.level },
         });
