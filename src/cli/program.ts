@@ -9,9 +9,11 @@ import { registerAudienceCommands } from './commands/audience.js';
 import { registerCampaignCommands } from './commands/campaign.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerFeaturesCommands } from './commands/features.js';
+import { registerKeysCommands } from './commands/keys.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerMonitorCommands } from './commands/monitor.js';
 import { registerPrivacyCommands } from './commands/privacy.js';
+import { registerServeCommands } from './commands/serve.js';
 import { registerStreamCommands } from './commands/stream.js';
 import { registerWorkerCommands } from './commands/worker.js';
 import { registerWorldCommands } from './commands/world.js';
@@ -94,6 +96,8 @@ export function buildProgram(io: CliIo, options: BuildProgramOptions = {}): Comm
   registerMonitorCommands(program, io);
   registerWorkerCommands(program, io);
   registerPrivacyCommands(program, io);
+  registerServeCommands(program, io);
+  registerKeysCommands(program, io);
 
   return program;
 }

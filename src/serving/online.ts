@@ -96,6 +96,8 @@ export class OnlineDecider {
   readonly #degradedAnswers;
   readonly #stageMs;
   readonly #sourceCount;
+  /** Views filled from the request (the hour): never stored, so never a degradation. */
+  readonly #requestViews: ReadonlySet<string>;
 
   constructor(deployment: Deployment, options: OnlineDeciderOptions = {}) {
     this.deployment = deployment;
@@ -105,6 +107,12 @@ export class OnlineDecider {
     this.#snapshot = options.snapshot ?? (() => null);
     this.#logger = options.logger ?? silentLogger;
     this.#commit = options.commit ?? false;
+    this.#requestViews = new Set(
+      deployment.store
+        .definitions()
+        .views.filter((v) => v.source.kind === 'request')
+        .map((v) => v.name),
+    );
     const metrics = options.metrics;
     this.#degradedAnswers = metrics?.counter({
       name: 'adnova_serving_degraded_answers_total',
@@ -233,7 +241,9 @@ export class OnlineDecider {
         m.views.forEach((v, k) => {
           ages[v.name] = m.ageMs[k * rows + fr] as number;
           const s = m.status[k * rows + fr] as number;
-          if (s !== 0) userDegraded.push(`${v.name}:${FEATURE_STATUSES[s]}`);
+          if (s === 0 || this.#requestViews.has(v.name)) return;
+          const tag = `${v.name}:${FEATURE_STATUSES[s]}`;
+          if (!userDegraded.includes(tag)) userDegraded.push(tag);
         });
       }
       if (userDegraded.length > reasons.length) viewDegraded = true;

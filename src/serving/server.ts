@@ -10,13 +10,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import {
-  AdnovaError,
-  BackendUnavailableError,
-  describeError,
-  InvalidInputError,
-  MetricsRegistry,
-} from '../core/index.js';
+import { AdnovaError, describeError, InvalidInputError, MetricsRegistry } from '../core/index.js';
 import {
   type Campaign,
   CampaignNotFoundError,

@@ -1,18 +1,27 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidInputError } from '../../core/errors.js';
 import { worldDefinitionsPath } from '../../features/world-definitions.js';
 import type { DemoContext } from './stage.js';
 
-/** The deployment the audience, serving and privacy stages share: built once per demo run, from its World. */
+/**
+ * The deployment the audience, serving and privacy stages share: the one an earlier stage built
+ * (`state.deploymentDir`), else one deployed now from the demo's World with small trees.
+ */
 export async function ensureDemoDeployment(ctx: DemoContext): Promise<string> {
-  const { state, workDir } = ctx;
-  if (typeof state.deploymentDir === 'string') return state.deploymentDir;
-  if (!state.worldDir) throw new InvalidInputError('a deployment needs the world stage first');
-  const { deployWorld } = await import('../../decision/index.js');
-  const dir = join(workDir, 'deployment');
-  mkdirSync(workDir, { recursive: true });
-  await deployWorld({ worldDir: state.worldDir, dir, definitionsPath: worldDefinitionsPath(), gbdt: { trees: 15 } });
-  state.deploymentDir = dir;
+  const existing = ctx.state.deploymentDir;
+  if (typeof existing === 'string' && existsSync(join(existing, 'deployment.json'))) return existing;
+  if (!ctx.state.worldDir) throw new InvalidInputError('this stage needs the world stage first');
+  const dir = join(ctx.workDir, 'deployment');
+  if (!existsSync(join(dir, 'deployment.json'))) {
+    const { deployWorld } = await import('../../decision/index.js');
+    await deployWorld({
+      worldDir: ctx.state.worldDir,
+      dir,
+      definitionsPath: worldDefinitionsPath(),
+      gbdt: { trees: 20 },
+    });
+  }
+  ctx.state.deploymentDir = dir;
   return dir;
 }

@@ -4,6 +4,7 @@ import { featuresDemoStage } from './features.js';
 import { modelDemoStage } from './model.js';
 import { monitorDemoStage } from './monitor.js';
 import { privacyDemoStage } from './privacy.js';
+import { servingDemoStage } from './serving.js';
 import type { DemoContext, DemoStage, DemoStageResult } from './stage.js';
 import { streamDemoStage } from './stream.js';
 import { worldDemoStage } from './world.js';
@@ -28,7 +29,7 @@ export const DEMO_STAGES: readonly DemoStage[] = [
   monitorDemoStage,
   decisionDemoStage,
   audienceDemoStage,
-  { name: 'serving', description: 'online scoring over HTTP', notBuiltYet: 'issue #19' },
+  servingDemoStage,
   privacyDemoStage,
 ];
 
