@@ -134,4 +134,34 @@ describe.skipIf(!redis.available)(`audience builds on BullMQ workers${redis.skip
       await runner.close();
     }
   }, 180_000);
+
+  it('3 workers, one killed mid-shard: the same audience again', async () => {
+    const svc = new AudienceService({ deployment: d });
+    const single = await svc.store.get('w-push', 1);
+    const fresh = [startWorker(prefix), startWorker(prefix)];
+    workers.push(...fresh);
+    await until(
+      () => fresh.every((w) => w.lines.some((l) => l.includes('waiting for audience jobs'))),
+      60_000,
+      'workers',
+    );
+    const alive = workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null);
+    expect(alive.length).toBe(3);
+    const victim = fresh[0] as ReturnType<typeof startWorker>;
+    const runner = new BullmqShardRunner({ url: redis.url, prefix, timeoutMs: 120_000 });
+    const killer = until(() => victim.lines.some((l) => l.includes('started (attempt')), 60_000, 'a shard start').then(
+      () => victim.proc.kill('SIGKILL'),
+    );
+    try {
+      const b = await new AudienceService({ deployment: d, runner }).build('w-push', { atMs, shards: 9 });
+      await killer;
+      const nine = await svc.store.get('w-push', b.summary.version);
+      expect(nine.candidates.userIds).toEqual(single.candidates.userIds);
+      expect([...nine.candidates.scores]).toEqual([...single.candidates.scores]);
+      expect([...nine.selection.members]).toEqual([...single.selection.members]);
+      expect(nine.summary.stages).toEqual(single.summary.stages);
+    } finally {
+      await runner.close();
+    }
+  }, 180_000);
 });
