@@ -297,8 +297,12 @@ export class WorldEvaluationSession {
     await this.#store.close();
   }
 
-  /** Trains and registers (as champions) one model per goal on the sends before the end of training. */
-  trainModels(options: WorldTrainingOptions = WORLD_TRAINING): { registry: ModelRegistry; models: WorldModels } {
+  /**
+   * Trains and registers (as champions) one model per goal on the sends before the end of training; options not
+   * given are `WORLD_TRAINING`'s.
+   */
+  trainModels(given: WorldTrainingOptions = {}): { registry: ModelRegistry; models: WorldModels } {
+    const options = { ...WORLD_TRAINING, ...given };
     const registry = new ModelRegistry(join(this.#opts.workDir, `models-${this.#trained++}`));
     const crossFeatures = worldCrossFeatures();
     // the per-category views reach the model through the cross features only, and a campaign's vertical and goal
@@ -468,7 +472,7 @@ export async function evaluateOnWorld(opts: WorldEvaluationOptions): Promise<Wor
   const session = await WorldEvaluationSession.open(opts);
   try {
     return await session.evaluate(
-      session.trainModels({ ...WORLD_TRAINING, ...opts.training, gbdt: { ...opts.training?.gbdt, ...opts.gbdt } }),
+      session.trainModels({ ...opts.training, gbdt: { ...opts.training?.gbdt, ...opts.gbdt } }),
     );
   } finally {
     await session.close();
