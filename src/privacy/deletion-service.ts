@@ -361,6 +361,7 @@ export class DeletionService {
   /** Writes the batch's receipts, forgets the ids of the requests now complete, and closes the journal. */
   #finish(journal: BatchJournal, byRequest: ReadonlyMap<string, readonly string[]>): void {
     const now = this.#clock.now();
+    const wallNow = Date.now();
     const models = this.#models?.list() ?? [];
     for (const [requestId, userIds] of byRequest) {
       const users = new Set(userIds);
@@ -395,11 +396,11 @@ export class DeletionService {
         r.completedAt = leftovers === 0 ? new Date(now).toISOString() : null;
         r.error = leftovers === 0 ? null : `stores still hold ${leftovers} records of the batch's users`;
         // the registry does not record which users a model trained on: conservatively, every model registered
-        // before the request, when its users had data anywhere
+        // before the erasure completed (by the registry's wall clock), when the users had data anywhere
         r.models = r.nothingFound
           ? []
           : models
-              .filter((m) => Date.parse(m.registeredAt) <= requestedMs)
+              .filter((m) => Date.parse(m.registeredAt) <= wallNow)
               .map((m) => ({
                 modelId: m.id,
                 goal: m.goal,
