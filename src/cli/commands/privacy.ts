@@ -80,9 +80,12 @@ export function registerPrivacyCommands(program: Command, io: CliIo): void {
       try {
         const requests = [];
         if (users.length > 0) requests.push(await p.service.submit(users, opts.requestedBy));
-        if (opts.file !== undefined)
-          for (const u of await usersOfFile(opts.file, (sql) => p.deployment.store.offline.query(sql)))
-            requests.push(await p.service.submit([u], opts.requestedBy));
+        if (opts.file !== undefined) {
+          const fromFile = await usersOfFile(opts.file, (sql) => p.deployment.store.offline.query(sql));
+          requests.push(
+            ...(await p.service.submitMany(fromFile.map((u) => ({ userIds: [u], requestedBy: opts.requestedBy })))),
+          );
+        }
         let applied = null;
         if (!opts.queue) while (p.service.batchDue(Number.POSITIVE_INFINITY)) applied = await p.service.apply();
         const out = {
@@ -234,8 +237,9 @@ export const privacyDemoStage: DemoStage = {
       if (users.length === 0)
         users = p.deployment.index.users.usersOf([0, 1, 2].filter((d) => d < p.deployment.index.users.size));
       const started = performance.now();
-      const ids = [];
-      for (const u of users) ids.push((await p.service.submit([u], 'demo')).id);
+      const ids = (await p.service.submitMany(users.map((u) => ({ userIds: [u], requestedBy: 'demo' })))).map(
+        (r) => r.id,
+      );
       const applied = [];
       while (p.service.batchDue(Number.POSITIVE_INFINITY)) applied.push(await p.service.apply());
       const verify = await p.service.verify();
