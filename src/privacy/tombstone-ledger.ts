@@ -111,7 +111,7 @@ export class FileTombstoneLog implements TombstoneLog {
 }
 
 /** Ids whose prefilter hit was confirmed, kept to skip their HMAC next time. */
-const CONFIRMED_CACHE = 4096;
+const CONFIRMED_CACHE = 65_536;
 
 const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 
