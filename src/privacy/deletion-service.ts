@@ -309,7 +309,8 @@ export class DeletionService {
     const pending = this.#pendingRequests();
     if (pending.length === 0) return false;
     const users = pending.reduce((n, p) => n + p.userIds.length, 0);
-    const oldest = Math.min(...pending.map((p) => Date.parse(this.status(p.id)?.requestedAt ?? '') || nowMs));
+    let oldest = nowMs;
+    for (const p of pending) if (p.requestedAtMs < oldest) oldest = p.requestedAtMs;
     return users >= this.#batchUsers || nowMs - oldest >= this.#batchIntervalMs;
   }
 
@@ -544,16 +545,16 @@ export class DeletionService {
     return `del_${digest.slice(0, 20)}`;
   }
 
-  #pendingRequests(): Array<{ id: string; userIds: string[] }> {
-    return readdirSync(this.#pendingDir)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => JSON.parse(readFileSync(join(this.#pendingDir, f), 'utf8')) as { id: string; userIds: string[] })
-      .filter((p) => this.status(p.id) !== null) // a crash between pending and receipt: never acknowledged
-      .sort(
-        (a, b) =>
-          (this.status(a.id)?.requestedAt ?? '').localeCompare(this.status(b.id)?.requestedAt ?? '') ||
-          a.id.localeCompare(b.id),
-      );
+  /** Pending requests with a receipt (one without was never acknowledged), oldest first; each receipt read once. */
+  #pendingRequests(): Array<{ id: string; userIds: string[]; requestedAtMs: number }> {
+    const out: Array<{ id: string; userIds: string[]; requestedAtMs: number }> = [];
+    for (const f of readdirSync(this.#pendingDir)) {
+      if (!f.endsWith('.json')) continue;
+      const p = JSON.parse(readFileSync(join(this.#pendingDir, f), 'utf8')) as { id: string; userIds: string[] };
+      const r = this.status(p.id);
+      if (r !== null) out.push({ ...p, requestedAtMs: Date.parse(r.requestedAt) });
+    }
+    return out.sort((a, b) => a.requestedAtMs - b.requestedAtMs || a.id.localeCompare(b.id));
   }
 
   #pendingIdsOf(requestId: string): string[] {
