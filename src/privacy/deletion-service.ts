@@ -241,7 +241,7 @@ export class DeletionService {
     const out: DeletionSubmitted[] = [];
     const fresh = new Map<string, (typeof checked)[number]>();
     for (const c of checked) {
-      const existing = this.status(c.id);
+      const existing = this.#readReceipt(c.id);
       if (existing !== null) out.push({ id: c.id, status: existing.status, repeated: true });
       else if (fresh.has(c.id)) out.push({ id: c.id, status: 'pending', repeated: true });
       else {
@@ -290,16 +290,34 @@ export class DeletionService {
   /** The receipt of a request, or null when there is no such request. */
   status(id: string): DeletionReceipt | null {
     if (typeof id !== 'string' || !REQUEST_ID.test(id)) return null;
+    const r = this.#readReceipt(id);
+    return r === null ? null : this.#withJournal(r, this.#readJournal());
+  }
+
+  /** The receipt as stored (no journal read: the batch's own bookkeeping uses this). */
+  #readReceipt(id: string): DeletionReceipt | null {
     const file = join(this.#requestsDir, `${id}.json`);
     if (!existsSync(file)) return null;
     return JSON.parse(readFileSync(file, 'utf8')) as DeletionReceipt;
   }
 
+  /** A pending receipt of the batch being applied says so (`applying`, its batch id). */
+  #withJournal(r: DeletionReceipt, journal: BatchJournal | null): DeletionReceipt {
+    if (r.status === 'pending' && journal?.requestIds.includes(r.id)) {
+      r.status = 'applying';
+      r.batchId = journal.id;
+    }
+    return r;
+  }
+
   /** Every receipt, oldest request first. */
   receipts(): DeletionReceipt[] {
+    const journal = this.#readJournal();
     return readdirSync(this.#requestsDir)
       .filter((f) => f.endsWith('.json'))
-      .map((f) => JSON.parse(readFileSync(join(this.#requestsDir, f), 'utf8')) as DeletionReceipt)
+      .map((f) =>
+        this.#withJournal(JSON.parse(readFileSync(join(this.#requestsDir, f), 'utf8')) as DeletionReceipt, journal),
+      )
       .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.id.localeCompare(b.id));
   }
 
@@ -343,12 +361,8 @@ export class DeletionService {
         startedAtMs: now,
         stores: {},
       };
+      // the receipts say `applying` from the journal (see #withJournal): no receipt write per request here
       this.#writeJournal(journal);
-      const batchId = journal.id;
-      this.#updateReceipts(take, (r) => {
-        r.status = 'applying';
-        r.batchId = batchId;
-      });
     }
     const byRequest = new Map<string, string[]>();
     for (const id of journal.requestIds) byRequest.set(id, this.#pendingIdsOf(id));
@@ -551,7 +565,7 @@ export class DeletionService {
     for (const f of readdirSync(this.#pendingDir)) {
       if (!f.endsWith('.json')) continue;
       const p = JSON.parse(readFileSync(join(this.#pendingDir, f), 'utf8')) as { id: string; userIds: string[] };
-      const r = this.status(p.id);
+      const r = this.#readReceipt(p.id);
       if (r !== null) out.push({ ...p, requestedAtMs: Date.parse(r.requestedAt) });
     }
     return out.sort((a, b) => a.requestedAtMs - b.requestedAtMs || a.id.localeCompare(b.id));
@@ -579,7 +593,7 @@ export class DeletionService {
   #updateReceipts(ids: Iterable<string>, change: (r: DeletionReceipt) => void): void {
     const writes: [string, string][] = [];
     for (const id of ids) {
-      const r = this.status(id);
+      const r = this.#readReceipt(id);
       if (r === null) continue;
       change(r);
       writes.push([this.#receiptPath(id), receiptText(r)]);
