@@ -43,6 +43,7 @@ export {
   PRIVACY_KEY_BYTES,
   type TombstoneHash,
 } from './keys.js';
+export { RedisTombstoneLog, type RedisTombstoneLogOptions } from './redis-tombstone-log.js';
 export {
   FileTombstoneLog,
   type OpenTombstoneLedgerOptions,

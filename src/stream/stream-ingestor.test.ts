@@ -296,3 +296,42 @@ describe('StreamIngestor', () => {
     await bus.close();
   });
 });
+
+describe('StreamIngestor with tombstones', () => {
+  it("drops a deleted user's events (valid, invalid or late), forgets their restored state and never writes them", async () => {
+    const deleted = new Set<string>();
+    const tombstones = { isDeleted: (u: string) => deleted.has(u) };
+    const bus = new MemoryEventBus();
+    const sink = new LastRowSink();
+    const state = new MemoryAggregatorStateStore();
+    const deadLetters = new MemoryDeadLetterSink();
+    const first = await start(bus, sink, { state, tombstones, deadLetters });
+    await bus.publish('events', [envelope('gone', T0), envelope('kept', T0)]);
+    await first.runUntilIdle(50);
+    await first.close();
+    expect((await state.load())?.users.has('gone')).toBe(true);
+
+    deleted.add('gone');
+    sink.rows.clear();
+    const second = await start(bus, sink, { state, tombstones, deadLetters, group: 'stream-aggregates' });
+    expect(second.aggregator.userCount).toBe(1);
+    await bus.publish('events', [
+      envelope('gone', T0 + H),
+      envelope('gone', T0 + H, 'purchase', { amount: 'not a number' }),
+      {
+        key: 'gone',
+        payload: {
+          arrival_ts: T0 + 10 * H,
+          message: { event_id: ++seq, user_id: 'gone', event_type: 'app_open', event_ts: T0, platform: 'ios' },
+        },
+      },
+      envelope('kept', T0 + H),
+    ]);
+    await second.runUntilIdle(50);
+    await second.close();
+    expect(second.stats).toMatchObject({ tombstoned: 3, accepted: 1, invalid: 0, late: 0 });
+    expect([...sink.rows.keys()]).toEqual(['kept']);
+    expect(deadLetters.letters()).toHaveLength(0);
+    expect((await state.load())?.users.has('gone')).toBe(false);
+  });
+});

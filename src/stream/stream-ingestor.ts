@@ -538,6 +538,7 @@ export class StreamIngestor {
     this.#pending.push(ackHandle(m));
     this.stats.received++;
     if (result === undefined) {
+      if (this.#mentionsDeleted(m.undecodable?.text)) return this.#dropTombstoned(undefined);
       // not JSON: dead-lettered as stored and acknowledged with the rest, so the stream goes on past it
       this.stats.invalid++;
       this.stats.undecodable++;
@@ -551,6 +552,12 @@ export class StreamIngestor {
       return undefined;
     }
     if (!result.ok) {
+      // a deleted user's rejected event is not kept as a letter either
+      const userId = (result.message as { user_id?: unknown } | undefined)?.user_id;
+      if (typeof userId === 'string' && this.#tombstones.isDeleted(userId)) {
+        const id = (result.message as { event_id?: unknown }).event_id;
+        return this.#dropTombstoned(id === undefined || id === null ? undefined : String(id));
+      }
       this.stats.invalid++;
       this.#deadLetters.push(toDeadLetter(result, this.topic));
       const id = (result.message as { event_id?: unknown } | undefined)?.event_id;
@@ -559,13 +566,8 @@ export class StreamIngestor {
     }
     this.stats.valid++;
     const e = result.event;
-    if (this.#tombstones.isDeleted(e.userId)) {
-      // a late or replayed event of a deleted user: counted, never aggregated, never seen by observers
-      this.stats.tombstoned++;
-      this.#tombstonedMetric?.inc({ topic: this.topic });
-      this.#reject(e.eventId);
-      return undefined;
-    }
+    // a late or replayed event of a deleted user: counted, never aggregated, never seen by observers
+    if (this.#tombstones.isDeleted(e.userId)) return this.#dropTombstoned(e.eventId);
     if (e.eventTs > e.arrivalTs + skew) {
       outcomes[OUTCOME_FUTURE]!++;
       this.#reject(e.eventId);
@@ -600,6 +602,21 @@ export class StreamIngestor {
       });
     }
     return e;
+  }
+
+  #dropTombstoned(eventId: string | undefined): undefined {
+    this.stats.tombstoned++;
+    this.#tombstonedMetric?.inc({ topic: this.topic });
+    if (eventId !== undefined) this.#reject(eventId);
+    return undefined;
+  }
+
+  /** Whether an undecodable payload names a deleted user anywhere (any id-shaped run of characters). */
+  #mentionsDeleted(text: string | undefined): boolean {
+    if (text === undefined || this.#tombstones === NO_TOMBSTONES) return false;
+    for (const m of text.matchAll(/[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}/g))
+      if (this.#tombstones.isDeleted(m[0])) return true;
+    return false;
   }
 
   /** Remembers a rejected id, newest last in the Set's order, forgetting the oldest past the bound. */

@@ -78,9 +78,12 @@ export function registerPrivacyCommands(program: Command, io: CliIo): void {
       try {
         const requests = [];
         if (users.length > 0) requests.push(await p.service.submit(users, opts.requestedBy));
-        if (opts.file !== undefined)
-          for (const u of await usersOfFile(opts.file, (sql) => p.deployment.store.offline.query(sql)))
-            requests.push(await p.service.submit([u], opts.requestedBy));
+        if (opts.file !== undefined) {
+          const fromFile = await usersOfFile(opts.file, (sql) => p.deployment.store.offline.query(sql));
+          requests.push(
+            ...(await p.service.submitMany(fromFile.map((u) => ({ userIds: [u], requestedBy: opts.requestedBy })))),
+          );
+        }
         let applied = null;
         if (!opts.queue) while (p.service.batchDue(Number.POSITIVE_INFINITY)) applied = await p.service.apply();
         const out = {

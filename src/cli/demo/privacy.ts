@@ -20,8 +20,9 @@ export const privacyDemoStage: DemoStage = {
       if (users.length === 0)
         users = p.deployment.index.users.usersOf([0, 1, 2].filter((d) => d < p.deployment.index.users.size));
       const started = performance.now();
-      const ids = [];
-      for (const u of users) ids.push((await p.service.submit([u], 'demo')).id);
+      const ids = (await p.service.submitMany(users.map((u) => ({ userIds: [u], requestedBy: 'demo' })))).map(
+        (r) => r.id,
+      );
       const applied = [];
       while (p.service.batchDue(Number.POSITIVE_INFINITY)) applied.push(await p.service.apply());
       const verify = await p.service.verify();
