@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   BackendUnavailableError,
   FEATURE_STATUSES,
@@ -20,6 +21,7 @@ import {
 } from '../decision/index.js';
 import { CircuitBreaker } from './breaker.js';
 import { DeadlineExceededError } from './errors.js';
+import { CachedModelResolver } from './model-cache.js';
 import type { BatchSnapshotSource } from './snapshot-source.js';
 
 /** Why an answer is less than the full online decision (besides per-view statuses `<view>:<status>`). */
@@ -89,7 +91,8 @@ export class OnlineDecider {
   readonly deployment: Deployment;
   readonly breaker: CircuitBreaker;
   readonly #online: DecisionDeps;
-  readonly #fallbackModels: DecisionDeps['models'];
+  readonly #models: CachedModelResolver;
+  readonly #fallbackModels: CachedModelResolver;
   readonly #snapshot: () => BatchSnapshotSource | null;
   readonly #logger: Logger;
   readonly #commit: boolean;
@@ -102,8 +105,11 @@ export class OnlineDecider {
   constructor(deployment: Deployment, options: OnlineDeciderOptions = {}) {
     this.deployment = deployment;
     this.breaker = options.breaker ?? new CircuitBreaker();
-    this.#online = deployment.deps({ features: 'online', models: 'champion' });
-    this.#fallbackModels = deployment.fallbackModels();
+    const registryFile = join(deployment.layout.models, 'registry.json');
+    const online = deployment.deps({ features: 'online', models: 'champion' });
+    this.#models = new CachedModelResolver(online.models, registryFile);
+    this.#online = { ...online, models: this.#models };
+    this.#fallbackModels = new CachedModelResolver(deployment.fallbackModels(), registryFile);
     this.#snapshot = options.snapshot ?? (() => null);
     this.#logger = options.logger ?? silentLogger;
     this.#commit = options.commit ?? false;
@@ -168,6 +174,8 @@ export class OnlineDecider {
     options: { context?: DecisionRequestContext; deadlineMs: number; explain?: boolean },
   ): Promise<OnlineDecision> {
     const atMs = this.deployment.clock.now();
+    this.#models.refresh();
+    this.#fallbackModels.refresh();
     const ctx = options.context?.hourOfDay === undefined ? {} : { hourOfDay: options.context.hourOfDay };
     const opts = { atMs, userIds, commit: this.#commit, context: ctx };
     let reasons: DegradedReason[] = [];
