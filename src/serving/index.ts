@@ -27,4 +27,4 @@ export { RequestLog, type RequestLogOptions, type RequestLogStats } from './requ
 export { MAX_CAMPAIGNS_PER_REQUEST, MAX_USERS_PER_BATCH } from './schemas.js';
 export { buildServer, type FieldProblem, type ServerOptions } from './server.js';
 export { BatchSnapshotSource } from './snapshot-source.js';
-export { type RunningServer, type StartServingOptions, startServing } from './start.js';
+export { type RunningServer, type ServingServices, type StartServingOptions, startServing } from './start.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { type AdnovaConfig, type Clock, MetricsRegistry } from '../core/index.js';
+import { type AdnovaConfig, type Clock, MetricsRegistry, type TombstoneCheck } from '../core/index.js';
 import { type Deployment, openDeployment, readDeploymentManifest } from '../decision/index.js';
 import type { OnlineStore } from '../features/index.js';
 import { FileKeyStore } from './keys.js';
@@ -26,6 +26,23 @@ export interface StartServingOptions {
   readonly rateLimit?: ServerOptions['rateLimit'];
   readonly audiences?: AudienceApi;
   readonly deletions?: DeletionRequests;
+  /** Deleted users, consulted by every write of the deployment this process opens (the privacy ledger). */
+  readonly tombstones?: TombstoneCheck;
+  /**
+   * The other modules' services over the deployment this process opened (audiences, deletions): the composition
+   * root builds them here so they share the process's one deployment; `close` runs at shutdown.
+   */
+  readonly services?: (ctx: {
+    readonly deployment: Deployment;
+    readonly metrics: MetricsRegistry;
+    readonly requestLog: RequestLog | null;
+  }) => Promise<ServingServices>;
+}
+
+export interface ServingServices {
+  readonly audiences?: AudienceApi;
+  readonly deletions?: DeletionRequests;
+  close?(): Promise<void>;
 }
 
 export interface RunningServer {
@@ -53,13 +70,18 @@ export async function startServing(o: StartServingOptions): Promise<RunningServe
     ...(o.config ? { config: o.config } : {}),
     ...(o.online ? { online: o.online } : {}),
     ...(clock ? { clock } : {}),
+    ...(o.tombstones ? { tombstones: o.tombstones } : {}),
   });
   const metrics = new MetricsRegistry({ defaultMetrics: true });
   const keys = new FileKeyStore(deployment.layout.keys);
   const sampleRate = o.sampleRate ?? 1;
   const requestLog = sampleRate > 0 ? new RequestLog({ dir: deployment.layout.requestLog, sampleRate, metrics }) : null;
   let app: FastifyInstance;
+  let services: ServingServices = {};
   try {
+    services = (await o.services?.({ deployment, metrics, requestLog })) ?? {};
+    const audiences = o.audiences ?? services.audiences;
+    const deletions = o.deletions ?? services.deletions;
     app = await buildServer({
       deployment,
       keys,
@@ -68,11 +90,12 @@ export async function startServing(o: StartServingOptions): Promise<RunningServe
       ...(o.logger !== undefined ? { logger: o.logger } : {}),
       ...(o.decisionDeadlineMs !== undefined ? { decisionDeadlineMs: o.decisionDeadlineMs } : {}),
       ...(o.rateLimit !== undefined ? { rateLimit: o.rateLimit } : {}),
-      ...(o.audiences ? { audiences: o.audiences } : {}),
-      ...(o.deletions ? { deletions: o.deletions } : {}),
+      ...(audiences ? { audiences } : {}),
+      ...(deletions ? { deletions } : {}),
     });
     await app.servingReady();
   } catch (err) {
+    await services.close?.();
     await requestLog?.close();
     await deployment.close();
     throw err;
@@ -89,6 +112,7 @@ export async function startServing(o: StartServingOptions): Promise<RunningServe
       if (closed) return;
       closed = true;
       await app.close();
+      await services.close?.();
       await requestLog?.close();
       await deployment.close();
     },

@@ -13,9 +13,16 @@ async function openPrivacy(cmd: Command, dir: string | undefined) {
     import('../../privacy/index.js'),
   ]);
   const { config } = loadConfig({ file: (cmd.optsWithGlobals() as { config?: string }).config });
+  const deploymentDir = await deploymentDirFor(cmd, dir);
+  const [{ deploymentLayout }, { otherModuleErasers }] = await Promise.all([
+    import('../../decision/index.js'),
+    import('../wiring.js'),
+  ]);
   return openDeploymentPrivacy({
-    dir: await deploymentDirFor(cmd, dir),
+    dir: deploymentDir,
     config,
+    // audiences and the request log hold users too
+    extraErasers: await otherModuleErasers(deploymentLayout(deploymentDir)),
     logger: createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, name: 'privacy' }),
     metrics: new MetricsRegistry(),
   });

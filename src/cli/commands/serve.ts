@@ -73,6 +73,20 @@ interface ServeOpts {
 }
 
 /** Registers `adnova serve`: the HTTP API on a deployment, one process or one per core (node:cluster). */
+/** The audience and deletion services beside the API, on the process's deployment, with the tombstone ledger. */
+async function withServices(dir: string, options: { applyDeletions?: boolean } = {}) {
+  const [{ deploymentLayout }, { openTombstoneLedger }, { servingServices }] = await Promise.all([
+    import('../../decision/index.js'),
+    import('../../privacy/index.js'),
+    import('../wiring.js'),
+  ]);
+  const ledger = await openTombstoneLedger({ dir: deploymentLayout(dir).privacy });
+  return {
+    tombstones: ledger,
+    services: (ctx: Parameters<typeof servingServices>[0]) => servingServices(ctx, ledger, options),
+  };
+}
+
 export function registerServeCommands(program: Command, io: CliIo): void {
   program
     .command('serve')
@@ -123,6 +137,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
           rateLimit,
           ...(clock ? { clock } : {}),
           logger: { level: config.log.level },
+          ...(await withServices(dir, { applyDeletions: c.worker?.id === 1 })),
         });
         process.send?.({ listening: srv.url });
         await untilSignal();
@@ -178,6 +193,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
           rateLimit,
           ...(clock ? { clock } : {}),
           logger: opts.json ? false : { level: config.log.level },
+          ...(await withServices(dir)),
         });
         announce(srv.url);
         await untilSignal();

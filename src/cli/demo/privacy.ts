@@ -11,7 +11,9 @@ export const privacyDemoStage: DemoStage = {
     const { openDeploymentPrivacy } = await import('../../privacy/index.js');
     const { readManifest, tableFiles } = await import('../../world/index.js');
     const worldDir = ctx.state.worldDir as string;
-    const p = await openDeploymentPrivacy({ dir });
+    const { deploymentLayout } = await import('../../decision/index.js');
+    const { otherModuleErasers } = await import('../wiring.js');
+    const p = await openDeploymentPrivacy({ dir, extraErasers: await otherModuleErasers(deploymentLayout(dir)) });
     try {
       const manifest = readManifest(worldDir);
       const file = tableFiles(worldDir, manifest, 'deletions')[0];
