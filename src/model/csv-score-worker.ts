@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ModelArtifact } from './artifact.js';
-import { compileModel } from './compile-model.js';
 import { type CsvPieceJob, type CsvPiecePlan, type CsvPieceResult, CsvPieceScorer } from './csv-pieces.js';
+import { compileModel } from './scoring/compiled-model.js';
 
 export interface CsvScoreWorkerInit {
   readonly plan: CsvPiecePlan;
