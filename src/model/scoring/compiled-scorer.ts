@@ -2,15 +2,7 @@ import { InvalidInputError } from '../../core/errors.js';
 import type { BinMapper } from '../binning.js';
 import { probabilitiesFromMargins } from '../calibration.js';
 import type { TreeEnsemble } from '../tree-ensemble.js';
-import {
-  binnedMixed,
-  binnedNumeric,
-  marginFallback,
-  marginScratchMixed,
-  marginScratchNumeric,
-  rowMargin,
-  rowMarginFallback,
-} from './kernels.js';
+import { marginBinned, marginDirect, marginScratch, rowMargin, rowMarginFallback } from './kernels.js';
 import { SCRATCH_ROWS, type ScoreInput, TreeLayout } from './layout.js';
 import { buildWasmKernel, type WasmKernel, wasmBinnedMargins, wasmMargins } from './wasm-kernel.js';
 
@@ -111,15 +103,14 @@ export class CompiledScorer {
     }
     if (out.length < rows) throw new InvalidInputError(`output has ${out.length} slots for ${rows} rows`);
     const L = this.#layout;
-    if (!L.rawScratch) return marginFallback(L, input, out);
+    if (!L.rawScratch) return marginDirect(L, input, out);
     const wasm = this.#wasmKernel();
     if (wasm && (!L.hasCatHeap || L.splitCol)) return wasmMargins(L, wasm, input, out);
     // numeric-only models, and categorical ones whose splits got columns of their own, skip the categorical
     // select in the inner loop
     const blk = this.#jsRawBlock();
-    if (!L.hasCatHeap) return marginScratchNumeric(L, blk, input, out, L.col, L.thr, false);
-    if (L.splitCol && L.splitThr) return marginScratchNumeric(L, blk, input, out, L.splitCol, L.splitThr, true);
-    return marginScratchMixed(L, blk, input, out);
+    if (!L.hasCatHeap) return marginScratch(L, blk, input, out, 'numeric');
+    return marginScratch(L, blk, input, out, L.splitCol ? 'split-columns' : 'categorical');
   }
 
   /** Probabilities for every row. */
@@ -141,8 +132,7 @@ export class CompiledScorer {
     const L = this.#layout;
     const wasm = this.#wasmKernel();
     if (wasm && (!L.hasCatHeap || wasm.binLut)) return wasmBinnedMargins(L, wasm, bins, rows, out);
-    const blk = this.#jsBinBlock();
-    return L.hasCatHeap ? binnedMixed(L, blk, bins, rows, out) : binnedNumeric(L, blk, bins, rows, out);
+    return marginBinned(L, this.#jsBinBlock(), bins, rows, out);
   }
 
   /** Margin of one row given in feature order; allocates nothing. */

@@ -14,498 +14,176 @@ import {
   type TreeLayout,
 } from './layout.js';
 
-/** Raw values, numeric splits only: one compare per step (missing values were replaced per column copy). */
-export function marginScratchNumeric(
+/**
+ * The batch kernels: one template (kernelSource) instantiated per variant, as XGBoost's predictor instantiates
+ * one template per <has_categorical, any_missing>. A variant says what the block holds (`binned`: Uint8 bins,
+ * else Int32 keys; `direct`: the caller's Float32 columns, read with a NaN test and `feature * rows`, the fallback
+ * for splits the key blocks cannot express) and whether its nodes can be categorical. The source is generated once
+ * per variant and compiled with `new Function`: each variant is then its own function whose inner loop V8
+ * specialises to its arrays, with the eight lanes written out. (A higher-order builder, one closure per variant
+ * around a shared step, shares one function's type feedback across variants: V8 cannot specialise it.)
+ *
+ * Every kernel walks the blocks in order: fill the block (`fill(start, len)`, none for `direct`), set the block's
+ * margins to the base margin, then add each tree's leaf in tree order, eight rows in flight (their dependency
+ * chains of load node, load value, compare overlap), the rest one at a time. A row at heap node p of a tree rooted
+ * at nb moves to 2p + c + goRight (c = 1 - nb); its leaf is leafVals[lb + p]. Pointer trees (deeper than
+ * MAX_HEAP_DEPTH) take the pointer walk per row, in their place in tree order.
+ */
+interface Variant {
+  readonly binned: boolean;
+  readonly categorical: boolean;
+  readonly direct: boolean;
+}
+
+/**
+ * Arguments of a generated kernel: the layout, the block (for `direct`, the input columns), the input (values or
+ * bins) with its row count, the margins, the node arrays the step reads (`col`, `thr`, `aux`: the categorical
+ * table of the variant) and the block fill.
+ */
+type Kernel = (
+  L: TreeLayout,
+  blk: ArrayLike<number>,
+  src: ArrayLike<number>,
+  rows: number,
+  out: Float64Array,
+  col: Int32Array,
+  thr: ArrayLike<number>,
+  aux: ArrayLike<number>,
+  fill: ((start: number, len: number) => void) | null,
+) => Float64Array;
+
+const LANES = 8;
+
+/** Source of one step of lane `k` (`''` for the single-row remainder loop): p${k} moves to its child. */
+function stepSource(v: Variant, k: number | ''): string {
+  const p = `p${k}`;
+  const j = k === '' ? 'j' : `j + ${k}`;
+  if (v.direct) {
+    // two words per node: feature | defaultRight << 30 (| 1 << 31 categorical), Float32 threshold or table offset
+    return `{
+      const k2 = ${p} << 1;
+      const f = col[k2];
+      const x = blk[(f & ${FEATURE_MASK}) * rows + start + ${j}];
+      ${p} = 2 * ${p} + c + (f < 0 ? catRight(x, f, col[k2 + 1], aux) : +(x >= thr[k2 + 1]) | (+Number.isNaN(x) & (f >>> 30)));
+    }`;
+  }
+  const cmp = v.binned ? '>' : '>=';
+  if (!v.categorical) return `${p} = 2 * ${p} + c + +(blk[col[${p}] + ${j}] ${cmp} thr[${p}]);`;
+  // the column word's sign bit picks the categorical go-right bit over the numeric compare, without a branch: on
+  // keys the node's mask shifted by the row's mask bit, on bins aux[offset + bin] (aux is padded so that numeric
+  // nodes, whose slot holds a bin threshold <= 254, read inside it too)
+  const right = v.binned ? '(aux[h + x] & m)' : '((h >>> x) & m & 1)';
+  return `{
+      const w = col[${p}];
+      const x = blk[(w & ${COLUMN_MASK}) + ${j}];
+      const h = thr[${p}];
+      const m = w >> 31;
+      ${p} = 2 * ${p} + c + ((+(x ${cmp} h) & ~m) | ${right});
+    }`;
+}
+
+/** The kernel template: the whole block loop of variant v (see the comment above). */
+function kernelSource(v: Variant): string {
+  const lanes = Array.from({ length: LANES }, (_, k) => k);
+  const pointer = v.binned
+    ? 'pointerBinnedLeafValue(L.ptrTrees[t], L.ptrMasks[t], src, rows, r)'
+    : 'pointerLeafValue(L.ptrTrees[t], src, rows, r)';
+  return `
+    const leafVals = L.hLeaf;
+    const blockRows = ${v.direct ? BLOCK_ROWS : SCRATCH_ROWS};
+    for (let start = 0; start < rows; start += blockRows) {
+      const end = Math.min(rows, start + blockRows);
+      const len = end - start;
+      ${v.direct ? '' : 'fill(start, len);'}
+      for (let r = start; r < end; r++) out[r] = L.baseMargin;
+      for (let t = 0; t < L.treeCount; t++) {
+        if (L.kind[t] === ${POINTER}) {
+          for (let r = start; r < end; r++) out[r] += ${pointer};
+          continue;
+        }
+        const depth = L.depth[t];
+        const nb = L.nodeBase[t];
+        const c = 1 - nb;
+        const lb = L.leafOffset[t];
+        let j = 0;
+        for (; j + ${LANES - 1} < len; j += ${LANES}) {
+          ${lanes.map((k) => `let p${k} = nb;`).join(' ')}
+          for (let d = 0; d < depth; d++) {
+            ${lanes.map((k) => stepSource(v, k)).join('\n')}
+          }
+          const r = start + j;
+          ${lanes.map((k) => `out[r + ${k}] += leafVals[lb + p${k}];`).join('\n')}
+        }
+        for (; j < len; j++) {
+          let p = nb;
+          for (let d = 0; d < depth; d++) ${stepSource(v, '')}
+          out[start + j] += leafVals[lb + p];
+        }
+      }
+    }
+    return out;`;
+}
+
+function instantiate(v: Variant): Kernel {
+  // the helpers the source calls come in as arguments of the factory, so the generated code closes over them
+  const factory = new Function(
+    'catRight',
+    'pointerLeafValue',
+    'pointerBinnedLeafValue',
+    `return function kernel(L, blk, src, rows, out, col, thr, aux, fill) {${kernelSource(v)}\n};`,
+  ) as (...helpers: unknown[]) => Kernel;
+  return factory(catRight, pointerLeafValue, pointerBinnedLeafValue);
+}
+
+const RAW_NUMERIC = instantiate({ binned: false, categorical: false, direct: false });
+const RAW_CATEGORICAL = instantiate({ binned: false, categorical: true, direct: false });
+const BINNED_NUMERIC = instantiate({ binned: true, categorical: false, direct: false });
+const BINNED_CATEGORICAL = instantiate({ binned: true, categorical: true, direct: false });
+const DIRECT = instantiate({ binned: false, categorical: true, direct: true });
+const NO_AUX = new Int32Array(0);
+
+/**
+ * Raw values on the key block. `col`/`thr` are the layout's scratch node arrays, or its split-column arrays
+ * (`splitColumns`: categorical nodes read their split columns, filled per block, and the numeric variant runs);
+ * `categorical` runs the variant with the per-step select instead.
+ */
+export function marginScratch(
   L: TreeLayout,
   blk: Int32Array,
   input: ScoreInput,
   out: Float64Array,
-  col: Int32Array,
-  thr: Int32Array,
-  splitColumns: boolean,
+  variant: 'numeric' | 'split-columns' | 'categorical',
 ): Float64Array {
-  const rows = input.rows;
   const values = input.values;
-  const leafVals = L.hLeaf;
+  const rows = input.rows;
   const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
-  for (let start = 0; start < rows; start += SCRATCH_ROWS) {
-    const end = Math.min(rows, start + SCRATCH_ROWS);
-    const len = end - start;
+  const split = variant === 'split-columns';
+  const fill = (start: number, len: number): void => {
     fillRawBlock(L, blk, values, bits, rows, start, len);
-    if (splitColumns) fillSplitColumns(L, blk, len);
-    for (let r = start; r < end; r++) out[r] = L.baseMargin;
-    for (let t = 0; t < L.treeCount; t++) {
-      if (L.kind[t] === POINTER) {
-        const tree = L.ptrTrees[t] as Tree;
-        for (let r = start; r < end; r++) out[r] = (out[r] as number) + pointerLeafValue(tree, values, rows, r);
-        continue;
-      }
-      const depth = L.depth[t] as number;
-      const nb = L.nodeBase[t] as number;
-      const c = 1 - nb;
-      const lb = L.leafOffset[t] as number;
-      let j = 0;
-      // eight rows in flight: their dependency chains (load column, load value, compare) overlap
-      for (; j + 7 < len; j += 8) {
-        let p0 = nb;
-        let p1 = nb;
-        let p2 = nb;
-        let p3 = nb;
-        let p4 = nb;
-        let p5 = nb;
-        let p6 = nb;
-        let p7 = nb;
-        for (let d = 0; d < depth; d++) {
-          p0 = 2 * p0 + c + +((blk[(col[p0] as number) + j] as number) >= (thr[p0] as number));
-          p1 = 2 * p1 + c + +((blk[(col[p1] as number) + j + 1] as number) >= (thr[p1] as number));
-          p2 = 2 * p2 + c + +((blk[(col[p2] as number) + j + 2] as number) >= (thr[p2] as number));
-          p3 = 2 * p3 + c + +((blk[(col[p3] as number) + j + 3] as number) >= (thr[p3] as number));
-          p4 = 2 * p4 + c + +((blk[(col[p4] as number) + j + 4] as number) >= (thr[p4] as number));
-          p5 = 2 * p5 + c + +((blk[(col[p5] as number) + j + 5] as number) >= (thr[p5] as number));
-          p6 = 2 * p6 + c + +((blk[(col[p6] as number) + j + 6] as number) >= (thr[p6] as number));
-          p7 = 2 * p7 + c + +((blk[(col[p7] as number) + j + 7] as number) >= (thr[p7] as number));
-        }
-        const r = start + j;
-        out[r] = (out[r] as number) + (leafVals[lb + p0] as number);
-        out[r + 1] = (out[r + 1] as number) + (leafVals[lb + p1] as number);
-        out[r + 2] = (out[r + 2] as number) + (leafVals[lb + p2] as number);
-        out[r + 3] = (out[r + 3] as number) + (leafVals[lb + p3] as number);
-        out[r + 4] = (out[r + 4] as number) + (leafVals[lb + p4] as number);
-        out[r + 5] = (out[r + 5] as number) + (leafVals[lb + p5] as number);
-        out[r + 6] = (out[r + 6] as number) + (leafVals[lb + p6] as number);
-        out[r + 7] = (out[r + 7] as number) + (leafVals[lb + p7] as number);
-      }
-      for (; j < len; j++) {
-        let p = nb;
-        for (let d = 0; d < depth; d++) {
-          p = 2 * p + c + +((blk[(col[p] as number) + j] as number) >= (thr[p] as number));
-        }
-        out[start + j] = (out[start + j] as number) + (leafVals[lb + p] as number);
-      }
-    }
-  }
-  return out;
+    if (split) fillSplitColumns(L, blk, len);
+  };
+  const col = split ? (L.splitCol as Int32Array) : L.col;
+  const thr = split ? (L.splitThr as Int32Array) : L.thr;
+  const kernel = variant === 'categorical' ? RAW_CATEGORICAL : RAW_NUMERIC;
+  return kernel(L, blk, values, rows, out, col, thr, NO_AUX, fill);
 }
 
-/**
- * Raw values with categorical splits (codes < MASK_CODES): a categorical node's go-right bit is
- * `mask >>> code`, chosen over the numeric compare by the column word's sign bit, without a branch.
- */
-export function marginScratchMixed(L: TreeLayout, blk: Int32Array, input: ScoreInput, out: Float64Array): Float64Array {
-  const rows = input.rows;
-  const values = input.values;
-  const col = L.col;
-  const thr = L.thr;
-  const leafVals = L.hLeaf;
-  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
-  for (let start = 0; start < rows; start += SCRATCH_ROWS) {
-    const end = Math.min(rows, start + SCRATCH_ROWS);
-    const len = end - start;
-    fillRawBlock(L, blk, values, bits, rows, start, len);
-    for (let r = start; r < end; r++) out[r] = L.baseMargin;
-    for (let t = 0; t < L.treeCount; t++) {
-      if (L.kind[t] === POINTER) {
-        const tree = L.ptrTrees[t] as Tree;
-        for (let r = start; r < end; r++) out[r] = (out[r] as number) + pointerLeafValue(tree, values, rows, r);
-        continue;
-      }
-      const depth = L.depth[t] as number;
-      const nb = L.nodeBase[t] as number;
-      const c = 1 - nb;
-      const lb = L.leafOffset[t] as number;
-      let j = 0;
-      // eight rows in flight: their dependency chains (load column, load value, compare) overlap
-      for (; j + 7 < len; j += 8) {
-        let p0 = nb;
-        let p1 = nb;
-        let p2 = nb;
-        let p3 = nb;
-        let p4 = nb;
-        let p5 = nb;
-        let p6 = nb;
-        let p7 = nb;
-        for (let d = 0; d < depth; d++) {
-          const w0 = col[p0] as number;
-          const x0 = blk[(w0 & COLUMN_MASK) + j] as number;
-          const h0 = thr[p0] as number;
-          const m0 = w0 >> 31;
-          p0 = 2 * p0 + c + ((+(x0 >= h0) & ~m0) | ((h0 >>> x0) & m0 & 1));
-          const w1 = col[p1] as number;
-          const x1 = blk[(w1 & COLUMN_MASK) + j + 1] as number;
-          const h1 = thr[p1] as number;
-          const m1 = w1 >> 31;
-          p1 = 2 * p1 + c + ((+(x1 >= h1) & ~m1) | ((h1 >>> x1) & m1 & 1));
-          const w2 = col[p2] as number;
-          const x2 = blk[(w2 & COLUMN_MASK) + j + 2] as number;
-          const h2 = thr[p2] as number;
-          const m2 = w2 >> 31;
-          p2 = 2 * p2 + c + ((+(x2 >= h2) & ~m2) | ((h2 >>> x2) & m2 & 1));
-          const w3 = col[p3] as number;
-          const x3 = blk[(w3 & COLUMN_MASK) + j + 3] as number;
-          const h3 = thr[p3] as number;
-          const m3 = w3 >> 31;
-          p3 = 2 * p3 + c + ((+(x3 >= h3) & ~m3) | ((h3 >>> x3) & m3 & 1));
-          const w4 = col[p4] as number;
-          const x4 = blk[(w4 & COLUMN_MASK) + j + 4] as number;
-          const h4 = thr[p4] as number;
-          const m4 = w4 >> 31;
-          p4 = 2 * p4 + c + ((+(x4 >= h4) & ~m4) | ((h4 >>> x4) & m4 & 1));
-          const w5 = col[p5] as number;
-          const x5 = blk[(w5 & COLUMN_MASK) + j + 5] as number;
-          const h5 = thr[p5] as number;
-          const m5 = w5 >> 31;
-          p5 = 2 * p5 + c + ((+(x5 >= h5) & ~m5) | ((h5 >>> x5) & m5 & 1));
-          const w6 = col[p6] as number;
-          const x6 = blk[(w6 & COLUMN_MASK) + j + 6] as number;
-          const h6 = thr[p6] as number;
-          const m6 = w6 >> 31;
-          p6 = 2 * p6 + c + ((+(x6 >= h6) & ~m6) | ((h6 >>> x6) & m6 & 1));
-          const w7 = col[p7] as number;
-          const x7 = blk[(w7 & COLUMN_MASK) + j + 7] as number;
-          const h7 = thr[p7] as number;
-          const m7 = w7 >> 31;
-          p7 = 2 * p7 + c + ((+(x7 >= h7) & ~m7) | ((h7 >>> x7) & m7 & 1));
-        }
-        const r = start + j;
-        out[r] = (out[r] as number) + (leafVals[lb + p0] as number);
-        out[r + 1] = (out[r + 1] as number) + (leafVals[lb + p1] as number);
-        out[r + 2] = (out[r + 2] as number) + (leafVals[lb + p2] as number);
-        out[r + 3] = (out[r + 3] as number) + (leafVals[lb + p3] as number);
-        out[r + 4] = (out[r + 4] as number) + (leafVals[lb + p4] as number);
-        out[r + 5] = (out[r + 5] as number) + (leafVals[lb + p5] as number);
-        out[r + 6] = (out[r + 6] as number) + (leafVals[lb + p6] as number);
-        out[r + 7] = (out[r + 7] as number) + (leafVals[lb + p7] as number);
-      }
-      for (; j < len; j++) {
-        let p = nb;
-        for (let d = 0; d < depth; d++) {
-          const w = col[p] as number;
-          const x = blk[(w & COLUMN_MASK) + j] as number;
-          const h = thr[p] as number;
-          const m = w >> 31;
-          p = 2 * p + c + ((+(x >= h) & ~m) | ((h >>> x) & m & 1));
-        }
-        out[start + j] = (out[start + j] as number) + (leafVals[lb + p] as number);
-      }
-    }
-  }
-  return out;
-}
-
-/** Pre-binned input, numeric splits only. */
-export function binnedNumeric(
+/** Pre-binned input on the bin block. */
+export function marginBinned(
   L: TreeLayout,
   blk: Uint8Array,
   bins: Uint8Array,
   rows: number,
   out: Float64Array,
 ): Float64Array {
-  const col = L.col;
-  const thr = L.binThr;
-  const leafVals = L.hLeaf;
-  for (let start = 0; start < rows; start += SCRATCH_ROWS) {
-    const end = Math.min(rows, start + SCRATCH_ROWS);
-    const len = end - start;
-    fillBinBlock(L, blk, bins, rows, start, len);
-    for (let r = start; r < end; r++) out[r] = L.baseMargin;
-    for (let t = 0; t < L.treeCount; t++) {
-      if (L.kind[t] === POINTER) {
-        const tree = L.ptrTrees[t] as Tree;
-        const masks = L.ptrMasks[t] as Uint8Array[];
-        for (let r = start; r < end; r++)
-          out[r] = (out[r] as number) + pointerBinnedLeafValue(tree, masks, bins, rows, r);
-        continue;
-      }
-      const depth = L.depth[t] as number;
-      const nb = L.nodeBase[t] as number;
-      const c = 1 - nb;
-      const lb = L.leafOffset[t] as number;
-      let j = 0;
-      // eight rows in flight: their dependency chains (load column, load value, compare) overlap
-      for (; j + 7 < len; j += 8) {
-        let p0 = nb;
-        let p1 = nb;
-        let p2 = nb;
-        let p3 = nb;
-        let p4 = nb;
-        let p5 = nb;
-        let p6 = nb;
-        let p7 = nb;
-        for (let d = 0; d < depth; d++) {
-          p0 = 2 * p0 + c + +((blk[(col[p0] as number) + j] as number) > (thr[p0] as number));
-          p1 = 2 * p1 + c + +((blk[(col[p1] as number) + j + 1] as number) > (thr[p1] as number));
-          p2 = 2 * p2 + c + +((blk[(col[p2] as number) + j + 2] as number) > (thr[p2] as number));
-          p3 = 2 * p3 + c + +((blk[(col[p3] as number) + j + 3] as number) > (thr[p3] as number));
-          p4 = 2 * p4 + c + +((blk[(col[p4] as number) + j + 4] as number) > (thr[p4] as number));
-          p5 = 2 * p5 + c + +((blk[(col[p5] as number) + j + 5] as number) > (thr[p5] as number));
-          p6 = 2 * p6 + c + +((blk[(col[p6] as number) + j + 6] as number) > (thr[p6] as number));
-          p7 = 2 * p7 + c + +((blk[(col[p7] as number) + j + 7] as number) > (thr[p7] as number));
-        }
-        const r = start + j;
-        out[r] = (out[r] as number) + (leafVals[lb + p0] as number);
-        out[r + 1] = (out[r + 1] as number) + (leafVals[lb + p1] as number);
-        out[r + 2] = (out[r + 2] as number) + (leafVals[lb + p2] as number);
-        out[r + 3] = (out[r + 3] as number) + (leafVals[lb + p3] as number);
-        out[r + 4] = (out[r + 4] as number) + (leafVals[lb + p4] as number);
-        out[r + 5] = (out[r + 5] as number) + (leafVals[lb + p5] as number);
-        out[r + 6] = (out[r + 6] as number) + (leafVals[lb + p6] as number);
-        out[r + 7] = (out[r + 7] as number) + (leafVals[lb + p7] as number);
-      }
-      for (; j < len; j++) {
-        let p = nb;
-        for (let d = 0; d < depth; d++) {
-          p = 2 * p + c + +((blk[(col[p] as number) + j] as number) > (thr[p] as number));
-        }
-        out[start + j] = (out[start + j] as number) + (leafVals[lb + p] as number);
-      }
-    }
-  }
-  return out;
+  const fill = (start: number, len: number): void => fillBinBlock(L, blk, bins, rows, start, len);
+  if (!L.hasCatHeap) return BINNED_NUMERIC(L, blk, bins, rows, out, L.col, L.binThr, NO_AUX, fill);
+  return BINNED_CATEGORICAL(L, blk, bins, rows, out, L.col, L.binThr, L.catBinRight, fill);
 }
 
-/**
- * Pre-binned input with categorical splits: a categorical node reads `catBin[offset + bin]` (the offset is in
- * the threshold slot; #catBinRight is padded so that numeric nodes, whose slot holds a bin threshold <= 254,
- * read inside it too) and the column word's sign bit picks it over the numeric compare, without a branch.
- */
-export function binnedMixed(
-  L: TreeLayout,
-  blk: Uint8Array,
-  bins: Uint8Array,
-  rows: number,
-  out: Float64Array,
-): Float64Array {
-  const col = L.col;
-  const thr = L.binThr;
-  const catBin = L.catBinRight;
-  const leafVals = L.hLeaf;
-  for (let start = 0; start < rows; start += SCRATCH_ROWS) {
-    const end = Math.min(rows, start + SCRATCH_ROWS);
-    const len = end - start;
-    fillBinBlock(L, blk, bins, rows, start, len);
-    for (let r = start; r < end; r++) out[r] = L.baseMargin;
-    for (let t = 0; t < L.treeCount; t++) {
-      if (L.kind[t] === POINTER) {
-        const tree = L.ptrTrees[t] as Tree;
-        const masks = L.ptrMasks[t] as Uint8Array[];
-        for (let r = start; r < end; r++)
-          out[r] = (out[r] as number) + pointerBinnedLeafValue(tree, masks, bins, rows, r);
-        continue;
-      }
-      const depth = L.depth[t] as number;
-      const nb = L.nodeBase[t] as number;
-      const c = 1 - nb;
-      const lb = L.leafOffset[t] as number;
-      let j = 0;
-      // eight rows in flight: their dependency chains (load column, load value, compare) overlap
-      for (; j + 7 < len; j += 8) {
-        let p0 = nb;
-        let p1 = nb;
-        let p2 = nb;
-        let p3 = nb;
-        let p4 = nb;
-        let p5 = nb;
-        let p6 = nb;
-        let p7 = nb;
-        for (let d = 0; d < depth; d++) {
-          const w0 = col[p0] as number;
-          const b0 = blk[(w0 & COLUMN_MASK) + j] as number;
-          const h0 = thr[p0] as number;
-          const m0 = w0 >> 31;
-          p0 = 2 * p0 + c + ((+(b0 > h0) & ~m0) | ((catBin[h0 + b0] as number) & m0));
-          const w1 = col[p1] as number;
-          const b1 = blk[(w1 & COLUMN_MASK) + j + 1] as number;
-          const h1 = thr[p1] as number;
-          const m1 = w1 >> 31;
-          p1 = 2 * p1 + c + ((+(b1 > h1) & ~m1) | ((catBin[h1 + b1] as number) & m1));
-          const w2 = col[p2] as number;
-          const b2 = blk[(w2 & COLUMN_MASK) + j + 2] as number;
-          const h2 = thr[p2] as number;
-          const m2 = w2 >> 31;
-          p2 = 2 * p2 + c + ((+(b2 > h2) & ~m2) | ((catBin[h2 + b2] as number) & m2));
-          const w3 = col[p3] as number;
-          const b3 = blk[(w3 & COLUMN_MASK) + j + 3] as number;
-          const h3 = thr[p3] as number;
-          const m3 = w3 >> 31;
-          p3 = 2 * p3 + c + ((+(b3 > h3) & ~m3) | ((catBin[h3 + b3] as number) & m3));
-          const w4 = col[p4] as number;
-          const b4 = blk[(w4 & COLUMN_MASK) + j + 4] as number;
-          const h4 = thr[p4] as number;
-          const m4 = w4 >> 31;
-          p4 = 2 * p4 + c + ((+(b4 > h4) & ~m4) | ((catBin[h4 + b4] as number) & m4));
-          const w5 = col[p5] as number;
-          const b5 = blk[(w5 & COLUMN_MASK) + j + 5] as number;
-          const h5 = thr[p5] as number;
-          const m5 = w5 >> 31;
-          p5 = 2 * p5 + c + ((+(b5 > h5) & ~m5) | ((catBin[h5 + b5] as number) & m5));
-          const w6 = col[p6] as number;
-          const b6 = blk[(w6 & COLUMN_MASK) + j + 6] as number;
-          const h6 = thr[p6] as number;
-          const m6 = w6 >> 31;
-          p6 = 2 * p6 + c + ((+(b6 > h6) & ~m6) | ((catBin[h6 + b6] as number) & m6));
-          const w7 = col[p7] as number;
-          const b7 = blk[(w7 & COLUMN_MASK) + j + 7] as number;
-          const h7 = thr[p7] as number;
-          const m7 = w7 >> 31;
-          p7 = 2 * p7 + c + ((+(b7 > h7) & ~m7) | ((catBin[h7 + b7] as number) & m7));
-        }
-        const r = start + j;
-        out[r] = (out[r] as number) + (leafVals[lb + p0] as number);
-        out[r + 1] = (out[r + 1] as number) + (leafVals[lb + p1] as number);
-        out[r + 2] = (out[r + 2] as number) + (leafVals[lb + p2] as number);
-        out[r + 3] = (out[r + 3] as number) + (leafVals[lb + p3] as number);
-        out[r + 4] = (out[r + 4] as number) + (leafVals[lb + p4] as number);
-        out[r + 5] = (out[r + 5] as number) + (leafVals[lb + p5] as number);
-        out[r + 6] = (out[r + 6] as number) + (leafVals[lb + p6] as number);
-        out[r + 7] = (out[r + 7] as number) + (leafVals[lb + p7] as number);
-      }
-      for (; j < len; j++) {
-        let p = nb;
-        for (let d = 0; d < depth; d++) {
-          const w = col[p] as number;
-          const b = blk[(w & COLUMN_MASK) + j] as number;
-          const h = thr[p] as number;
-          const m = w >> 31;
-          p = 2 * p + c + ((+(b > h) & ~m) | ((catBin[h + b] as number) & m));
-        }
-        out[start + j] = (out[start + j] as number) + (leafVals[lb + p] as number);
-      }
-    }
-  }
-  return out;
-}
-
-export function marginFallback(L: TreeLayout, input: ScoreInput, out: Float64Array): Float64Array {
-  const rows = input.rows;
-  const values = input.values;
-  const node = L.hNode;
-  const thr = L.hThr;
-  const cat = L.catTable;
-  const leafVals = L.hLeaf;
-  for (let start = 0; start < rows; start += BLOCK_ROWS) {
-    const end = Math.min(rows, start + BLOCK_ROWS);
-    for (let r = start; r < end; r++) out[r] = L.baseMargin;
-    for (let t = 0; t < L.treeCount; t++) {
-      if (L.kind[t] === 1) {
-        const tree = L.ptrTrees[t] as Tree;
-        for (let r = start; r < end; r++) out[r] = (out[r] as number) + pointerLeafValue(tree, values, rows, r);
-        continue;
-      }
-      const depth = L.depth[t] as number;
-      const nb = L.nodeBase[t] as number;
-      const lb = (L.leafBase[t] as number) - ((1 << depth) - 1);
-      let r = start;
-      // eight rows in flight: their dependency chains (load node, load value, compare) overlap
-      for (; r + 7 < end; r += 8) {
-        let i0 = 0;
-        let i1 = 0;
-        let i2 = 0;
-        let i3 = 0;
-        let i4 = 0;
-        let i5 = 0;
-        let i6 = 0;
-        let i7 = 0;
-        for (let d = 0; d < depth; d++) {
-          const k0 = (nb + i0) << 1;
-          const f0 = node[k0] as number;
-          const x0 = values[(f0 & FEATURE_MASK) * rows + r] as number;
-          i0 =
-            2 * i0 +
-            1 +
-            (f0 < 0
-              ? catRight(x0, f0, node[k0 + 1] as number, cat)
-              : +(x0 >= (thr[k0 + 1] as number)) | (+Number.isNaN(x0) & (f0 >>> 30)));
-          const k1 = (nb + i1) << 1;
-          const f1 = node[k1] as number;
-          const x1 = values[(f1 & FEATURE_MASK) * rows + r + 1] as number;
-          i1 =
-            2 * i1 +
-            1 +
-            (f1 < 0
-              ? catRight(x1, f1, node[k1 + 1] as number, cat)
-              : +(x1 >= (thr[k1 + 1] as number)) | (+Number.isNaN(x1) & (f1 >>> 30)));
-          const k2 = (nb + i2) << 1;
-          const f2 = node[k2] as number;
-          const x2 = values[(f2 & FEATURE_MASK) * rows + r + 2] as number;
-          i2 =
-            2 * i2 +
-            1 +
-            (f2 < 0
-              ? catRight(x2, f2, node[k2 + 1] as number, cat)
-              : +(x2 >= (thr[k2 + 1] as number)) | (+Number.isNaN(x2) & (f2 >>> 30)));
-          const k3 = (nb + i3) << 1;
-          const f3 = node[k3] as number;
-          const x3 = values[(f3 & FEATURE_MASK) * rows + r + 3] as number;
-          i3 =
-            2 * i3 +
-            1 +
-            (f3 < 0
-              ? catRight(x3, f3, node[k3 + 1] as number, cat)
-              : +(x3 >= (thr[k3 + 1] as number)) | (+Number.isNaN(x3) & (f3 >>> 30)));
-          const k4 = (nb + i4) << 1;
-          const f4 = node[k4] as number;
-          const x4 = values[(f4 & FEATURE_MASK) * rows + r + 4] as number;
-          i4 =
-            2 * i4 +
-            1 +
-            (f4 < 0
-              ? catRight(x4, f4, node[k4 + 1] as number, cat)
-              : +(x4 >= (thr[k4 + 1] as number)) | (+Number.isNaN(x4) & (f4 >>> 30)));
-          const k5 = (nb + i5) << 1;
-          const f5 = node[k5] as number;
-          const x5 = values[(f5 & FEATURE_MASK) * rows + r + 5] as number;
-          i5 =
-            2 * i5 +
-            1 +
-            (f5 < 0
-              ? catRight(x5, f5, node[k5 + 1] as number, cat)
-              : +(x5 >= (thr[k5 + 1] as number)) | (+Number.isNaN(x5) & (f5 >>> 30)));
-          const k6 = (nb + i6) << 1;
-          const f6 = node[k6] as number;
-          const x6 = values[(f6 & FEATURE_MASK) * rows + r + 6] as number;
-          i6 =
-            2 * i6 +
-            1 +
-            (f6 < 0
-              ? catRight(x6, f6, node[k6 + 1] as number, cat)
-              : +(x6 >= (thr[k6 + 1] as number)) | (+Number.isNaN(x6) & (f6 >>> 30)));
-          const k7 = (nb + i7) << 1;
-          const f7 = node[k7] as number;
-          const x7 = values[(f7 & FEATURE_MASK) * rows + r + 7] as number;
-          i7 =
-            2 * i7 +
-            1 +
-            (f7 < 0
-              ? catRight(x7, f7, node[k7 + 1] as number, cat)
-              : +(x7 >= (thr[k7 + 1] as number)) | (+Number.isNaN(x7) & (f7 >>> 30)));
-        }
-        out[r] = (out[r] as number) + (leafVals[lb + i0] as number);
-        out[r + 1] = (out[r + 1] as number) + (leafVals[lb + i1] as number);
-        out[r + 2] = (out[r + 2] as number) + (leafVals[lb + i2] as number);
-        out[r + 3] = (out[r + 3] as number) + (leafVals[lb + i3] as number);
-        out[r + 4] = (out[r + 4] as number) + (leafVals[lb + i4] as number);
-        out[r + 5] = (out[r + 5] as number) + (leafVals[lb + i5] as number);
-        out[r + 6] = (out[r + 6] as number) + (leafVals[lb + i6] as number);
-        out[r + 7] = (out[r + 7] as number) + (leafVals[lb + i7] as number);
-      }
-      for (; r < end; r++) {
-        let i = 0;
-        for (let d = 0; d < depth; d++) {
-          const k = (nb + i) << 1;
-          const f = node[k] as number;
-          const x = values[(f & FEATURE_MASK) * rows + r] as number;
-          i =
-            2 * i +
-            1 +
-            (f < 0
-              ? catRight(x, f, node[k + 1] as number, cat)
-              : +(x >= (thr[k + 1] as number)) | (+Number.isNaN(x) & (f >>> 30)));
-        }
-        out[r] = (out[r] as number) + (leafVals[lb + i] as number);
-      }
-    }
-  }
-  return out;
+/** The direct kernel on the caller's columns: the fallback for NaN / -Infinity thresholds and codes >= MASK_CODES. */
+export function marginDirect(L: TreeLayout, input: ScoreInput, out: Float64Array): Float64Array {
+  return DIRECT(L, input.values, input.values, input.rows, out, L.hNode, L.hThr, L.catTable, null);
 }
 
 /** Margin of one row given in feature order; allocates nothing. */
