@@ -15,6 +15,17 @@ import {
   SCRATCH_ROWS,
   type TreeLayout,
 } from './layout.js';
+import {
+  exportFunction,
+  fnTypeI32,
+  functionBody,
+  HEADER,
+  importMemory,
+  op,
+  SECTION,
+  section,
+  vec,
+} from './wasm-assembler.js';
 
 interface KernelExports {
   raw(meta: number, trees: number, blk: number, out: number, len: number): void;
@@ -302,47 +313,20 @@ export function wasmBinnedMargins(
  * raw Float32 bits copied into the lo columns into keys (see fillRawBlock), without a branch.
  */
 function kernelModuleBytes(): Uint8Array {
-  const I32 = 0x7f;
-  const uleb = (v: number): number[] => {
-    const b: number[] = [];
-    do {
-      let byte = v & 0x7f;
-      v >>>= 7;
-      if (v !== 0) byte |= 0x80;
-      b.push(byte);
-    } while (v !== 0);
-    return b;
-  };
-  const sleb = (v: number): number[] => {
-    const b: number[] = [];
-    for (;;) {
-      const byte = v & 0x7f;
-      v >>= 7;
-      if ((v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0)) {
-        b.push(byte);
-        return b;
-      }
-      b.push(byte | 0x80);
-    }
-  };
-  const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-  const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-  const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
-  // opcodes
-  const get = (i: number): number[] => [0x20, i];
-  const set = (i: number): number[] => [0x21, i];
-  const c32 = (v: number): number[] => [0x41, ...sleb(v)];
-  const load = (offset: number): number[] => [0x28, 2, ...uleb(offset)];
-  const ADD = 0x6a;
-  const SHL = 0x74;
-  const GE_U = 0x4f;
-  const GT_U = 0x4b;
-  const EQZ = 0x45;
-  const BLOCK = [0x02, 0x40];
-  const LOOP = [0x03, 0x40];
-  const END = 0x0b;
-  const br = (depth: number): number[] => [0x0c, depth];
-  const brIf = (depth: number): number[] => [0x0d, depth];
+  const get = op.localGet;
+  const set = op.localSet;
+  const c32 = op.i32Const;
+  const load = op.i32Load;
+  const ADD = op.i32Add;
+  const SHL = op.i32Shl;
+  const GE_U = op.i32GeU;
+  const GT_U = op.i32GtU;
+  const EQZ = op.i32Eqz;
+  const BLOCK = op.block;
+  const LOOP = op.loop;
+  const END = op.end;
+  const br = op.br;
+  const brIf = op.brIf;
   // params 0..4: meta, trees, blk, out, len; locals
   const META = 0;
   const TREES = 1;
@@ -363,8 +347,8 @@ function kernelModuleBytes(): Uint8Array {
   const body = (binned: boolean): number[] => {
     const width = binned ? 1 : 4;
     // row value: load8_u / load at col + ROW (+ k * width); compare: > on bins (unsigned: bytes), >= on keys
-    const value = (k: number): number[] => (binned ? [0x2d, 0, ...uleb(k)] : [0x28, 2, ...uleb(4 * k)]);
-    const cmp = binned ? 0x4a /* gt_s */ : 0x4e; /* ge_s */
+    const value = (k: number): number[] => (binned ? op.i32Load8U(k) : op.i32Load(4 * k));
+    const cmp = binned ? op.i32GtS : op.i32GeS;
     const step = (k: number): number[] => [
       ...get(P + k),
       ...c32(1),
@@ -396,19 +380,13 @@ function kernelModuleBytes(): Uint8Array {
       ...c32(3),
       SHL,
       ADD,
-      0x2b,
-      3,
-      ...uleb(8 * k),
+      ...op.f64Load(8 * k),
       ...get(P + k),
       ...get(L),
       ADD,
-      0x2b,
-      3,
-      0,
-      0xa0,
-      0x39,
-      3,
-      ...uleb(8 * k),
+      ...op.f64Load(0),
+      op.f64Add,
+      ...op.f64Store(8 * k),
     ];
     const descend = (lanes: number): number[] => {
       const init: number[] = [];
@@ -510,11 +488,10 @@ function kernelModuleBytes(): Uint8Array {
       END,
       END,
     ];
-    return [...vec([[...uleb(LOCALS), I32]]), ...code];
+    return code;
   };
-  const fnType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])];
-  const raw = body(false);
-  const bin = body(true);
+  const rawCode = body(false);
+  const binCode = body(true);
   // fill(used, n, len): n lo-column addresses at `used`, each holding len raw Float32 bit patterns, become keys
   // in place (missing: MISSING_LOW) and in the hi column SCRATCH_ROWS words on (missing: MISSING_HIGH)
   // params 0..2: used, n, len; locals
@@ -524,10 +501,10 @@ function kernelModuleBytes(): Uint8Array {
   const B = 6;
   const K = 7;
   const NAN = 8;
-  const AND = 0x71;
-  const SELECT = 0x1b;
-  const store = (offset: number): number[] => [0x36, 2, ...uleb(offset)];
-  const store8 = (offset: number): number[] => [0x3a, 0, ...uleb(offset)];
+  const AND = op.i32And;
+  const SELECT = op.select;
+  const store = op.i32Store;
+  const store8 = op.i32Store8;
   // both fills: for each column address in the list at param 0 (param 1 entries), for each of its param 2 rows
   // (elements of `width` bytes), run `element` with local A at the element; the list advances 4 bytes an entry
   const overUsedColumns = (width: 1 | 4, element: number[]): number[] => [
@@ -583,20 +560,20 @@ function kernelModuleBytes(): Uint8Array {
     ...get(B),
     ...get(B),
     ...c32(31),
-    0x75,
+    op.i32ShrS,
     ...c32(0x7fffffff),
     AND,
-    0x73,
+    op.i32Xor,
     ...get(B),
     ...c32(-2147483648),
-    0x46,
+    op.i32Eq,
     SELECT,
     ...set(K),
     ...get(B),
     ...c32(0x7fffffff),
     AND,
     ...c32(0x7f800000),
-    0x4a,
+    op.i32GtS,
     ...set(NAN),
     ...get(A),
     ...c32(MISSING_LOW),
@@ -611,14 +588,10 @@ function kernelModuleBytes(): Uint8Array {
     SELECT,
     ...store(4 * SCRATCH_ROWS),
   ]);
-  const fill = [...vec([[...uleb(6), I32]]), ...fillCode];
-  const fillType = [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])];
   // fillBins(used, n, len): the same on the bin block, bin 255 (missing) becoming 0 in the lo column
   const fillBinsCode = overUsedColumns(1, [
     ...get(A),
-    0x2d,
-    0,
-    0,
+    ...op.i32Load8U(0),
     ...set(B),
     ...get(A),
     ...get(B),
@@ -628,39 +601,31 @@ function kernelModuleBytes(): Uint8Array {
     ...get(B),
     ...get(B),
     ...c32(MISSING_BIN),
-    0x46,
+    op.i32Eq,
     SELECT,
     ...store8(0),
   ]);
-  const fillBins = [...vec([[...uleb(6), I32]]), ...fillBinsCode];
   return Uint8Array.from([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, vec([fnType, fillType])),
-    ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])),
-    ...section(3, vec([[0], [0], [1], [1]])),
+    ...HEADER,
+    ...section(SECTION.type, vec([fnTypeI32(5), fnTypeI32(3)])),
+    ...section(SECTION.import, vec([importMemory('env', 'mem')])),
+    ...section(SECTION.function, vec([[0], [0], [1], [1]])),
     ...section(
-      7,
+      SECTION.export,
       vec([
-        [...name('raw'), 0x00, 0],
-        [...name('binned'), 0x00, 1],
-        [...name('fill'), 0x00, 2],
-        [...name('fillBins'), 0x00, 3],
+        exportFunction('raw', 0),
+        exportFunction('binned', 1),
+        exportFunction('fill', 2),
+        exportFunction('fillBins', 3),
       ]),
     ),
     ...section(
-      10,
+      SECTION.code,
       vec([
-        [...uleb(raw.length), ...raw],
-        [...uleb(bin.length), ...bin],
-        [...uleb(fill.length), ...fill],
-        [...uleb(fillBins.length), ...fillBins],
+        functionBody(LOCALS, rawCode),
+        functionBody(LOCALS, binCode),
+        functionBody(6, fillCode),
+        functionBody(6, fillBinsCode),
       ]),
     ),
   ]);
