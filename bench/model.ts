@@ -20,6 +20,8 @@
  *   npm run build && npx tsx bench/model.ts --cli-scoring-only [--cli-rows 300000] [--cli-rounds 5]   (only the CLI
  *                          scoring line: `model score` on a CSV as the built CLI runs it, dist/, against the kernel on
  *                          the same rows; --skip-cli-scoring; --cli-from-src times src/ through tsx instead)
+ *   npx tsx bench/model.ts --scoring-only [--rows 200000] [--features 50]   (only the compiled scorer's batch and
+ *                          single-row figures, no XGBoost: the before/after check of a scorer change; see scoringOnly)
  *   npx tsx bench/model.ts --pool-only [--pool-sizes]     (only that line; --pool-sizes adds the batch-size sweep
  *                                                          behind SCORER_POOL_MIN_ROWS)
  */
@@ -897,6 +899,81 @@ function trainingTable(what: string, tables: readonly SmallTable[], p: BenchPara
   for (const r of rows) console.log(`| ${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join(' | ')} |`);
 }
 
+/**
+ * The scorer's own figures, without XGBoost or the pool: every kernel path (WebAssembly and JavaScript, raw and
+ * pre-binned, numeric and categorical) and the one-row path, on the issue's target trees, on a model trained on
+ * the synthetic table and on Hillstrom's categorical model when present. Run it before and after a change to the
+ * scorer, alternating, and compare the medians.
+ */
+async function scoringOnly(p: BenchParams): Promise<void> {
+  const rows: string[][] = [['model', 'path', 'rows/s or us']];
+  const measure = (
+    name: string,
+    scorer: CompiledScorer,
+    js: CompiledScorer,
+    test: ModelMatrix,
+    binned?: Uint8Array,
+  ) => {
+    const out = new Float64Array(test.rows);
+    rows.push([name, 'raw, WebAssembly', fmt(throughput(() => scorer.predictMargin(test, out), test.rows))]);
+    rows.push([name, 'raw, JavaScript', fmt(throughput(() => js.predictMargin(test, out), test.rows))]);
+    if (binned) {
+      const b = binned;
+      rows.push([
+        name,
+        'binned, WebAssembly',
+        fmt(throughput(() => scorer.predictBinnedMargin(b, test.rows, out), test.rows)),
+      ]);
+      rows.push([
+        name,
+        'binned, JavaScript',
+        fmt(throughput(() => js.predictBinnedMargin(b, test.rows, out), test.rows)),
+      ]);
+    }
+    rows.push([name, 'single row p50, us', fmt(singleRowLatencyUs(scorer, test).p50, 2)]);
+  };
+  const target = targetEnsemble();
+  const targetTest = synthetic(40_000, 100, 3).m;
+  measure(
+    'target 100x6 on 100 features',
+    new CompiledScorer(target),
+    new CompiledScorer(target, { webAssembly: false }),
+    targetTest,
+  );
+  const params = { trees: p.trees, maxDepth: p.depth, learningRate: p.eta, lambda: p.lambda, maxBins: p.bins };
+  const nf = arg('features', 50);
+  const train = synthetic(arg('rows', 200_000), nf, 1);
+  const test = synthetic(40_000, nf, 2);
+  const model = trainGbdt(train.m, train.y, params);
+  measure(
+    `synthetic ${p.trees}x${p.depth} on ${nf} features`,
+    new CompiledScorer(model.ensemble, { bins: model.bins }),
+    new CompiledScorer(model.ensemble, { bins: model.bins, webAssembly: false }),
+    test.m,
+    binColumnMajor(model.bins, test.m),
+  );
+  if (existsSync(HILLSTROM)) {
+    const ds = buildTabularDataset(await readTable(HILLSTROM), { label: 'visit', exclude: ['conversion', 'spend'] });
+    const hm = trainGbdt(
+      ds.matrix,
+      ds.labels,
+      { ...params, trees: 100, maxDepth: 4 },
+      {
+        featureKinds: ds.columns.map((c) => c.kind),
+      },
+    );
+    measure(
+      'Hillstrom 100x4 (categorical)',
+      new CompiledScorer(hm.ensemble, { bins: hm.bins }),
+      new CompiledScorer(hm.ensemble, { bins: hm.bins, webAssembly: false }),
+      ds.matrix,
+      binColumnMajor(hm.bins, ds.matrix),
+    );
+  }
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+  for (const r of rows) console.log(`| ${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join(' | ')} |`);
+}
+
 async function main(): Promise<void> {
   console.log(machineLine());
   if (process.argv.includes('--cli-scoring-only')) {
@@ -918,6 +995,10 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes('--training-only')) {
     syntheticTraining(p, arg('small-runs', 3));
+    return;
+  }
+  if (process.argv.includes('--scoring-only')) {
+    await scoringOnly(p);
     return;
   }
   if (process.argv.includes('--pool-only')) {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidInputError, NotFoundError, Rng } from '../core/index.js';
 import { loadArtifact, saveArtifact } from './artifact.js';
-import { compileModel } from './compile-model.js';
 import { ModelRegistry } from './model-registry.js';
+import { compileModel } from './scoring/compiled-model.js';
 import { trainModel } from './train-pipeline.js';
 
 let dir: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CompiledScorer } from './compiled-scorer.js';
+import { CompiledScorer } from './scoring/compiled-scorer.js';
 import { leafOf, type Tree, TreeBuilder, type TreeEnsemble } from './tree-ensemble.js';
 
 /** Depth 2: numeric root on f0 (NaN left), categorical on f1 (codes 1, 3, 29 and NaN left, other codes right), numeric on f2. */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError, Rng } from '../core/index.js';
 import { binColumnMajor } from './binning.js';
-import { CompiledScorer } from './compiled-scorer.js';
 import { type GbdtParams, trainGbdt } from './gbdt-trainer.js';
 import type { FeatureKind, ModelMatrix } from './model-matrix.js';
+import { CompiledScorer } from './scoring/compiled-scorer.js';
 import { treeDepth } from './tree-ensemble.js';
 
 /** Mixed data: numeric with missing values, a categorical column, a heavy-tailed column. */

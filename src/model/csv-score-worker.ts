@@ -6,7 +6,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ModelArtifact } from './artifact.js';
-import { compileModel } from './compile-model.js';
 import {
   type CsvPiecePlan,
   type CsvPieceResult,
@@ -15,6 +14,7 @@ import {
   type PieceClaims,
   pieceJob,
 } from './csv-pieces.js';
+import { compileModel } from './scoring/compiled-model.js';
 
 export interface CsvScoreWorkerInit {
   readonly plan: CsvPiecePlan;

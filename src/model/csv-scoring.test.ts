@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../core/index.js';
 import { CsvReader, DEFAULT_NA_VALUES } from '../tables/index.js';
 import type { ArtifactColumn, ModelArtifact } from './artifact.js';
-import type { CompiledModel } from './compile-model.js';
-import { compileModel } from './compile-model.js';
 import { CsvPieceScorer, claimPiece, type PieceClaims, pieceCount, pieceJob } from './csv-pieces.js';
 import type { CsvScoreWorkerInit } from './csv-score-worker.js';
 import { CsvScoreWorkers, type HelpedPiece, type PieceHelpers } from './csv-score-workers.js';
 import { type Chunk, CsvChunkReader, type CsvScoreOptions, scoreCsvFile } from './csv-scoring.js';
+import type { CompiledModel } from './scoring/compiled-model.js';
+import { compileModel } from './scoring/compiled-model.js';
 import { trainModel } from './train-pipeline.js';
 
 let dir: string;
@@ -343,7 +343,7 @@ describe('model score on a CSV: pieces read from the bytes', () => {
     const text = '1,a,2,email,3,0\n-4.5,b,NA,push,6,1\n';
     const path = join(dir, 'headerless.csv');
     writeFileSync(path, text);
-    const headerless = await import('./compile-model.js');
+    const headerless = await import('./scoring/compiled-model.js');
     const specs: ArtifactColumn[] = [
       { name: 'c1', kind: 'numeric' },
       { name: 'c3', kind: 'numeric' },

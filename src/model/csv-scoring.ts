@@ -9,7 +9,6 @@ import {
   type TableReadOptions,
 } from '../tables/index.js';
 import type { ArtifactColumn, ModelArtifact } from './artifact.js';
-import type { CompiledModel } from './compile-model.js';
 import {
   type CsvPieceFailure,
   type CsvPieceJob,
@@ -26,6 +25,7 @@ import { CsvScoreWorkers, type PieceHelpers } from './csv-score-workers.js';
 import { withConnection } from './duckdb-table-io.js';
 import { FeatureCells } from './feature-cells.js';
 import { ScorerPool } from './scorer-pool.js';
+import type { CompiledModel } from './scoring/compiled-model.js';
 
 /**
  * `model score` on a CSV file, streamed, written out as the input's own text plus a score field (same separator,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError, Rng } from '../core/index.js';
-import { CompiledScorer } from './compiled-scorer.js';
 import { type GbdtParams, trainGbdt } from './gbdt-trainer.js';
 import { rocAuc } from './metrics.js';
 import type { FeatureKind, ModelMatrix } from './model-matrix.js';
+import { CompiledScorer } from './scoring/compiled-scorer.js';
 import { inCategorySet } from './tree-ensemble.js';
 
 /** n rows of `nf` uniform [0, 1) features, label drawn from sigmoid(f(row)). */

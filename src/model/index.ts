@@ -26,8 +26,6 @@ export {
   fitGuardedCalibration,
   type GuardedCalibration,
 } from './calibration.js';
-export { CompiledModel, compileModel } from './compile-model.js';
-export { CompiledScorer, compileEnsemble, type ScoreInput } from './compiled-scorer.js';
 export { type FeatureContribution, TreeContributions } from './contributions.js';
 export {
   type ColumnLookup,
@@ -96,6 +94,8 @@ export {
   SCORE_PROFILE_BINS,
 } from './reference-profile.js';
 export { SCORER_POOL_MIN_ROWS, ScorerPool, type ScorerPoolOptions } from './scorer-pool.js';
+export { CompiledModel, compileModel } from './scoring/compiled-model.js';
+export { CompiledScorer, compileEnsemble, type ScoreInput } from './scoring/compiled-scorer.js';
 export { buildSendTrainingSet, CAMPAIGN_FEATURES, type SendTrainingSet } from './send-training-set.js';
 export {
   evaluateModelOnTable,

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../core/index.js';
-import { CompiledScorer } from './compiled-scorer.js';
 import { importLightgbmText } from './lightgbm-import.js';
+import { CompiledScorer } from './scoring/compiled-scorer.js';
 import { leafOf, sigmoid } from './tree-ensemble.js';
 import { importXgboostJson } from './xgboost-import.js';
 

@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BinMapper } from './binning.js';
 import { type Calibration, probabilitiesFromMargins } from './calibration.js';
-import { CompiledScorer } from './compiled-scorer.js';
+import { CompiledScorer } from './scoring/compiled-scorer.js';
 import type { TreeEnsemble } from './tree-ensemble.js';
 
 /** What a worker is started with (structured-cloned: typed arrays arrive bit for bit). */

@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../cli/test-io.js';
 import { InvalidInputError, Rng } from '../core/index.js';
 import { binColumnMajor } from './binning.js';
-import { compileModel } from './compile-model.js';
-import { CompiledScorer } from './compiled-scorer.js';
 import { trainGbdt } from './gbdt-trainer.js';
 import type { FeatureKind, ModelMatrix } from './model-matrix.js';
 import { SCORER_POOL_MIN_ROWS, ScorerPool, ScorerPoolError } from './scorer-pool.js';
+import { compileModel } from './scoring/compiled-model.js';
+import { CompiledScorer } from './scoring/compiled-scorer.js';
 import { trainModel } from './train-pipeline.js';
 import { type Tree, TreeBuilder, type TreeEnsemble } from './tree-ensemble.js';
 

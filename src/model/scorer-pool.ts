@@ -5,9 +5,9 @@ import { binsFromHeader, ensembleOf, type ModelArtifact } from './artifact.js';
 import type { BinMapper } from './binning.js';
 import { type Calibration, probabilitiesFromMargins } from './calibration.js';
 import { SCORER_POOL_MIN_ROWS } from './choices.js';
-import { CompiledScorer, type ScoreInput } from './compiled-scorer.js';
 import { ScorerPoolError } from './errors.js';
 import type { ScorerWorkerInit, ScorerWorkerJob, ScorerWorkerReply } from './scorer-pool-worker.js';
+import { CompiledScorer, type ScoreInput } from './scoring/compiled-scorer.js';
 import type { TreeEnsemble } from './tree-ensemble.js';
 import { spawnModelWorker } from './worker-spawn.js';
 

@@ -10,7 +10,6 @@ import {
 } from './artifact.js';
 import type { CalibrationMethod } from './calibration.js';
 import { MODEL_IMPORT_FORMATS } from './choices.js';
-import { compileModel } from './compile-model.js';
 import { scoreCsvFile } from './csv-scoring.js';
 import { type ReadTableOptions, readTable, type Table, tableFormatOf, writeScoredTable } from './duckdb-table-io.js';
 import type { GbdtParams } from './gbdt-trainer.js';
@@ -18,6 +17,7 @@ import { importLightgbmText } from './lightgbm-import.js';
 import { type BinaryMetrics, binaryMetrics, metricsBySegment } from './metrics.js';
 import { importedModelArtifact } from './model-import.js';
 import { SCORER_POOL_MIN_ROWS, ScorerPool } from './scorer-pool.js';
+import { compileModel } from './scoring/compiled-model.js';
 import { buildTabularDataset, matrixFromTable, numericColumn, parseLabels, segmentValues } from './tabular-dataset.js';
 import { type Algorithm, trainModel } from './train-pipeline.js';
 import { importXgboostJson } from './xgboost-import.js';

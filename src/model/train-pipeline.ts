@@ -20,12 +20,12 @@ import {
   fitGuardedCalibration,
 } from './calibration.js';
 import { ALGORITHMS } from './choices.js';
-import { compileModel } from './compile-model.js';
 import { type GbdtParams, parseGbdtParams, trainGbdt } from './gbdt-trainer.js';
 import { type LogisticParams, trainLogisticRegression } from './logistic-regression.js';
 import { type BinaryMetrics, binaryMetrics, metricsBySegment, rocAuc } from './metrics.js';
 import { type ModelMatrix, selectRows } from './model-matrix.js';
 import { buildReferenceProfile } from './reference-profile.js';
+import { compileModel } from './scoring/compiled-model.js';
 
 export { ALGORITHMS };
 export type Algorithm = (typeof ALGORITHMS)[number];

@@ -1,9 +1,9 @@
-import { InvalidInputError } from '../core/errors.js';
-import { binsFromHeader, ensembleOf, type ModelArtifact } from './artifact.js';
-import { binColumnMajor } from './binning.js';
-import { type Calibration, calibrate, probabilitiesFromMargins } from './calibration.js';
+import { InvalidInputError } from '../../core/errors.js';
+import { binsFromHeader, ensembleOf, type ModelArtifact } from '../artifact.js';
+import { binColumnMajor } from '../binning.js';
+import { type Calibration, calibrate, probabilitiesFromMargins } from '../calibration.js';
+import { LinearScorer } from '../logistic-regression.js';
 import { CompiledScorer, type ScoreInput } from './compiled-scorer.js';
-import { LinearScorer } from './logistic-regression.js';
 
 /**
  * A loaded model ready to score: trees through the compiled scorer, logistic regression through a linear scorer,
