@@ -258,6 +258,20 @@ export class FileAudienceStore implements AudienceStore {
     return { removed };
   }
 
+  /** Every user any stored version holds (a privacy scan; exports are rewritten with the versions they came from). */
+  *userIds(): IterableIterator<string> {
+    const seen = new Set<string>();
+    for (const c of this.#campaigns())
+      for (const v of this.#versions(c)) {
+        const file = join(this.#dir(c), fileOf(v));
+        for (const u of decodeVersion(readFileSync(file), file).candidates.userIds)
+          if (!seen.has(u)) {
+            seen.add(u);
+            yield u;
+          }
+      }
+  }
+
   async countUsers(userIds: readonly string[]): Promise<number> {
     const wanted = new Set(userIds);
     const found = new Set<string>();

@@ -106,7 +106,7 @@ describe('adnova CLI', () => {
       'serving',
       'privacy',
     ]);
-    expect(stages.every((s) => s.status === 'ok' || s.status === 'not-built')).toBe(true);
+    expect(stages.filter((s) => s.status !== 'ok').map((s) => s.stage)).toEqual([]);
     // the stage summaries hold no data-named keys: every key is camelCase
     expect(nonCamelKeys(stages)).toEqual([]);
     expect(stages[0]?.status).toBe('ok');

@@ -229,6 +229,18 @@ export class RequestLog {
     }
   }
 
+  /** Every user the written files hold (a privacy scan), after writing what is queued. */
+  async *userIds(): AsyncIterableIterator<string> {
+    await this.flush();
+    const files = this.files();
+    if (files.length === 0) return;
+    const ids = await withDb(async (run) => {
+      const r = await run(`SELECT DISTINCT user_id FROM read_parquet([${files.map(sql).join(', ')}])`);
+      return r.map((x) => String(x['user_id']));
+    });
+    yield* ids;
+  }
+
   /** How many of these users appear in the log (written files, after writing what is queued). */
   async countUsers(userIds: readonly string[]): Promise<number> {
     await this.flush();

@@ -32,13 +32,9 @@ export const privacyDemoStage: DemoStage = {
       const storeMs: Record<string, number> = {};
       for (const b of applied)
         for (const [s, ms] of Object.entries(b.storeMs)) storeMs[s] = Math.round((storeMs[s] ?? 0) + ms);
-      ctx.io.out(
-        `privacy: ${users.length} users deleted in ${applied.length} batch(es), ${Math.round(performance.now() - started)} ms`,
-      );
-      for (const [s, ms] of Object.entries(storeMs)) ctx.io.out(`  ${s.padEnd(16)} ${String(ms).padStart(6)} ms`);
-      ctx.io.out(`  verify --all: ${verify.leftovers} leftovers over ${verify.checked} tombstones`);
       return {
         users: users.length,
+        totalMs: Math.round(performance.now() - started),
         requests: ids.length,
         complete: ids.filter((id) => p.service.status(id)?.status === 'complete').length,
         leftovers: verify.leftovers,

@@ -50,7 +50,7 @@ export const servingDemoStage: DemoStage = {
         url: srv.url,
         campaigns: campaignIds.length,
         requests,
-        statuses: Object.fromEntries(statuses),
+        non2xx: [...statuses].filter(([code]) => code < 200 || code >= 300).reduce((n, [, k]) => n + k, 0),
         requestsPerSecond: Math.round(requests / seconds),
         p50Ms: q(0.5),
         p99Ms: q(0.99),
