@@ -63,6 +63,10 @@ export function formatDemoResults(results: readonly DemoStageResult[]): string {
     return `${mark} ${r.stage.padEnd(9)} ${r.status === 'ok' ? `${r.durationMs} ms  ` : ''}${detail}`;
   });
   const built = results.filter((r) => r.status === 'ok').length;
-  lines.push(`${built} of ${results.length} stages ran; the others are listed with the issue that builds them.`);
+  lines.push(
+    built === results.length
+      ? `${built} of ${results.length} stages ran.`
+      : `${built} of ${results.length} stages ran; the others are listed with the issue that builds them.`,
+  );
   return lines.join('\n');
 }
