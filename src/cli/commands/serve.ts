@@ -122,12 +122,10 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       if (asOf !== 'now' && asOf !== 'deployment')
         throw new InvalidInputError(`--as-of: expected now or deployment, got ${JSON.stringify(asOf)}`);
       const clock = asOf === 'deployment' ? ('deployment' as const) : undefined;
-
-      if (c.isWorker) {
-        // a forked serving process: the primary prepared the deployment and the keys
+      // what every serving process of this command starts with, one process or each of --workers N
+      const serving = async (dir: string, logger: false | { level: string }, applyDeletions: boolean) => {
         const { startServing } = await import('../../serving/index.js');
-        const dir = process.env['ADNOVA_SERVE_DIR'] as string;
-        const srv = await startServing({
+        return startServing({
           dir,
           config,
           host,
@@ -136,9 +134,18 @@ export function registerServeCommands(program: Command, io: CliIo): void {
           sampleRate,
           rateLimit,
           ...(clock ? { clock } : {}),
-          logger: { level: config.log.level },
-          ...(await withServices(dir, { applyDeletions: c.worker?.id === 1 })),
+          logger,
+          ...(await withServices(dir, { applyDeletions })),
         });
+      };
+
+      if (c.isWorker) {
+        // a forked serving process: the primary prepared the deployment and the keys
+        const srv = await serving(
+          process.env['ADNOVA_SERVE_DIR'] as string,
+          { level: config.log.level },
+          c.worker?.id === 1,
+        );
         process.send?.({ listening: srv.url });
         await untilSignal();
         await srv.close();
@@ -182,19 +189,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       };
 
       if (workers === 1) {
-        const { startServing } = await import('../../serving/index.js');
-        const srv = await startServing({
-          dir,
-          config,
-          host,
-          port: listenPort,
-          decisionDeadlineMs: deadlineMs,
-          sampleRate,
-          rateLimit,
-          ...(clock ? { clock } : {}),
-          logger: opts.json ? false : { level: config.log.level },
-          ...(await withServices(dir)),
-        });
+        const srv = await serving(dir, opts.json ? false : { level: config.log.level }, true);
         announce(srv.url);
         await untilSignal();
         await srv.close();
